@@ -1,0 +1,1 @@
+"""Qt-free engines behind one request/event protocol, run in engine processes."""
