@@ -1,0 +1,126 @@
+"""Studio's command line: the GUI by default, ``studio text`` and ``studio image`` through the same engines."""
+
+from __future__ import annotations
+
+import argparse
+import queue
+import sys
+from collections.abc import Sequence
+
+from studio import __version__
+
+SUBCOMMANDS = ("text", "image")
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(2, f"studio: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(
+        prog="studio", description="Studio: write and paint with local AI models, offline."
+    )
+    parser.add_argument("--version", action="version", version=f"Studio {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="{text,image}")
+    text = subparsers.add_parser("text", help="stream a text completion from a local GGUF model to stdout")
+    text.add_argument("prompt", help="the text to continue")
+    text.add_argument("--model", default="", help="a GGUF model file (default: the embedded Gemma 3 270M)")
+    text.add_argument("--max-tokens", type=int, default=64)
+    text.add_argument("--temperature", type=float, default=0.7)
+    text.add_argument("--seed", type=int, default=None)
+    text.add_argument("--context", type=int, default=4096, help="context size in tokens")
+    text.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
+    try:
+        from studio.cli_image import add_image_parser
+    except ImportError:
+        pass
+    else:
+        add_image_parser(subparsers)
+    return parser
+
+
+def build_gui_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(
+        prog="studio", description="Studio: write and paint with local AI models, offline."
+    )
+    parser.add_argument("--version", action="version", version=f"Studio {__version__}")
+    parser.add_argument("files", nargs="*", help="documents or images to open")
+    return parser
+
+
+def run_text(args: argparse.Namespace) -> int:
+    """Stream a completion to stdout through the LLM engine process."""
+    from studio.engines.client import EngineClient
+    from studio.engines.protocol import EngineEvent, EventKind, new_job_id
+    from studio.engines.text_requests import CompletionRequest, LoadModelRequest
+
+    if args.max_tokens < 1:
+        raise CliError("--max-tokens must be at least 1")
+    if not 0.0 <= args.temperature <= 2.0:
+        raise CliError("--temperature must be between 0 and 2")
+    events: queue.Queue[EngineEvent] = queue.Queue()
+    client = EngineClient("llm", events.put)
+    load = LoadModelRequest(new_job_id(), model_path=args.model, n_ctx=args.context, n_threads=args.threads)
+    completion = CompletionRequest(
+        new_job_id(),
+        prompt=args.prompt,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        seed=args.seed,
+    )
+    try:
+        client.submit(load)
+        client.submit(completion)
+        pending = {load.job_id, completion.job_id}
+        wrote_text = False
+        while pending:
+            try:
+                event = events.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if event.kind is EventKind.TOKENS and event.job_id == completion.job_id:
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+                wrote_text = True
+            elif event.kind is EventKind.ERROR:
+                if wrote_text:
+                    sys.stdout.write("\n")
+                raise CliError(event.text)
+            elif event.kind is EventKind.CANCELLED:
+                raise CliError("cancelled")
+            if event.kind.is_terminal:
+                pending.discard(event.job_id)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+        return 0
+    except KeyboardInterrupt:
+        client.cancel(completion.job_id)
+        return 130
+    finally:
+        client.shutdown()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``studio``, ``python -m studio`` and ``python main.py``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            args = build_parser().parse_args(argv)
+            if args.command == "text":
+                return run_text(args)
+            from studio.cli_image import run_image
+
+            return run_image(args)
+        gui_args = build_gui_parser().parse_args(argv)
+    except CliError as exc:
+        print(f"studio: error: {exc}", file=sys.stderr)
+        return 2
+    from studio.ui.app import run_app
+
+    return run_app(gui_args.files)

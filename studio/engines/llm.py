@@ -1,0 +1,341 @@
+"""The LLM engine on llama-cpp-python. Imported only inside the engine process."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import llama_cpp
+
+from studio.engines import protocol
+from studio.engines.gguf_check import GgufError, GgufInfo, check_gguf
+from studio.engines.protocol import CancelToken, EngineError, EngineEvent, EngineRequest
+from studio.engines.text_requests import ChatRequest, CompletionRequest, LoadModelRequest
+from studio.models.default_model import ensure_default_model
+
+log = logging.getLogger(__name__)
+llama_log = logging.getLogger("studio.llama_cpp")
+
+
+@llama_cpp.llama_log_callback
+def _route_llama_log(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
+    # llama.cpp's own messages go to logging (errors only by default) instead of the process's stderr
+    if level == 3:
+        llama_log.error(text.decode("utf-8", errors="replace").rstrip())
+    else:
+        llama_log.debug(text.decode("utf-8", errors="replace").rstrip())
+
+
+llama_cpp.llama_log_set(_route_llama_log, ctypes.c_void_p(0))
+
+
+# Prompt tokens are decoded in chunks aligned to multiples of this many positions. llama.cpp's CPU kernels
+# give slightly different results for the same row in batches of different shapes, so a prompt's KV cache
+# is only bit-reproducible when it was decoded in the same chunks.
+ALIGNED_CHUNK = 128
+
+
+class _CountingLlama(llama_cpp.Llama):
+    """A ``Llama`` that records how many tokens each ``eval`` processed and decodes reproducibly.
+
+    Prompts are decoded in position-aligned chunks and the last prompt token on its own; ``clean_upto``
+    is the end of the cached prefix that was decoded exactly as a fresh run would decode it. Reusing the
+    cache only up to there makes the same prompt and seed give the same text, cached or not.
+    """
+
+    eval_sizes: list[int]
+    clean_upto: int
+
+    def eval(self, tokens: Sequence[int]) -> None:
+        tokens = list(tokens)
+        self.eval_sizes.append(len(tokens))
+        self.clean_upto = min(self.clean_upto, self.n_tokens)
+        body, last = (tokens[:-1], tokens[-1:]) if len(tokens) > 1 else (tokens, [])
+        index = 0
+        while index < len(body):
+            position = self.n_tokens
+            size = min(ALIGNED_CHUNK - position % ALIGNED_CHUNK, len(body) - index)
+            super().eval(body[index : index + size])
+            if size == ALIGNED_CHUNK and position == self.clean_upto:
+                self.clean_upto = position + size
+            index += size
+        if last:
+            super().eval(last)
+
+
+def longest_common_prefix(first: Sequence[int], second: Sequence[int]) -> int:
+    """Length of the common prefix of two token sequences."""
+    count = 0
+    for a, b in zip(first, second, strict=False):
+        if a != b:
+            break
+        count += 1
+    return count
+
+
+def fit_to_context(tokens: list[int], budget: int, keep_head: int, chunk: int) -> list[int]:
+    """Drop tokens after the first ``keep_head`` so that at most ``budget`` remain.
+
+    Tokens are dropped in whole ``chunk``\\s, so the cut point stays put while text is appended and the
+    engine can keep reusing its cached prefix.
+    """
+    if len(tokens) <= budget:
+        return tokens
+    excess = len(tokens) - budget
+    chunk = max(1, chunk)
+    drop = -(-excess // chunk) * chunk
+    return tokens[:keep_head] + tokens[keep_head + drop :]
+
+
+class LlmEngine:
+    """Loads one GGUF model and serves completion and chat requests, streaming tokens."""
+
+    def __init__(self) -> None:
+        self._llm: _CountingLlama | None = None
+        self._info: GgufInfo | None = None
+        self._model_kind = ""
+        self._active_cancel: CancelToken | None = None
+        self._abort_callback: Any = None
+        self._fim_tokens: tuple[int, int, int] | None = None
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._llm is not None
+
+    def handle(self, request: EngineRequest, cancel: CancelToken) -> Iterator[EngineEvent]:
+        if isinstance(request, LoadModelRequest):
+            yield from self._load(request, cancel)
+        elif isinstance(request, CompletionRequest):
+            yield from self._complete(request, cancel)
+        elif isinstance(request, ChatRequest):
+            yield from self._chat(request, cancel)
+        else:
+            raise EngineError(f"the LLM engine cannot handle {type(request).__name__}")
+
+    def close(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
+
+    # loading
+
+    def _load(self, request: LoadModelRequest, cancel: CancelToken) -> Iterator[EngineEvent]:
+        job_id = request.job_id
+        yield protocol.started(job_id, model_path=request.model_path)
+        if request.model_path:
+            path = Path(request.model_path)
+        else:
+            yield protocol.progress(job_id, 0.05, "Preparing the default model")
+            try:
+                path = ensure_default_model()
+            except (OSError, ValueError) as exc:
+                raise EngineError(f"Cannot prepare the default model: {exc}") from exc
+        yield protocol.progress(job_id, 0.1, f"Checking {path.name}")
+        try:
+            info = check_gguf(path)
+        except GgufError as exc:
+            raise EngineError(f"Cannot load {path.name}: {exc}") from None
+        if cancel.is_cancelled:
+            yield protocol.cancelled(job_id)
+            return
+        self.close()
+        yield protocol.progress(job_id, 0.2, f"Loading {info.name}")
+        n_ctx = request.n_ctx if request.n_ctx > 0 else (info.context_length or 4096)
+        if info.context_length:
+            n_ctx = min(n_ctx, info.context_length)
+        n_threads = request.n_threads if request.n_threads > 0 else max(1, os.cpu_count() or 1)
+        started_at = time.perf_counter()
+        try:
+            llm = _CountingLlama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=n_threads,
+                n_threads_batch=n_threads,
+                n_batch=512,
+                use_mmap=True,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise EngineError(f"llama.cpp could not load {path.name}: {exc}") from None
+        llm.eval_sizes = []
+        llm.clean_upto = 0
+        self._llm = llm
+        self._info = info
+        self._model_kind = "instruct" if llm.metadata.get("tokenizer.chat_template") else "base"
+        self._install_abort_callback(llm)
+        self._fim_tokens = self._find_fim_tokens(llm)
+        yield protocol.result(
+            job_id,
+            model_path=str(path),
+            model_name=info.name,
+            model_kind=self._model_kind,
+            architecture=info.architecture,
+            n_ctx=llm.n_ctx(),
+            n_threads=n_threads,
+            supports_fim=self._fim_tokens is not None,
+            load_seconds=time.perf_counter() - started_at,
+        )
+
+    def _install_abort_callback(self, llm: _CountingLlama) -> None:
+        def should_abort(_data: ctypes.c_void_p) -> bool:
+            token = self._active_cancel
+            return token is not None and token.is_cancelled
+
+        self._abort_callback = llama_cpp.ggml_abort_callback(should_abort)
+        llama_cpp.llama_set_abort_callback(llm._ctx.ctx, self._abort_callback, None)
+
+    @staticmethod
+    def _find_fim_tokens(llm: _CountingLlama) -> tuple[int, int, int] | None:
+        model = llm._model
+        pre, suf, mid = model.token_prefix(), model.token_suffix(), model.token_middle()
+        if min(pre, suf, mid) < 0:
+            return None
+        return pre, suf, mid
+
+    def _require_model(self) -> _CountingLlama:
+        if self._llm is None:
+            raise EngineError("No language model is loaded yet.")
+        return self._llm
+
+    # completion
+
+    def _prompt_tokens(self, llm: _CountingLlama, request: CompletionRequest) -> tuple[list[int], bool]:
+        budget = llm.n_ctx() - max(1, request.max_tokens) - 1
+        if budget < 16:
+            raise EngineError("The context is too small for this request; raise the context size.")
+        add_bos = llm._model.add_bos_token()
+        bos = [llm.token_bos()] if add_bos else []
+        prefix = llm.tokenize(request.prompt.encode("utf-8"), add_bos=False, special=False)
+        if self._fim_tokens is not None and request.suffix.strip():
+            pre, suf, mid = self._fim_tokens
+            suffix = llm.tokenize(request.suffix.encode("utf-8"), add_bos=False, special=False)
+            suffix = suffix[: budget // 4]
+            head = [*bos, pre]
+            tail = [suf, *suffix, mid]
+            prefix = fit_to_context(prefix, budget - len(head) - len(tail), 0, budget // 4)
+            return head + prefix + tail, True
+        tokens = bos + prefix
+        return fit_to_context(tokens, budget, len(bos), budget // 4), False
+
+    def _complete(self, request: CompletionRequest, cancel: CancelToken) -> Iterator[EngineEvent]:
+        llm = self._require_model()
+        job_id = request.job_id
+        prompt_tokens, used_fim = self._prompt_tokens(llm, request)
+        if request.seed is not None:
+            llm.n_tokens = min(llm.n_tokens, llm.clean_upto)
+        yield protocol.started(job_id, prompt_tokens=len(prompt_tokens), used_fim=used_fim)
+        stream = llm.create_completion(
+            prompt=prompt_tokens,
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            top_k=request.top_k,
+            top_p=request.top_p,
+            min_p=request.min_p,
+            repeat_penalty=request.repeat_penalty,
+            seed=request.seed,
+            stop=list(request.stop) or None,
+            stream=True,
+        )
+        yield from self._stream(
+            llm,
+            job_id,
+            cancel,
+            stream,
+            lambda chunk: chunk["choices"][0].get("text") or "",
+            len(prompt_tokens),
+        )
+
+    def _chat(self, request: ChatRequest, cancel: CancelToken) -> Iterator[EngineEvent]:
+        llm = self._require_model()
+        job_id = request.job_id
+        yield protocol.started(job_id, model_kind=self._model_kind)
+        if self._model_kind == "instruct":
+            stream = llm.create_chat_completion(
+                messages=[{"role": role, "content": content} for role, content in request.messages],  # type: ignore[misc]
+                max_tokens=request.max_tokens,
+                temperature=request.temperature,
+                seed=request.seed,
+                stream=True,
+            )
+            yield from self._stream(
+                llm,
+                job_id,
+                cancel,
+                stream,
+                lambda chunk: chunk["choices"][0]["delta"].get("content") or "",
+                0,
+            )
+            return
+        transcript = "".join(f"{role.capitalize()}: {content}\n" for role, content in request.messages)
+        plain_stream = llm.create_completion(
+            prompt=transcript + "Assistant:",
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            seed=request.seed,
+            stop=["\nUser:"],
+            stream=True,
+        )
+        yield from self._stream(
+            llm, job_id, cancel, plain_stream, lambda chunk: chunk["choices"][0].get("text") or "", 0
+        )
+
+    def _stream(
+        self,
+        llm: _CountingLlama,
+        job_id: str,
+        cancel: CancelToken,
+        stream: Any,
+        text_of: Any,
+        prompt_token_count: int,
+    ) -> Iterator[EngineEvent]:
+        llm.eval_sizes = []
+        pieces: list[str] = []
+        first_token_at: float | None = None
+        finish_reason = "length"
+        started_at = time.perf_counter()
+        self._active_cancel = cancel
+        try:
+            for chunk in stream:
+                if cancel.is_cancelled:
+                    break
+                text = text_of(chunk)
+                reason = chunk["choices"][0].get("finish_reason")
+                if reason:
+                    finish_reason = reason
+                if text:
+                    if first_token_at is None:
+                        first_token_at = time.perf_counter()
+                    pieces.append(text)
+                    yield protocol.tokens(job_id, text)
+        except RuntimeError as exc:
+            if not cancel.is_cancelled:
+                raise EngineError(f"Generation failed: {exc}") from None
+        finally:
+            self._active_cancel = None
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+        evaluated = llm.eval_sizes[0] if llm.eval_sizes else 0
+        stats: dict[str, Any] = {
+            "prompt_tokens": prompt_token_count,
+            "prompt_tokens_evaluated": evaluated,
+            "cached_tokens": llm.n_tokens,
+            "completion_tokens": max(0, len(llm.eval_sizes) - 1) + (1 if pieces else 0),
+        }
+        if cancel.is_cancelled:
+            yield protocol.cancelled(job_id, text="".join(pieces), **stats)
+            return
+        elapsed = time.perf_counter() - started_at
+        generating = time.perf_counter() - first_token_at if first_token_at is not None else 0.0
+        stats["seconds_to_first_token"] = (first_token_at - started_at) if first_token_at else elapsed
+        stats["tokens_per_second"] = (
+            (stats["completion_tokens"] - 1) / generating
+            if generating > 0 and stats["completion_tokens"] > 1
+            else 0.0
+        )
+        yield protocol.result(job_id, text="".join(pieces), finish_reason=finish_reason, **stats)

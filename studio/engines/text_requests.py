@@ -1,0 +1,48 @@
+"""Requests of the LLM engine. Plain picklable data: the GUI builds these without importing llama_cpp."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from studio.engines.protocol import EngineRequest
+
+
+@dataclass(frozen=True, slots=True)
+class LoadModelRequest(EngineRequest):
+    """Load a GGUF model (an empty ``model_path`` means Studio's embedded default model)."""
+
+    engine_kind: ClassVar[str] = "llm"
+    model_path: str = ""
+    n_ctx: int = 4096
+    n_threads: int = 0  # 0: one per CPU core
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRequest(EngineRequest):
+    """Continue ``prompt``; ``suffix`` is the text after the cursor, used for fill-in-the-middle when the
+    model has FIM tokens."""
+
+    engine_kind: ClassVar[str] = "llm"
+    prompt: str = ""
+    suffix: str = ""
+    max_tokens: int = 32
+    temperature: float = 0.7
+    top_k: int = 40
+    top_p: float = 0.95
+    min_p: float = 0.05
+    repeat_penalty: float = 1.1
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest(EngineRequest):
+    """A chat turn: ``messages`` are (role, content) pairs; instruct models render them with their own
+    template, base models get a plain transcript."""
+
+    engine_kind: ClassVar[str] = "llm"
+    messages: tuple[tuple[str, str], ...] = ()
+    max_tokens: int = 256
+    temperature: float = 0.7
+    seed: int | None = None

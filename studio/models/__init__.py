@@ -1,0 +1,1 @@
+"""The models Studio knows: the embedded default and the files the user added."""
