@@ -57,6 +57,7 @@ class EngineClient:
         self._reader: threading.Thread | None = None
         self._running_jobs: set[str] = set()
         self._closing = False
+        self._started_once = False
         self.restarts = 0
 
     @property
@@ -92,8 +93,9 @@ class EngineClient:
         )
         process.start()
         child_end.close()
-        if self._process is not None:
+        if self._started_once:
             self.restarts += 1
+        self._started_once = True
         self._process = process
         self._connection = parent_end
         self._closing = False

@@ -24,8 +24,8 @@ llama_log = logging.getLogger("studio.llama_cpp")
 
 @llama_cpp.llama_log_callback
 def _route_llama_log(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
-    # llama.cpp's own messages go to logging (errors only by default) instead of the process's stderr
-    if level == 3:
+    # llama.cpp's own messages go to logging instead of the process's stderr; ggml_log_level 4 is ERROR
+    if level == 4:
         llama_log.error(text.decode("utf-8", errors="replace").rstrip())
     else:
         llama_log.debug(text.decode("utf-8", errors="replace").rstrip())

@@ -1,0 +1,83 @@
+"""``studio text`` and ``studio --version`` as a user runs them: real processes, real model."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from studio import __version__
+
+
+def studio(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "studio", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def test_version() -> None:
+    result = studio("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"Studio {__version__}"
+
+
+@pytest.mark.llm
+def test_text_streams_a_completion_and_seed_repeats() -> None:
+    first = studio("text", "The capital of France is", "--max-tokens", "10", "--seed", "5")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip()
+    again = studio("text", "The capital of France is", "--max-tokens", "10", "--seed", "5")
+    assert again.stdout == first.stdout
+    other = studio(
+        "text", "The capital of France is", "--max-tokens", "10", "--seed", "6", "--temperature", "1.5"
+    )
+    assert other.returncode == 0
+
+
+@pytest.mark.llm
+def test_text_with_an_explicit_model(default_model_file: Path) -> None:
+    result = studio("text", "Hello", "--model", str(default_model_file), "--max-tokens", "3", "--seed", "1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"this is not a model", "not a GGUF model"),
+        (b"GGUF\x03\x00\x00\x00" + b"\xff" * 64, "claims"),
+        (None, "does not exist"),
+    ],
+)
+def test_text_with_an_invalid_model_is_one_line_and_status_2(
+    tmp_path: Path, content: bytes | None, reason: str
+) -> None:
+    model = tmp_path / "broken.gguf"
+    if content is not None:
+        model.write_bytes(content)
+    result = studio("text", "Hello", "--model", str(model))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("studio: error: ")
+    assert reason in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.llm
+def test_text_with_a_truncated_model(default_model_file: Path, tmp_path: Path) -> None:
+    model = tmp_path / "truncated.gguf"
+    with default_model_file.open("rb") as source:
+        model.write_bytes(source.read(5_000_000))
+    result = studio("text", "Hello", "--model", str(model))
+    assert result.returncode == 2
+    assert "truncated" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_arguments_exit_2() -> None:
+    result = studio("text", "Hello", "--max-tokens", "0")
+    assert result.returncode == 2
+    assert "--max-tokens" in result.stderr
