@@ -226,7 +226,9 @@ class LlmEngine:
         llm = self._require_model()
         job_id = request.job_id
         prompt_tokens, used_fim = self._prompt_tokens(llm, request)
-        if request.seed is not None:
+        if not request.reuse_cache:
+            llm.reset()
+        elif request.seed is not None:
             llm.n_tokens = min(llm.n_tokens, llm.clean_upto)
         yield protocol.started(job_id, prompt_tokens=len(prompt_tokens), used_fim=used_fim)
         stream = llm.create_completion(

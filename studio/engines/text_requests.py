@@ -34,6 +34,7 @@ class CompletionRequest(EngineRequest):
     repeat_penalty: float = 1.1
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    reuse_cache: bool = True  # False: forget the cached prompt first (benchmarks)
 
 
 @dataclass(frozen=True, slots=True)
