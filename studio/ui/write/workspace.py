@@ -1,0 +1,495 @@
+"""The Write workspace: tabs of Markdown editors bound to exact text documents, with crash recovery."""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import os
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QTextCursor
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+
+from studio.documents.recovery import RecoveryEntry, RecoveryStore, new_document_id
+from studio.documents.text_document import (
+    DocumentError,
+    Newline,
+    NoPathError,
+    TextDocument,
+    TextFormat,
+    UnreadableDocumentError,
+)
+from studio.ui.write.editor import DEFAULT_SUGGESTION_DELAY_MS, MarkdownEditor
+from studio.ui.write.ghost_text import ContinuationProvider
+
+log = logging.getLogger(__name__)
+
+DEFAULT_AUTOSAVE_INTERVAL_MS = 30_000
+
+
+class UnsavedChoice(StrEnum):
+    """The answer to "save changes before closing?"."""
+
+    SAVE = "save"
+    DISCARD = "discard"
+    CANCEL = "cancel"
+
+
+@dataclass(eq=False)
+class _Tab:
+    editor: MarkdownEditor
+    document: TextDocument
+    recovery_id: str
+    untitled_name: str
+    snapshot_revision: int | None = None
+
+
+class WriteWorkspace(QWidget):
+    """Tabs of :class:`MarkdownEditor`, each bound to a :class:`TextDocument`.
+
+    Errors (unreadable files, files changed on disk, failed saves) are raised as
+    :class:`studio.documents.DocumentError` with a message fit to show; the workspace itself
+    never opens an error dialog. Unsaved documents are snapshotted to the recovery folder every 30 s.
+    """
+
+    current_document_changed = Signal()
+    """The current tab changed, or its title, path or modified state did."""
+    suggestion_state_changed = Signal(str)
+    """The current editor's suggestion state: ``idle``, ``waiting`` or ``streaming``."""
+    suggestion_failed = Signal(str)
+    """The current editor's continuation request failed."""
+    autosave_failed = Signal(str)
+    """A recovery snapshot could not be written."""
+
+    def __init__(self, parent: QWidget | None = None, recovery_store: RecoveryStore | None = None) -> None:
+        super().__init__(parent)
+        self._tabs_widget = QTabWidget(self)
+        self._tabs_widget.setDocumentMode(True)
+        self._tabs_widget.setTabsClosable(True)
+        self._tabs_widget.setMovable(True)
+        self._tabs_widget.tabCloseRequested.connect(self.close_tab)
+        self._tabs_widget.currentChanged.connect(self._on_current_changed)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._tabs_widget)
+
+        self._tabs: list[_Tab] = []
+        self._untitled_counter = 0
+        self._provider: ContinuationProvider | None = None
+        self._suggestion_delay = DEFAULT_SUGGESTION_DELAY_MS
+        self._suggestions_enabled = True
+
+        self._recovery = recovery_store or RecoveryStore()
+        try:
+            self._recovery.start_session()
+        except OSError as exc:
+            log.warning("recovery folder unavailable: %s", exc)
+        self._autosave_timer = QTimer(self)
+        self._autosave_timer.setInterval(DEFAULT_AUTOSAVE_INTERVAL_MS)
+        self._autosave_timer.timeout.connect(self.autosave_now)
+        self._autosave_timer.start()
+
+    # -- tabs and documents ----------------------------------------------------------------------------------
+
+    @property
+    def tab_widget(self) -> QTabWidget:
+        """The tab widget (for menus that list or reorder tabs)."""
+        return self._tabs_widget
+
+    @property
+    def recovery_store(self) -> RecoveryStore:
+        """The recovery store the workspace snapshots into."""
+        return self._recovery
+
+    def editors(self) -> list[MarkdownEditor]:
+        """Every open editor, in tab order."""
+        return [self._tab_at(i).editor for i in range(self._tabs_widget.count())]
+
+    def current_editor(self) -> MarkdownEditor | None:
+        """The editor of the current tab, or None when no document is open."""
+        tab = self._current_tab()
+        return tab.editor if tab else None
+
+    def current_document(self) -> TextDocument | None:
+        """The current tab's document, with its text brought up to date from the editor."""
+        tab = self._current_tab()
+        if tab is None:
+            return None
+        self._sync(tab)
+        return tab.document
+
+    def current_path(self) -> str | None:
+        """The current document's file, or None (untitled or no document)."""
+        tab = self._current_tab()
+        return str(tab.document.path) if tab and tab.document.path else None
+
+    def current_title(self) -> str:
+        """The current tab's title without the modified mark ("" when no document is open)."""
+        tab = self._current_tab()
+        return self._name(tab) if tab else ""
+
+    def open_paths(self) -> list[str]:
+        """The files open in tabs, in tab order (untitled documents are left out)."""
+        return [str(tab.document.path) for tab in self._ordered_tabs() if tab.document.path is not None]
+
+    def has_unsaved_changes(self) -> bool:
+        """True when any open document has changes that are not on disk."""
+        return any(self._is_dirty(tab) for tab in self._tabs)
+
+    def new_document(self) -> MarkdownEditor:
+        """Open a new, empty, untitled document in a new tab and make it current."""
+        return self._add_tab(TextDocument.new())
+
+    def open_path(self, path: str | os.PathLike[str]) -> MarkdownEditor:
+        """Open ``path`` in a tab (or switch to it when it is already open) and return its editor.
+
+        Raises :class:`DocumentError` (unreadable, binary, too large) with a message fit to show.
+        """
+        existing = self._tab_for_path(Path(path))
+        if existing is not None:
+            self._tabs_widget.setCurrentWidget(existing.editor)
+            return existing.editor
+        document = TextDocument.load(path)
+        placeholder = self._pristine_placeholder()
+        editor = self._add_tab(document)
+        if placeholder is not None:
+            self._remove_tab(placeholder)
+        return editor
+
+    def save_current(self, *, overwrite: bool = False) -> bool:
+        """Save the current document to its file; False when it is untitled (ask for a path, then call
+        :meth:`save_current_as`) or when no document is open.
+
+        Raises :class:`studio.documents.ChangedOnDiskError` when the file changed behind our
+        back (ask, then call again with ``overwrite=True``), or another :class:`DocumentError`.
+        """
+        tab = self._current_tab()
+        if tab is None or tab.document.path is None:
+            return False
+        self._save(tab, None, overwrite)
+        return True
+
+    def save_current_as(self, path: str | os.PathLike[str]) -> bool:
+        """Save the current document to ``path`` and make that its file; True when saved.
+
+        The caller has already confirmed replacing a file there. Raises :class:`DocumentError`
+        (:class:`NoPathError` when no document is open).
+        """
+        tab = self._current_tab()
+        if tab is None:
+            raise NoPathError("No document is open.")
+        self._save(tab, Path(path), overwrite=True)
+        return True
+
+    def close_current(self) -> bool:
+        """Close the current tab, asking about unsaved changes; False when the user cancelled.
+
+        A failed save while closing raises :class:`DocumentError` and leaves the tab open.
+        """
+        index = self._tabs_widget.currentIndex()
+        return True if index < 0 else self.close_tab(index)
+
+    def close_tab(self, index: int) -> bool:
+        """Close the tab at ``index`` (see :meth:`close_current`)."""
+        if not 0 <= index < self._tabs_widget.count():
+            return True
+        tab = self._tab_at(index)
+        if self._is_dirty(tab):
+            self._tabs_widget.setCurrentIndex(index)
+            choice = self.ask_unsaved_changes(self._name(tab))
+            if choice == UnsavedChoice.CANCEL:
+                return False
+            if choice == UnsavedChoice.SAVE:
+                target = None
+                if tab.document.path is None:
+                    chosen = self.ask_save_path(self._name(tab))
+                    if not chosen:
+                        return False
+                    target = Path(chosen)
+                self._save(tab, target, overwrite=target is not None)
+        self._remove_tab(tab)
+        return True
+
+    def close_all(self) -> bool:
+        """Close every tab, asking about each unsaved one; False (and the rest stay open) on cancel."""
+        while self._tabs_widget.count():
+            if not self.close_tab(self._tabs_widget.count() - 1):
+                return False
+        return True
+
+    def shutdown(self) -> None:
+        """Stop autosaving and suggestions and release the recovery session (call on a clean exit)."""
+        self._autosave_timer.stop()
+        for tab in self._tabs:
+            tab.editor.shutdown()
+        self._recovery.end_session()
+
+    # -- hooks the main window (or a test) overrides ---------------------------------------------------------
+
+    def ask_unsaved_changes(self, title: str) -> UnsavedChoice:
+        """Ask whether to save ``title`` before closing; override (or assign) to answer without a dialog."""
+        buttons = (
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel
+        )
+        answer = QMessageBox.question(
+            self, "Unsaved changes", f"Save the changes to {title}?", buttons, QMessageBox.StandardButton.Save
+        )
+        if answer == QMessageBox.StandardButton.Save:
+            return UnsavedChoice.SAVE
+        if answer == QMessageBox.StandardButton.Discard:
+            return UnsavedChoice.DISCARD
+        return UnsavedChoice.CANCEL
+
+    def ask_save_path(self, title: str) -> str | None:
+        """Ask where to save the untitled document ``title``; None to cancel. Override to answer in tests."""
+        path, _ = QFileDialog.getSaveFileName(
+            self, f"Save {title}", f"{title}.md", "Markdown (*.md);;Text (*.txt);;All files (*)"
+        )
+        return path or None
+
+    # -- suggestions -----------------------------------------------------------------------------------------
+
+    def set_continuation_provider(self, provider: ContinuationProvider | None) -> None:
+        """Use ``provider`` for ghost-text suggestions in every editor, present and future."""
+        self._provider = provider
+        for editor in self.editors():
+            editor.set_continuation_provider(provider)
+
+    def set_suggestion_delay(self, milliseconds: int) -> None:
+        """The typing pause before a suggestion is requested, for every editor."""
+        self._suggestion_delay = milliseconds
+        for editor in self.editors():
+            editor.set_suggestion_delay(milliseconds)
+
+    def set_suggestions_enabled(self, enabled: bool) -> None:
+        """Turn ghost-text suggestions on or off in every editor."""
+        self._suggestions_enabled = enabled
+        for editor in self.editors():
+            editor.set_suggestions_enabled(enabled)
+
+    def suggestion_state(self) -> str:
+        """The current editor's suggestion state (``idle`` when no document is open)."""
+        editor = self.current_editor()
+        return editor.suggestion_state() if editor else "idle"
+
+    # -- recovery --------------------------------------------------------------------------------------------
+
+    def set_autosave_interval(self, milliseconds: int) -> None:
+        """How often unsaved documents are snapshotted for crash recovery (default 30 s)."""
+        self._autosave_timer.setInterval(max(1, int(milliseconds)))
+        self._autosave_timer.start()
+
+    def autosave_now(self) -> None:
+        """Snapshot every document with unsaved changes; drop snapshots of documents that are clean again."""
+        for tab in self._tabs:
+            revision = tab.editor.document().revision()
+            try:
+                if self._is_dirty(tab):
+                    if tab.snapshot_revision != revision:
+                        self._snapshot(tab)
+                elif tab.snapshot_revision is not None:
+                    self._recovery.discard(tab.recovery_id)
+                    tab.snapshot_revision = None
+            except OSError as exc:
+                log.warning("autosave failed: %s", exc)
+                self.autosave_failed.emit(f"Could not write a recovery copy of {self._name(tab)}: {exc}")
+
+    def recoverable_documents(self) -> list[RecoveryEntry]:
+        """Snapshots left behind by a session that ended without saving (a crash), newest first."""
+        try:
+            return self._recovery.recoverable()
+        except OSError as exc:
+            log.warning("cannot list recovery snapshots: %s", exc)
+            return []
+
+    def restore_recovered(self, entry: RecoveryEntry) -> MarkdownEditor:
+        """Open ``entry``'s text as an unsaved edit of its original file (or as a new untitled document when
+        that file cannot be opened any more).
+
+        The original file's text is the undo baseline, so one undo shows what is on disk. The snapshot becomes
+        this session's and is deleted once the document is saved or closed.
+        """
+        text = entry.read_text()
+        editor: MarkdownEditor | None = None
+        keep_path = False
+        if entry.original_path:
+            try:
+                editor = self.open_path(entry.original_path)
+            except UnreadableDocumentError:
+                keep_path = not Path(entry.original_path).exists()  # gone: saving recreates it
+            except DocumentError:
+                keep_path = False  # now binary or huge: never save over it by accident
+        if editor is None:
+            document = TextDocument.new(_format_of(entry))
+            if entry.original_path and keep_path:
+                document.path = Path(entry.original_path)
+            placeholder = self._pristine_placeholder()
+            editor = self._add_tab(document, recovery_id=entry.doc_id, untitled_name=entry.title)
+            if placeholder is not None:
+                self._remove_tab(placeholder)
+        tab = self._tab_of(editor)
+        if editor.document_text() != text:
+            cursor = QTextCursor(editor.document())
+            cursor.beginEditBlock()
+            cursor.select(QTextCursor.SelectionType.Document)
+            cursor.insertText(text)
+            cursor.endEditBlock()
+        self._snapshot(tab)
+        if entry.doc_id != tab.recovery_id:
+            self._recovery.discard(entry.doc_id)
+        self._update_title(tab)
+        return editor
+
+    def discard_recovered(self, entry: RecoveryEntry) -> None:
+        """Delete a snapshot the user chose not to restore."""
+        self._recovery.discard(entry.doc_id)
+
+    # -- internals -------------------------------------------------------------------------------------------
+
+    def _add_tab(
+        self, document: TextDocument, recovery_id: str | None = None, untitled_name: str | None = None
+    ) -> MarkdownEditor:
+        editor = MarkdownEditor(self._tabs_widget)
+        editor.setPlainText(document.text)
+        editor.document().setModified(False)
+        editor.set_suggestion_delay(self._suggestion_delay)
+        editor.set_suggestions_enabled(self._suggestions_enabled)
+        editor.set_continuation_provider(self._provider)
+        if untitled_name is None and document.path is not None:
+            untitled_name = document.name
+        if untitled_name is None:
+            self._untitled_counter += 1
+            untitled_name = f"Untitled {self._untitled_counter}"
+        tab = _Tab(editor, document, recovery_id or new_document_id(), untitled_name)
+        self._tabs.append(tab)
+        editor.document().modificationChanged.connect(lambda _modified: self._update_title(tab))
+        editor.suggestion_state_changed.connect(lambda state: self._forward_state(editor, state))
+        editor.suggestion_failed.connect(lambda message: self._forward_failure(editor, message))
+        index = self._tabs_widget.addTab(editor, self._name(tab))
+        self._update_title(tab)
+        self._tabs_widget.setCurrentIndex(index)
+        editor.setFocus()
+        return editor
+
+    def _remove_tab(self, tab: _Tab) -> None:
+        tab.editor.shutdown()
+        try:
+            self._recovery.discard(tab.recovery_id)
+        except OSError as exc:
+            log.warning("could not delete recovery copy: %s", exc)
+        self._tabs.remove(tab)
+        index = self._tabs_widget.indexOf(tab.editor)
+        if index >= 0:
+            self._tabs_widget.removeTab(index)
+        tab.editor.deleteLater()
+        if not self._tabs:
+            self.current_document_changed.emit()
+
+    def _save(self, tab: _Tab, target: Path | None, overwrite: bool) -> None:
+        self._sync(tab)
+        tab.document.save(target, force=overwrite)
+        tab.editor.document().setModified(False)
+        try:
+            self._recovery.discard(tab.recovery_id)
+        except OSError as exc:
+            log.warning("could not delete recovery copy: %s", exc)
+        tab.snapshot_revision = None
+        self._update_title(tab)
+
+    def _snapshot(self, tab: _Tab) -> None:
+        fmt = tab.document.format
+        self._recovery.snapshot(
+            tab.recovery_id,
+            tab.editor.document_text(),
+            original_path=tab.document.path,
+            title=self._name(tab),
+            encoding=fmt.encoding,
+            newline=fmt.newline.name,
+        )
+        tab.snapshot_revision = tab.editor.document().revision()
+
+    def _sync(self, tab: _Tab) -> None:
+        tab.document.set_text(tab.editor.document_text())
+
+    def _is_dirty(self, tab: _Tab) -> bool:
+        if not tab.editor.document().isModified():
+            return False
+        self._sync(tab)
+        return tab.document.is_modified
+
+    def _name(self, tab: _Tab) -> str:
+        return tab.document.path.name if tab.document.path is not None else tab.untitled_name
+
+    def _update_title(self, tab: _Tab) -> None:
+        index = self._tabs_widget.indexOf(tab.editor)
+        if index < 0:
+            return
+        modified = tab.editor.document().isModified()
+        self._tabs_widget.setTabText(index, self._name(tab) + (" *" if modified else ""))
+        self._tabs_widget.setTabToolTip(
+            index, str(tab.document.path) if tab.document.path else self._name(tab)
+        )
+        if index == self._tabs_widget.currentIndex():
+            self.current_document_changed.emit()
+
+    def _on_current_changed(self, _index: int) -> None:
+        self.current_document_changed.emit()
+        self.suggestion_state_changed.emit(self.suggestion_state())
+
+    def _forward_state(self, editor: MarkdownEditor, state: str) -> None:
+        if editor is self.current_editor():
+            self.suggestion_state_changed.emit(state)
+
+    def _forward_failure(self, editor: MarkdownEditor, message: str) -> None:
+        if editor is self.current_editor():
+            self.suggestion_failed.emit(message)
+
+    def _tab_at(self, index: int) -> _Tab:
+        widget = self._tabs_widget.widget(index)
+        return next(tab for tab in self._tabs if tab.editor is widget)
+
+    def _tab_of(self, editor: MarkdownEditor) -> _Tab:
+        return next(tab for tab in self._tabs if tab.editor is editor)
+
+    def _current_tab(self) -> _Tab | None:
+        index = self._tabs_widget.currentIndex()
+        return self._tab_at(index) if index >= 0 else None
+
+    def _ordered_tabs(self) -> list[_Tab]:
+        return [self._tab_at(i) for i in range(self._tabs_widget.count())]
+
+    def _tab_for_path(self, path: Path) -> _Tab | None:
+        for tab in self._tabs:
+            if tab.document.path is not None and _same_file(tab.document.path, path):
+                return tab
+        return None
+
+    def _pristine_placeholder(self) -> _Tab | None:
+        """The lone untouched empty untitled tab, which opening a file replaces."""
+        if len(self._tabs) != 1:
+            return None
+        tab = self._tabs[0]
+        pristine = not tab.editor.document().isModified() and not tab.editor.document_text()
+        return tab if tab.document.path is None and pristine else None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _format_of(entry: RecoveryEntry) -> TextFormat:
+    newline = Newline[entry.newline] if entry.newline and entry.newline in Newline.__members__ else Newline.LF
+    encoding = entry.encoding or "utf-8"
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        encoding = "utf-8"
+    return TextFormat(encoding=encoding, newline=newline)
