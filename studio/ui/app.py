@@ -1,0 +1,55 @@
+"""Creating the QApplication and the main window."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from studio import __version__
+
+APP_ID = "io.github.studio_app.Studio"
+
+
+def icon_path() -> Path | None:
+    """The application icon, from a source checkout or an installed share folder."""
+    candidates = [
+        Path(__file__).resolve().parents[2] / "resources" / "icons" / f"{APP_ID}.svg",
+        Path(sys.prefix) / "share" / "icons" / "hicolor" / "scalable" / "apps" / f"{APP_ID}.svg",
+    ]
+    return next((path for path in candidates if path.is_file()), None)
+
+
+def create_application(argv: Sequence[str] | None = None) -> QApplication:
+    """The QApplication, named and styled (Fusion follows the system's light or dark scheme)."""
+    app = QApplication.instance()
+    if isinstance(app, QApplication):
+        return app
+    app = QApplication(list(argv) if argv is not None else [sys.argv[0]])
+    app.setApplicationName("Studio")
+    app.setApplicationDisplayName("Studio")
+    app.setOrganizationName("Studio")
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName(APP_ID)
+    app.setStyle("Fusion")
+    icon = icon_path()
+    if icon is not None:
+        app.setWindowIcon(QIcon(str(icon)))
+    return app
+
+
+def run_app(files: Sequence[str] = ()) -> int:
+    """Show the main window, open ``files``, start the engines once the window is up, run the event loop."""
+    app = create_application()
+    from studio.ui.main_window import MainWindow
+
+    window = MainWindow()
+    for path in files:
+        window.open_path(path)
+    window.show()
+    QTimer.singleShot(0, window.start_engines)
+    return app.exec()

@@ -1,0 +1,635 @@
+"""Studio's main window: the Write and Canvas workspaces, menus, and the status bar."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QTabWidget,
+    QToolButton,
+    QWidget,
+)
+
+from studio import __version__
+from studio.documents.text_document import ChangedOnDiskError, DocumentError
+from studio.engines.protocol import EngineEvent, EventKind, new_job_id
+from studio.engines.text_requests import CompletionRequest, LoadModelRequest
+from studio.models.default_model import DEFAULT_MODEL_NAME
+from studio.settings import Settings, load_settings, save_settings
+from studio.ui import model_status
+from studio.ui.canvas_placeholder import CanvasPlaceholder
+from studio.ui.jobs import JobHandle, JobRunner
+from studio.ui.model_status import ModelStatus
+from studio.ui.settings_dialog import SettingsDialog
+from studio.ui.write.workspace import WriteWorkspace
+
+log = logging.getLogger(__name__)
+
+MAX_RECENT_MODELS = 8
+WRITE_INDEX, CANVAS_INDEX = 0, 1
+
+
+class EngineContinuationProvider:
+    """Ghost-text continuations from the LLM engine, for the Write workspace's editors."""
+
+    def __init__(self, runner: JobRunner, settings: Callable[[], Settings]) -> None:
+        self._runner = runner
+        self._settings = settings
+
+    def start_continuation(
+        self,
+        prefix: str,
+        suffix: str,
+        on_tokens: Callable[[str], None],
+        on_finished: Callable[[], None],
+        on_failed: Callable[[str], None],
+    ) -> JobHandle:
+        settings = self._settings()
+        request = CompletionRequest(
+            new_job_id(),
+            prompt=prefix,
+            suffix=suffix,
+            max_tokens=settings.suggestion_max_tokens,
+            temperature=settings.temperature,
+            stop=("\n\n",),
+        )
+        return (
+            self._runner.run(request, "Suggesting")
+            .on_tokens(on_tokens)
+            .on_success(lambda _event: on_finished())
+            .on_failure(on_failed)
+        )
+
+
+class JobStatusWidget(QWidget):
+    """Status bar part showing the running job: label, progress bar and Cancel."""
+
+    def __init__(self, runner: JobRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        from PySide6.QtWidgets import QHBoxLayout
+
+        self._runner = runner
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.label = QLabel()
+        self.label.setAccessibleName("Running job")
+        self.progress = QProgressBar()
+        self.progress.setAccessibleName("Job progress")
+        self.progress.setFixedWidth(140)
+        self.progress.setTextVisible(False)
+        self.cancel_button = QToolButton()
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.setAccessibleName("Cancel the running job")
+        self.cancel_button.setToolTip("Cancel the running job (Ctrl+.)")
+        self.cancel_button.clicked.connect(self.cancel_current)
+        layout.addWidget(self.label)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.cancel_button)
+        self._current: JobHandle | None = None
+        runner.jobs_changed.connect(self.refresh)
+        runner.event_received.connect(self._on_event)
+        self.refresh()
+
+    @property
+    def current(self) -> JobHandle | None:
+        return self._current
+
+    def cancel_current(self) -> None:
+        if self._current is not None:
+            self._current.cancel()
+
+    def _on_event(self, event: EngineEvent) -> None:
+        if self._current is not None and event.job_id == self._current.job_id:
+            self._show_progress(self._current)
+
+    def _show_progress(self, handle: JobHandle) -> None:
+        if handle.progress is None:
+            self.progress.setRange(0, 0)
+        else:
+            self.progress.setRange(0, 100)
+            self.progress.setValue(round(handle.progress * 100))
+        self.label.setText(handle.message or handle.label)
+
+    def refresh(self) -> None:
+        running = self._runner.running_jobs
+        self._current = running[-1] if running else None
+        self.setVisible(self._current is not None)
+        if self._current is not None:
+            self._show_progress(self._current)
+
+
+class MainWindow(QMainWindow):
+    """The application window."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__()
+        self.settings = settings if settings is not None else load_settings()
+        self.setWindowTitle("Studio")
+        self.setAccessibleName("Studio")
+        self.resize(1100, 750)
+        self.runner = JobRunner(self)
+        self.model_status = ModelStatus(self)
+        self.model_status.name = Path(self.settings.model_path).name or DEFAULT_MODEL_NAME
+        self._model_job: JobHandle | None = None
+        self.runner.set_preload("llm", self._make_load_request)
+        self.runner.event_received.connect(self._on_engine_event)
+
+        self.workspaces = QTabWidget()
+        self.workspaces.setDocumentMode(True)
+        self.workspaces.setAccessibleName("Workspaces")
+        self.write = WriteWorkspace()
+        self.canvas = CanvasPlaceholder()
+        self.workspaces.addTab(self.write, "Write")
+        self.workspaces.addTab(self.canvas, "Canvas")
+        self.setCentralWidget(self.workspaces)
+
+        self.write.set_continuation_provider(EngineContinuationProvider(self.runner, lambda: self.settings))
+        self._apply_editor_settings()
+        self.write.current_document_changed.connect(self._update_title)
+
+        self._build_status_bar()
+        self._build_menus()
+        self.model_status.changed.connect(self._update_model_label)
+        self._update_model_label()
+        self._restore_session()
+
+    # engine and model
+
+    def start_engines(self) -> None:
+        """Start the LLM engine process in the background (it loads the chosen model)."""
+        self.runner.start_engine("llm")
+
+    def _make_load_request(self) -> LoadModelRequest:
+        request = LoadModelRequest(
+            new_job_id(),
+            model_path=self.settings.model_path,
+            n_ctx=self.settings.context_size,
+            n_threads=self.settings.threads,
+        )
+        self._track_model_job(self.runner.track(request, "Loading model"))
+        return request
+
+    def _track_model_job(self, handle: JobHandle) -> None:
+        self._model_job = handle
+        status = self.model_status
+        status.state = model_status.LOADING
+        status.name = self._model_display_name(handle.request)
+        status.progress = 0.0
+        status.message = "Loading…"
+
+        def on_progress(fraction: float | None, message: str) -> None:
+            status.progress = fraction
+            status.message = message
+
+        def on_success(event: EngineEvent) -> None:
+            status.model_kind = str(event.data.get("model_kind", ""))
+            status.model_path = str(event.data.get("model_path", ""))
+            status.name = str(event.data.get("model_name") or status.name)
+            status.progress = 1.0
+            status.message = f"{status.model_kind} model, {event.data.get('n_ctx')} tokens of context"
+            status.state = model_status.READY
+
+        def on_failure(message: str) -> None:
+            status.message = message
+            status.state = model_status.ERROR
+            self.show_error(message)
+
+        def on_cancelled() -> None:
+            status.state = model_status.NOT_LOADED
+
+        handle.on_progress(on_progress).on_success(on_success).on_failure(on_failure).on_cancelled(
+            on_cancelled
+        )
+
+    @staticmethod
+    def _model_display_name(request: object) -> str:
+        path = getattr(request, "model_path", "")
+        return Path(path).name if path else DEFAULT_MODEL_NAME
+
+    def load_model(self, path: str) -> None:
+        """Make ``path`` (empty: the default model) the active model and load it."""
+        self.settings.model_path = path
+        if path:
+            recent = [p for p in self.settings.recent_models if p != path]
+            self.settings.recent_models = [path, *recent][:MAX_RECENT_MODELS]
+        self._rebuild_models_menu()
+        client = self.runner.client("llm")
+        if client.is_alive:
+            request = LoadModelRequest(
+                new_job_id(),
+                model_path=path,
+                n_ctx=self.settings.context_size,
+                n_threads=self.settings.threads,
+            )
+            self._track_model_job(self.runner.run(request, "Loading model"))
+        else:
+            self.runner.start_engine("llm")
+
+    def _on_engine_event(self, event: EngineEvent) -> None:
+        if event.kind is EventKind.ERROR and (
+            self._model_job is None or event.job_id != self._model_job.job_id
+        ):
+            self.show_error(event.text)
+            if event.data.get("engine_crashed"):
+                self.model_status.state = model_status.NOT_LOADED
+                self.model_status.message = "The engine stopped; it restarts with the next request."
+
+    def show_error(self, message: str) -> None:
+        """Tell the user about a failure without blocking (status bar, in red)."""
+        self.error_label.setText(message)
+        self.error_label.setToolTip(message)
+        self.error_label.setVisible(True)
+        self._error_timer.start()
+
+    # status bar
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.error_label = QLabel()
+        self.error_label.setAccessibleName("Error message")
+        self.error_label.setStyleSheet("color: #d32f2f;")
+        self.error_label.setVisible(False)
+        self._error_timer = QTimer(self)
+        self._error_timer.setSingleShot(True)
+        self._error_timer.setInterval(15000)
+        self._error_timer.timeout.connect(lambda: self.error_label.setVisible(False))
+        bar.addWidget(self.error_label, 1)
+        self.job_status = JobStatusWidget(self.runner)
+        bar.addPermanentWidget(self.job_status)
+        self.model_label = QLabel()
+        self.model_label.setAccessibleName("Active model")
+        bar.addPermanentWidget(self.model_label)
+
+    def _update_model_label(self) -> None:
+        status = self.model_status
+        state = status.state
+        if state == model_status.LOADING and status.progress is not None:
+            state = f"loading {round(status.progress * 100)}%"
+        self.model_label.setText(f"{status.name or DEFAULT_MODEL_NAME}: {state}")
+        self.model_label.setToolTip(status.message)
+
+    # menus
+
+    def _action(
+        self,
+        text: str,
+        shortcut: QKeySequence | QKeySequence.StandardKey | str,
+        slot: Callable[[], object],
+        description: str = "",
+    ) -> QAction:
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(shortcut))
+        name = description or text.replace("&", "").rstrip("…").rstrip(".")
+        action.setStatusTip(name)
+        action.setToolTip(name)
+        action.setObjectName(name.lower().replace(" ", "_"))
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        menus = self.menuBar()
+        file_menu = menus.addMenu("&File")
+        file_menu.addAction(
+            self._action("&New", QKeySequence.StandardKey.New, self.new_document, "New document")
+        )
+        file_menu.addAction(
+            self._action(
+                "&Open…", QKeySequence.StandardKey.Open, self.open_document_dialog, "Open a document"
+            )
+        )
+        file_menu.addAction(
+            self._action("&Save", QKeySequence.StandardKey.Save, self.save_document, "Save the document")
+        )
+        file_menu.addAction(
+            self._action(
+                "Save &As…", "Ctrl+Shift+S", self.save_document_as, "Save the document under a new name"
+            )
+        )
+        file_menu.addAction(
+            self._action("&Close", QKeySequence.StandardKey.Close, self.close_document, "Close the document")
+        )
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("&Quit", "Ctrl+Q", self.close, "Quit Studio"))
+
+        edit_menu = menus.addMenu("&Edit")
+        for text, key, method in (
+            ("&Undo", QKeySequence.StandardKey.Undo, "undo"),
+            ("&Redo", QKeySequence.StandardKey.Redo, "redo"),
+            ("Cu&t", QKeySequence.StandardKey.Cut, "cut"),
+            ("&Copy", QKeySequence.StandardKey.Copy, "copy"),
+            ("&Paste", QKeySequence.StandardKey.Paste, "paste"),
+            ("Select &All", QKeySequence.StandardKey.SelectAll, "selectAll"),
+        ):
+            action = self._action(text, key, partial(self._editor_call, method))
+            action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+            edit_menu.addAction(action)
+        edit_menu.addSeparator()
+        edit_menu.addAction(
+            self._action(
+                "Suggest &Continuation", "Ctrl+Space", self.request_suggestion, "Suggest a continuation now"
+            )
+        )
+        self.suggestions_action = self._action(
+            "Suggest While &Typing",
+            "Ctrl+Shift+Space",
+            self._toggle_suggestions,
+            "Suggest continuations while typing",
+        )
+        self.suggestions_action.setCheckable(True)
+        self.suggestions_action.setChecked(self.settings.suggestions_enabled)
+        edit_menu.addAction(self.suggestions_action)
+        edit_menu.addAction(
+            self._action("Cancel &Job", "Ctrl+.", self.job_status.cancel_current, "Cancel the running job")
+        )
+        edit_menu.addSeparator()
+        edit_menu.addAction(
+            self._action(
+                "&Settings…",
+                QKeySequence.StandardKey.Preferences
+                if not QKeySequence(QKeySequence.StandardKey.Preferences).isEmpty()
+                else "Ctrl+,",
+                self.open_settings,
+                "Settings",
+            )
+        )
+
+        view_menu = menus.addMenu("&View")
+        view_menu.addAction(
+            self._action(
+                "&Write",
+                "Ctrl+1",
+                lambda: self.workspaces.setCurrentIndex(WRITE_INDEX),
+                "Show the Write workspace",
+            )
+        )
+        view_menu.addAction(
+            self._action(
+                "C&anvas",
+                "Ctrl+2",
+                lambda: self.workspaces.setCurrentIndex(CANVAS_INDEX),
+                "Show the Canvas workspace",
+            )
+        )
+        view_menu.addAction(
+            self._action(
+                "&Full Screen",
+                QKeySequence.StandardKey.FullScreen
+                if not QKeySequence(QKeySequence.StandardKey.FullScreen).isEmpty()
+                else "F11",
+                self._toggle_full_screen,
+                "Full screen",
+            )
+        )
+
+        self.models_menu = menus.addMenu("&Models")
+        self._rebuild_models_menu()
+
+        help_menu = menus.addMenu("&Help")
+        help_menu.addAction(self._action("&About Studio", "F1", self.show_about, "About Studio"))
+
+    def _rebuild_models_menu(self) -> None:
+        menu = self.models_menu
+        for action in menu.actions():
+            self.removeAction(action)
+        menu.clear()
+        default = self._action(
+            f"{DEFAULT_MODEL_NAME} (default)",
+            "Ctrl+Alt+0",
+            lambda: self.load_model(""),
+            "Use the default model",
+        )
+        default.setCheckable(True)
+        default.setChecked(not self.settings.model_path)
+        menu.addAction(default)
+        for index, path in enumerate(self.settings.recent_models[:9], start=1):
+            action = self._action(
+                Path(path).name,
+                f"Ctrl+Alt+{index}",
+                partial(self.load_model, path),
+                f"Use the model {Path(path).name}",
+            )
+            action.setCheckable(True)
+            action.setChecked(path == self.settings.model_path)
+            action.setStatusTip(path)
+            menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(
+            self._action(
+                "&Open Model File…", "Ctrl+Shift+O", self.open_model_dialog, "Open a GGUF model file"
+            )
+        )
+        menu.addAction(
+            self._action(
+                "&Reload Model",
+                "Ctrl+Shift+R",
+                lambda: self.load_model(self.settings.model_path),
+                "Reload the active model",
+            )
+        )
+
+    # commands
+
+    def _editor_call(self, method: str) -> None:
+        editor = self.write.current_editor()
+        if editor is not None:
+            getattr(editor, method)()
+
+    def new_document(self) -> None:
+        self.workspaces.setCurrentIndex(WRITE_INDEX)
+        self.write.new_document()
+
+    def open_document_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open Document", "", "Markdown and text (*.md *.markdown *.txt);;All files (*)"
+        )
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str) -> bool:
+        """Open a document (``.md``/``.txt``); errors are shown, never raised."""
+        self.workspaces.setCurrentIndex(WRITE_INDEX)
+        try:
+            self.write.open_path(path)
+        except Exception as exc:
+            self.show_error(f"Cannot open {Path(path).name}: {exc}")
+            return False
+        return True
+
+    def save_document(self) -> bool:
+        """Save the current document (asking for a name when it has none); errors are shown, not raised."""
+        try:
+            if self.write.save_current():
+                return True
+        except ChangedOnDiskError as exc:
+            if not self.confirm_overwrite(str(exc)):
+                return False
+            return self._save_reporting(lambda: self.write.save_current(overwrite=True))
+        except DocumentError as exc:
+            self.show_error(f"Could not save: {exc} Your text is still here and in the recovery folder.")
+            return False
+        if self.write.current_editor() is None:
+            return False
+        return self.save_document_as()
+
+    def save_document_as(self) -> bool:
+        path = self.ask_save_path()
+        if not path:
+            return False
+        return self._save_reporting(lambda: self.write.save_current_as(path))
+
+    def _save_reporting(self, save: Callable[[], object]) -> bool:
+        try:
+            save()
+        except (DocumentError, OSError) as exc:
+            self.show_error(f"Could not save: {exc} Your text is still here and in the recovery folder.")
+            return False
+        return True
+
+    def close_document(self) -> None:
+        try:
+            self.write.close_current()
+        except (DocumentError, OSError) as exc:
+            self.show_error(f"Could not save before closing: {exc} The document stays open.")
+
+    # questions to the user (tests answer them by assigning these)
+
+    def ask_save_path(self) -> str:
+        path, _ = QFileDialog.getSaveFileName(self, "Save Document As", "", "Markdown (*.md);;Text (*.txt)")
+        return path
+
+    def confirm_overwrite(self, message: str) -> bool:
+        answer = QMessageBox.question(
+            self, "File Changed on Disk", f"{message}\n\nOverwrite it with your version?"
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def ask_restore(self, titles: list[str]) -> bool:
+        answer = QMessageBox.question(
+            self,
+            "Recover Unsaved Work",
+            "Studio found unsaved work from a session that did not end cleanly:\n\n"
+            + "\n".join(f"• {title}" for title in titles)
+            + "\n\nRestore it?",
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def request_suggestion(self) -> None:
+        editor = self.write.current_editor()
+        if editor is not None:
+            editor.request_suggestion()
+
+    def _toggle_suggestions(self) -> None:
+        self.settings.suggestions_enabled = self.suggestions_action.isChecked()
+        self._apply_editor_settings()
+
+    def _apply_editor_settings(self) -> None:
+        self.write.set_suggestion_delay(self.settings.suggestion_delay_ms)
+        self.write.set_suggestions_enabled(self.settings.suggestions_enabled)
+
+    def _toggle_full_screen(self) -> None:
+        self.setWindowState(self.windowState() ^ Qt.WindowState.WindowFullScreen)
+
+    def open_model_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open Model File", "", "GGUF models (*.gguf);;All files (*)"
+        )
+        if path:
+            self.load_model(path)
+
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.settings, self)
+        if dialog.exec():
+            self.apply_settings(dialog.result_settings())
+
+    def apply_settings(self, new: Settings) -> None:
+        """Use ``new`` settings; reload the model when its context size or threads changed."""
+        reload_model = (new.context_size, new.threads) != (self.settings.context_size, self.settings.threads)
+        self.settings = new
+        self.suggestions_action.setChecked(new.suggestions_enabled)
+        self._apply_editor_settings()
+        save_settings(self.settings)
+        if reload_model and self.runner.client("llm").is_alive:
+            self.load_model(new.model_path)
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About Studio",
+            f"<b>Studio {__version__}</b><p>Write and paint with local AI models, offline and private.</p>",
+        )
+
+    def _update_title(self, *_args: object) -> None:
+        self.setWindowTitle("Studio")
+
+    # session
+
+    def _restore_session(self) -> None:
+        settings = self.settings
+        if settings.window_geometry:
+            self.restoreGeometry(QByteArray.fromBase64(settings.window_geometry.encode("ascii")))
+        if settings.window_state:
+            self.restoreState(QByteArray.fromBase64(settings.window_state.encode("ascii")))
+        opened = 0
+        for path in settings.open_documents:
+            if Path(path).is_file() and self.open_path(path):
+                opened += 1
+        opened += self._offer_recovery()
+        if opened == 0:
+            self.write.new_document()
+        self.workspaces.setCurrentIndex(CANVAS_INDEX if settings.workspace == "canvas" else WRITE_INDEX)
+
+    def _offer_recovery(self) -> int:
+        """Offer the unsaved work a crashed session left behind; returns how many documents came back."""
+        entries = self.write.recoverable_documents()
+        if not entries:
+            return 0
+        if not self.ask_restore([entry.title for entry in entries]):
+            for entry in entries:
+                self.write.discard_recovered(entry)
+            return 0
+        restored = 0
+        for entry in entries:
+            try:
+                self.write.restore_recovered(entry)
+                restored += 1
+            except (DocumentError, OSError) as exc:
+                self.show_error(f"Could not restore {entry.title}: {exc}")
+        return restored
+
+    def save_session(self, open_documents: list[str] | None = None) -> None:
+        """Remember geometry, open documents and workspace in the settings file."""
+        settings = self.settings
+        settings.window_geometry = bytes(self.saveGeometry().toBase64().data()).decode("ascii")
+        settings.window_state = bytes(self.saveState().toBase64().data()).decode("ascii")
+        settings.open_documents = list(self.write.open_paths() if open_documents is None else open_documents)
+        settings.workspace = "canvas" if self.workspaces.currentIndex() == CANVAS_INDEX else "write"
+        try:
+            save_settings(settings)
+        except OSError as exc:
+            log.warning("could not save settings: %s", exc)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        open_documents = list(self.write.open_paths())
+        try:
+            closed = self.write.close_all()
+        except (DocumentError, OSError) as exc:
+            self.show_error(f"Could not save before quitting: {exc}")
+            closed = False
+        if not closed:
+            event.ignore()
+            return
+        self.save_session(open_documents)
+        self.write.shutdown()
+        self.runner.shutdown()
+        event.accept()

@@ -1,0 +1,77 @@
+"""The view-model of the active LLM: observable properties with ``<prop>_changed`` signals."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+NOT_LOADED = "not loaded"
+LOADING = "loading"
+READY = "ready"
+ERROR = "error"
+
+
+class ModelStatus(QObject):
+    """State of the active model: not loaded / loading (with progress) / ready / error."""
+
+    state_changed = Signal(str)
+    name_changed = Signal(str)
+    progress_changed = Signal(object)  # float 0..1 or None
+    message_changed = Signal(str)
+    changed = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._state = NOT_LOADED
+        self._name = ""
+        self._progress: float | None = None
+        self._message = ""
+        self.model_kind = ""
+        self.model_path = ""
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        if value != self._state:
+            self._state = value
+            self.state_changed.emit(value)
+            self.changed.emit()
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        if value != self._name:
+            self._name = value
+            self.name_changed.emit(value)
+            self.changed.emit()
+
+    @property
+    def progress(self) -> float | None:
+        return self._progress
+
+    @progress.setter
+    def progress(self, value: float | None) -> None:
+        if value != self._progress:
+            self._progress = value
+            self.progress_changed.emit(value)
+            self.changed.emit()
+
+    @property
+    def message(self) -> str:
+        return self._message
+
+    @message.setter
+    def message(self, value: str) -> None:
+        if value != self._message:
+            self._message = value
+            self.message_changed.emit(value)
+            self.changed.emit()
+
+    @property
+    def is_ready(self) -> bool:
+        return self._state == READY

@@ -1,0 +1,89 @@
+"""The Settings dialog: context size, threads, suggestion delay, length and temperature."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QSpinBox,
+    QWidget,
+)
+
+from studio.settings import LIMITS, Settings
+
+
+def _spin(name: str, accessible: str, suffix: str = "", step: int = 1) -> QSpinBox:
+    low, high = LIMITS[name]
+    box = QSpinBox()
+    box.setRange(int(low), int(high))
+    box.setSingleStep(step)
+    box.setSuffix(suffix)
+    box.setAccessibleName(accessible)
+    box.setObjectName(name)
+    return box
+
+
+class SettingsDialog(QDialog):
+    """Edits a copy of the settings; :meth:`result_settings` returns the edited copy."""
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setAccessibleName("Settings")
+        self._settings = dataclasses.replace(settings)
+        layout = QFormLayout(self)
+
+        self.context_size = _spin("context_size", "Context size in tokens", " tokens", 256)
+        self.context_size.setValue(settings.context_size)
+        layout.addRow("&Context size:", self.context_size)
+
+        self.threads = _spin("threads", "CPU threads, 0 for automatic")
+        self.threads.setSpecialValueText("Automatic (all cores)")
+        self.threads.setValue(settings.threads)
+        layout.addRow("CPU &threads:", self.threads)
+
+        self.suggestions_enabled = QCheckBox("Suggest continuations while I type")
+        self.suggestions_enabled.setAccessibleName("Suggest continuations while typing")
+        self.suggestions_enabled.setChecked(settings.suggestions_enabled)
+        layout.addRow("", self.suggestions_enabled)
+
+        self.suggestion_delay = _spin("suggestion_delay_ms", "Suggestion delay in milliseconds", " ms", 50)
+        self.suggestion_delay.setValue(settings.suggestion_delay_ms)
+        layout.addRow("Suggestion &delay:", self.suggestion_delay)
+
+        self.suggestion_length = _spin("suggestion_max_tokens", "Suggestion length in tokens", " tokens")
+        self.suggestion_length.setValue(settings.suggestion_max_tokens)
+        layout.addRow("Suggestion &length:", self.suggestion_length)
+
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setObjectName("temperature")
+        self.temperature.setAccessibleName("Temperature")
+        self.temperature.setRange(*LIMITS["temperature"])
+        self.temperature.setSingleStep(0.05)
+        self.temperature.setDecimals(2)
+        self.temperature.setValue(settings.temperature)
+        layout.addRow("T&emperature:", self.temperature)
+
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addRow(buttons)
+
+    def result_settings(self) -> Settings:
+        """The settings as edited in the dialog."""
+        return dataclasses.replace(
+            self._settings,
+            context_size=self.context_size.value(),
+            threads=self.threads.value(),
+            suggestions_enabled=self.suggestions_enabled.isChecked(),
+            suggestion_delay_ms=self.suggestion_delay.value(),
+            suggestion_max_tokens=self.suggestion_length.value(),
+            temperature=round(self.temperature.value(), 2),
+        )
