@@ -1,0 +1,520 @@
+"""The canvas document: a stack of full-canvas RGBA layers, an active layer and a selection.
+
+Layers are listed bottom first (``layers[0]`` is drawn first). Every layer has the canvas size; pixels are
+``H×W×4 uint8`` with straight alpha. Every change goes through :attr:`CanvasDocument.history`, so it can be
+undone, and is announced on the document's signals:
+
+* ``layers_changed()``: layers added, removed, reordered, renamed, shown/hidden, opacity changed;
+* ``pixels_changed(rect, layer_id)``: pixels of one layer changed inside ``rect``;
+* ``selection_changed()``;
+* ``size_changed(width, height)``: the canvas was resized (all layers changed);
+* ``active_layer_changed(layer_id)``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from studio.canvas.errors import CanvasError
+from studio.canvas.geometry import Rect
+from studio.canvas.history import (
+    History,
+    InsertLayer,
+    MoveLayer,
+    RemoveLayer,
+    ResizeCanvas,
+    SetLayerAttribute,
+    SetSelection,
+)
+from studio.canvas.imaging import check_rgba, composite_over, nonzero_bounds, thumbnail
+from studio.canvas.selection import Selection, SelectionMode
+from studio.canvas.signals import Signal
+
+MAX_CANVAS_SIDE = 32_768
+MAX_CANVAS_PIXELS = 100_000_000
+MAX_LAYER_NAME = 256
+
+
+def new_layer_id() -> str:
+    """A fresh, unique layer id."""
+    return uuid.uuid4().hex[:12]
+
+
+def check_canvas_size(width: int, height: int) -> None:
+    """Raise :class:`CanvasError` unless ``width``×``height`` is an allowed canvas size."""
+    if not (_is_whole(width) and _is_whole(height)):
+        raise CanvasError("The canvas size must be whole pixels")
+    if width < 1 or height < 1:
+        raise CanvasError(f"The canvas must be at least 1×1 pixel, not {width}×{height}")
+    if width > MAX_CANVAS_SIDE or height > MAX_CANVAS_SIDE or width * height > MAX_CANVAS_PIXELS:
+        raise CanvasError(
+            f"A {width}×{height} canvas is too large (at most {MAX_CANVAS_SIDE} pixels a side and "
+            f"{MAX_CANVAS_PIXELS // 1_000_000} megapixels)"
+        )
+
+
+def _is_whole(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def _clean_name(name: str) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise CanvasError("A layer name cannot be empty")
+    name = " ".join(name.split())
+    if len(name) > MAX_LAYER_NAME:
+        raise CanvasError(f"A layer name can have at most {MAX_LAYER_NAME} characters")
+    return name
+
+
+def _clean_opacity(opacity: float) -> float:
+    try:
+        value = float(opacity)
+    except (TypeError, ValueError):
+        raise CanvasError("Opacity must be a number between 0 and 1") from None
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise CanvasError(f"Opacity must be between 0 and 1, not {opacity}")
+    return value
+
+
+@dataclass(eq=False)
+class Layer:
+    """One raster layer. ``provenance`` describes AI-generated content (prompt, seed, model, parameters)."""
+
+    name: str
+    pixels: np.ndarray
+    visible: bool = True
+    opacity: float = 1.0
+    provenance: dict[str, Any] | None = None
+    id: str = field(default_factory=new_layer_id)
+
+    def __post_init__(self) -> None:
+        self.name = _clean_name(self.name)
+        self.pixels = check_rgba(self.pixels, f"The pixels of layer “{self.name}”")
+        self.opacity = _clean_opacity(self.opacity)
+        self.visible = bool(self.visible)
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    def content_bounds(self) -> Rect | None:
+        """Bounding rectangle of the pixels that are not fully transparent, or None when empty."""
+        return nonzero_bounds(self.pixels[:, :, 3])
+
+    def thumbnail(self, max_side: int = 64) -> np.ndarray:
+        """A small RGBA copy of the layer (opacity and visibility not applied)."""
+        return thumbnail(self.pixels, max_side)
+
+    def duplicate(self, name: str | None = None) -> Layer:
+        """A copy with a new id (pixels and provenance copied)."""
+        return Layer(
+            name or self.name,
+            self.pixels.copy(),
+            self.visible,
+            self.opacity,
+            copy.deepcopy(self.provenance),
+        )
+
+
+LayerRef = Layer | str
+
+
+class CanvasDocument:
+    """A raster canvas: layers, the active layer, the selection, and their undo history."""
+
+    def __init__(
+        self,
+        width: int,
+        height: int,
+        *,
+        background: Sequence[int] | None = None,
+        layer_name: str = "Background",
+    ) -> None:
+        """A canvas with one layer filled with ``background`` (RGB or RGBA; transparent when None)."""
+        check_canvas_size(width, height)
+        pixels = np.zeros((height, width, 4), dtype=np.uint8)
+        if background is not None:
+            pixels[:, :] = _check_colour(background)
+        self._init(int(width), int(height), [Layer(layer_name, pixels)], 0)
+
+    @classmethod
+    def from_layers(cls, layers: Sequence[Layer], active_index: int | None = None) -> CanvasDocument:
+        """A document of existing layers (bottom first, all the same size) with an empty history."""
+        if not layers:
+            raise CanvasError("A canvas needs at least one layer")
+        height, width = layers[0].pixels.shape[:2]
+        check_canvas_size(width, height)
+        if any(layer.pixels.shape[:2] != (height, width) for layer in layers):
+            raise CanvasError("All layers must have the canvas size")
+        if len({layer.id for layer in layers}) != len(layers):
+            raise CanvasError("Layer ids must be unique")
+        document = cls.__new__(cls)
+        index = len(layers) - 1 if active_index is None else active_index
+        if not 0 <= index < len(layers):
+            raise CanvasError("The active layer index is out of range")
+        document._init(width, height, list(layers), index)
+        return document
+
+    def _init(self, width: int, height: int, layers: list[Layer], active: int) -> None:
+        self._width = width
+        self._height = height
+        self._layers = layers
+        self._active_id = layers[active].id
+        self._selection: Selection | None = None
+        self.layers_changed: Signal[[]] = Signal()
+        self.pixels_changed: Signal[[Rect, str]] = Signal()
+        self.selection_changed: Signal[[]] = Signal()
+        self.size_changed: Signal[[int, int]] = Signal()
+        self.active_layer_changed: Signal[[str]] = Signal()
+        self.history = History(self)
+
+    # -- reading --------------------------------------------------------------------------------------
+
+    @property
+    def width(self) -> int:
+        return self._width
+
+    @property
+    def height(self) -> int:
+        return self._height
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)``."""
+        return self._width, self._height
+
+    @property
+    def bounds(self) -> Rect:
+        """The canvas rectangle ``(0, 0, width, height)``."""
+        return Rect(0, 0, self._width, self._height)
+
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        """The layers, bottom first. Change them only through the document's methods."""
+        return tuple(self._layers)
+
+    @property
+    def active_layer(self) -> Layer:
+        return self.layer(self._active_id)
+
+    @property
+    def active_index(self) -> int:
+        return self.index_of(self._active_id)
+
+    @property
+    def selection(self) -> Selection | None:
+        """The current selection, or None when nothing is selected."""
+        return self._selection
+
+    def layer(self, ref: LayerRef) -> Layer:
+        """The layer with this id (or this layer, checked to belong to the document)."""
+        return self._layers[self.index_of(ref)]
+
+    def index_of(self, ref: LayerRef) -> int:
+        """Position of the layer in :attr:`layers` (0 = bottom)."""
+        layer_id = ref.id if isinstance(ref, Layer) else ref
+        for index, layer in enumerate(self._layers):
+            if layer.id == layer_id:
+                return index
+        raise CanvasError("That layer is not part of this canvas")
+
+    def composite(self, rect: Rect | None = None) -> np.ndarray:
+        """The visible layers blended with "over" and their opacity → ``H×W×4`` of ``rect`` (default all).
+
+        Parts of ``rect`` past the canvas edge are transparent.
+        """
+        rect = self.bounds if rect is None else rect
+        inside = rect.intersected(self.bounds)
+        out = np.zeros((rect.height, rect.width, 4), dtype=np.uint8)
+        if inside.is_empty:
+            return out
+        stack = [(layer.pixels[inside.slices], layer.opacity) for layer in self._layers if layer.visible]
+        out[inside.translated(-rect.x, -rect.y).slices] = composite_over(stack, inside.height, inside.width)
+        return out
+
+    def thumbnail(self, max_side: int = 128) -> np.ndarray:
+        """A small RGBA copy of the composite that fits in ``max_side``×``max_side``."""
+        return thumbnail(self.composite(), max_side)
+
+    # -- layers ---------------------------------------------------------------------------------------
+
+    def add_layer(
+        self,
+        name: str | None = None,
+        pixels: np.ndarray | None = None,
+        *,
+        index: int | None = None,
+        visible: bool = True,
+        opacity: float = 1.0,
+        provenance: dict[str, Any] | None = None,
+    ) -> Layer:
+        """Add a layer (transparent unless ``pixels``) at ``index`` (default above the active one); it
+        becomes the active layer."""
+        if pixels is None:
+            pixels = np.zeros((self._height, self._width, 4), dtype=np.uint8)
+        else:
+            pixels = check_rgba(pixels, "The new layer").copy()
+            if pixels.shape[:2] != (self._height, self._width):
+                raise CanvasError(
+                    f"The new layer is {pixels.shape[1]}×{pixels.shape[0]} but the canvas is "
+                    f"{self._width}×{self._height}"
+                )
+        layer = Layer(name or self._unused_name(), pixels, visible, opacity, copy.deepcopy(provenance))
+        position = self.active_index + 1 if index is None else index
+        if not _is_whole(position) or not 0 <= position <= len(self._layers):
+            raise CanvasError(f"Layer position {position} is out of range")
+        self.history.execute(InsertLayer(position, layer, "Add layer"))
+        return layer
+
+    def delete_layer(self, ref: LayerRef) -> None:
+        """Remove a layer; the last layer cannot be removed."""
+        index = self.index_of(ref)
+        if len(self._layers) == 1:
+            raise CanvasError("A canvas needs at least one layer")
+        self.history.execute(RemoveLayer(index, self._layers[index], "Delete layer"))
+
+    def duplicate_layer(self, ref: LayerRef) -> Layer:
+        """Copy a layer just above itself; the copy becomes active."""
+        index = self.index_of(ref)
+        source = self._layers[index]
+        layer = source.duplicate(self._copy_name(source.name))
+        self.history.execute(InsertLayer(index + 1, layer, "Duplicate layer"))
+        return layer
+
+    def move_layer_to(self, ref: LayerRef, index: int) -> None:
+        """Move a layer to position ``index`` (0 = bottom)."""
+        old = self.index_of(ref)
+        if not _is_whole(index) or not 0 <= index < len(self._layers):
+            raise CanvasError(f"Layer position {index} is out of range")
+        if old != index:
+            self.history.execute(MoveLayer(old, index))
+
+    def move_layer_up(self, ref: LayerRef) -> None:
+        """Move a layer one step towards the top (no change when it is already on top)."""
+        index = self.index_of(ref)
+        if index < len(self._layers) - 1:
+            self.move_layer_to(ref, index + 1)
+
+    def move_layer_down(self, ref: LayerRef) -> None:
+        """Move a layer one step towards the bottom (no change when it is already at the bottom)."""
+        index = self.index_of(ref)
+        if index > 0:
+            self.move_layer_to(ref, index - 1)
+
+    def rename_layer(self, ref: LayerRef, name: str) -> None:
+        self._change_attribute(ref, "name", _clean_name(name), "Rename layer")
+
+    def set_layer_visible(self, ref: LayerRef, visible: bool) -> None:
+        self._change_attribute(ref, "visible", bool(visible), "Show layer" if visible else "Hide layer")
+
+    def set_layer_opacity(self, ref: LayerRef, opacity: float) -> None:
+        self._change_attribute(ref, "opacity", _clean_opacity(opacity), "Layer opacity")
+
+    def set_layer_provenance(self, ref: LayerRef, provenance: dict[str, Any] | None) -> None:
+        self._change_attribute(ref, "provenance", copy.deepcopy(provenance), "Layer provenance")
+
+    def set_active_layer(self, ref: LayerRef) -> None:
+        """Make a layer the one tools paint on (not an undo step)."""
+        layer = self.layer(ref)
+        if layer.id != self._active_id:
+            self._active_id = layer.id
+            self.active_layer_changed.emit(layer.id)
+
+    # -- pixels ---------------------------------------------------------------------------------------
+
+    @contextmanager
+    def edit_pixels(
+        self, ref: LayerRef, rect: Rect | None = None, label: str = "Paint"
+    ) -> Iterator[np.ndarray]:
+        """Change a layer's pixels inside ``rect``: yields the writable ``rect`` view of the layer.
+
+        The change is one undo step, or part of the open stroke. ``rect`` is clipped to the canvas.
+        """
+        layer = self.layer(ref)
+        rect = self.bounds if rect is None else rect.intersected(self.bounds)
+        self.history.begin_stroke(label)
+        try:
+            self.history.capture(layer, rect)
+            if rect.is_empty:
+                yield layer.pixels[0:0, 0:0]
+            else:
+                yield layer.pixels[rect.slices]
+        finally:
+            self.history.end_stroke()
+            if not rect.is_empty:
+                self.pixels_changed.emit(rect, layer.id)
+
+    def set_layer_pixels(self, ref: LayerRef, pixels: np.ndarray, label: str = "Replace pixels") -> None:
+        """Replace all pixels of a layer (same size as the canvas)."""
+        pixels = check_rgba(pixels, "The new pixels")
+        if pixels.shape[:2] != (self._height, self._width):
+            raise CanvasError("The new pixels must have the canvas size")
+        with self.edit_pixels(ref, None, label) as view:
+            view[...] = pixels
+
+    # -- canvas ---------------------------------------------------------------------------------------
+
+    def resize_canvas(self, width: int, height: int, offset: tuple[int, int] = (0, 0)) -> None:
+        """Resize the canvas; existing content moves by ``offset`` (so growing left or up keeps it in place
+        visually). Content pushed past the new edge is cut off (undo brings it back)."""
+        check_canvas_size(width, height)
+        dx, dy = int(offset[0]), int(offset[1])
+        if (width, height) == self.size and (dx, dy) == (0, 0):
+            return
+        moved = self.bounds.translated(dx, dy)
+        loses_content = not Rect(0, 0, width, height).contains(moved)
+        saved = {layer.id: layer.pixels for layer in self._layers} if loses_content else None
+        self.history.execute(ResizeCanvas(self.size, (int(width), int(height)), (dx, dy), saved))
+
+    # -- selection ------------------------------------------------------------------------------------
+
+    def set_selection(self, selection: Selection | None, label: str = "Select") -> None:
+        """Replace the selection (None or an empty selection = nothing selected)."""
+        if selection is not None and selection.is_empty:
+            selection = None
+        if selection is self._selection or (
+            selection is not None and self._selection is not None and selection == self._selection
+        ):
+            return
+        self.history.execute(SetSelection(self._selection, selection, label))
+
+    def select_rect(self, rect: Rect, mode: SelectionMode | str = SelectionMode.REPLACE) -> None:
+        """Select a rectangle (it may reach past the canvas edge)."""
+        self.combine_selection(Selection.rectangle(rect), mode, "Rectangle select")
+
+    def select_polygon(
+        self, points: Sequence[tuple[float, float]], mode: SelectionMode | str = SelectionMode.REPLACE
+    ) -> None:
+        """Select the inside of a lasso polygon."""
+        self.combine_selection(Selection.polygon(points), mode, "Lasso select")
+
+    def select_all(self) -> None:
+        self.set_selection(Selection.rectangle(self.bounds), "Select all")
+
+    def clear_selection(self) -> None:
+        self.set_selection(None, "Deselect")
+
+    def invert_selection(self) -> None:
+        """Select what was not selected on the canvas."""
+        current = self._selection or Selection.empty()
+        self.set_selection(current.inverted(self.bounds), "Invert selection")
+
+    def feather_selection(self, radius: float) -> None:
+        """Soften the selection edge by ``radius`` pixels."""
+        if self._selection is None:
+            raise CanvasError("There is no selection to feather")
+        self.set_selection(self._selection.feathered(radius), "Feather selection")
+
+    def combine_selection(
+        self, shape: Selection, mode: SelectionMode | str = SelectionMode.REPLACE, label: str = "Select"
+    ) -> None:
+        """Combine ``shape`` with the current selection (replace, add, subtract or intersect)."""
+        try:
+            mode = SelectionMode(mode)
+        except ValueError:
+            raise CanvasError(f"Unknown selection mode “{mode}”") from None
+        current = self._selection or Selection.empty()
+        self.set_selection(current.combined(shape, mode), label)
+
+    def selection_mask(self) -> np.ndarray | None:
+        """The selection over the canvas (``H×W float32``), or None when nothing is selected."""
+        return None if self._selection is None else self._selection.canvas_mask(self._width, self._height)
+
+    # -- internals (applied by history commands; they notify but never record) ---------------------
+
+    def _change_attribute(self, ref: LayerRef, attribute: str, value: Any, label: str) -> None:
+        layer = self.layer(ref)
+        old = getattr(layer, attribute)
+        if old == value:
+            return
+        self.history.execute(SetLayerAttribute(layer.id, attribute, old, value, label))
+
+    def _insert_layer(self, index: int, layer: Layer) -> None:
+        self._layers.insert(index, layer)
+        self.layers_changed.emit()
+        self.set_active_layer(layer)
+
+    def _remove_layer(self, index: int) -> None:
+        layer = self._layers.pop(index)
+        self.layers_changed.emit()
+        if layer.id == self._active_id:
+            self.set_active_layer(self._layers[max(0, index - 1)])
+
+    def _move_layer(self, old: int, new: int) -> None:
+        self._layers.insert(new, self._layers.pop(old))
+        self.layers_changed.emit()
+
+    def _set_layer_attribute(self, layer_id: str, attribute: str, value: Any) -> None:
+        setattr(self.layer(layer_id), attribute, copy.deepcopy(value))
+        self.layers_changed.emit()
+
+    def _set_selection(self, selection: Selection | None) -> None:
+        self._selection = selection
+        self.selection_changed.emit()
+
+    def _notify_pixels(self, rect: Rect, layer_id: str) -> None:
+        if not rect.is_empty:
+            self.pixels_changed.emit(rect, layer_id)
+
+    def _resize(
+        self, size: tuple[int, int], offset: tuple[int, int], saved: dict[str, np.ndarray] | None
+    ) -> None:
+        width, height = size
+        dx, dy = offset
+        for layer in self._layers:
+            if saved is not None and layer.id in saved:
+                layer.pixels = saved[layer.id]
+                continue
+            pixels = np.zeros((height, width, 4), dtype=np.uint8)
+            source = Rect(0, 0, layer.width, layer.height)
+            target = source.translated(dx, dy).intersected(Rect(0, 0, width, height))
+            if not target.is_empty:
+                pixels[target.slices] = layer.pixels[target.translated(-dx, -dy).slices]
+            layer.pixels = pixels
+        self._width, self._height = width, height
+        if self._selection is not None and (dx, dy) != (0, 0):
+            self._selection = self._selection.translated(dx, dy)
+            self.selection_changed.emit()
+        self.size_changed.emit(width, height)
+
+    def _unused_name(self) -> str:
+        names = {layer.name for layer in self._layers}
+        number = len(self._layers) + 1
+        while f"Layer {number}" in names:
+            number += 1
+        return f"Layer {number}"
+
+    def _copy_name(self, name: str) -> str:
+        names = {layer.name for layer in self._layers}
+        candidate = f"{name} copy"
+        number = 2
+        while candidate in names:
+            candidate = f"{name} copy {number}"
+            number += 1
+        return candidate[:MAX_LAYER_NAME]
+
+
+def _check_colour(colour: Sequence[int]) -> tuple[int, int, int, int]:
+    values = tuple(colour)
+    if len(values) == 3:
+        values = (*values, 255)
+    if len(values) != 4 or not all(isinstance(v, int | np.integer) and 0 <= v <= 255 for v in values):
+        raise CanvasError("A colour must be 3 or 4 whole numbers from 0 to 255")
+    return (int(values[0]), int(values[1]), int(values[2]), int(values[3]))
+
+
+def check_colour(colour: Sequence[int]) -> tuple[int, int, int, int]:
+    """``(r, g, b)`` or ``(r, g, b, a)`` in 0..255 → ``(r, g, b, a)``, or raise :class:`CanvasError`."""
+    return _check_colour(colour)

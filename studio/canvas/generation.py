@@ -1,0 +1,294 @@
+"""Generation geometry: "generate follows the selection".
+
+:func:`plan_generation` decides what a Generate click does from the selection and the canvas:
+
+* nothing selected → text-to-image over the whole canvas;
+* a selection over fully transparent pixels → text-to-image into the selection;
+* a selection over content → inpaint;
+* a selection reaching past the canvas edge → outpaint (the canvas grows to contain it).
+
+The model sees a *context region*: the selection's bounds padded by a quarter of their size (at least
+32 px), clipped to the (grown) canvas and scaled so its long side is the model's native resolution, both
+sides multiples of 8. :func:`apply_result` scales the model's output back and blends it through a mask
+feathered *inward* and clipped to the selection, so composite pixels outside the selection stay bit for bit
+as they were. :func:`add_result_layer` puts that on a new layer as one undo step.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+from PIL import Image
+
+from studio.canvas.document import CanvasDocument, Layer, LayerRef, check_canvas_size
+from studio.canvas.errors import CanvasError
+from studio.canvas.geometry import Rect
+from studio.canvas.image_io import encode_png
+from studio.canvas.imaging import blur_mask, check_rgb, flatten_rgb, resize_mask, resize_pixels
+from studio.canvas.selection import Selection
+
+DEFAULT_NATIVE_RESOLUTION = 512
+MIN_MODEL_SIDE = 64
+DEFAULT_FEATHER = 8.0
+CONTEXT_FRACTION = 0.25
+MIN_CONTEXT = 32
+
+
+class GenerationMode(StrEnum):
+    TEXT_TO_IMAGE = "txt2img"
+    IMAGE_TO_IMAGE = "img2img"
+    INPAINT = "inpaint"
+    OUTPAINT = "outpaint"
+
+
+@dataclass(frozen=True, eq=False)
+class GenerationPlan:
+    """What to generate and where the result goes.
+
+    ``region`` is in the coordinates of the canvas *after* any growth (``canvas_size``); the old content
+    sits at ``content_offset`` there. ``init_image`` (``h×w×3``) and ``mask`` (``h×w`` ``uint8``, 255 =
+    regenerate) have the model size ``(w, h)``; ``blend_mask`` (``float32`` 0..1) has the region size.
+    """
+
+    mode: GenerationMode
+    source_size: tuple[int, int]
+    canvas_size: tuple[int, int]
+    content_offset: tuple[int, int]
+    region: Rect
+    model_size: tuple[int, int]
+    init_image: np.ndarray | None
+    mask: np.ndarray | None
+    blend_mask: np.ndarray
+    strength: float = 1.0
+    source_layer_id: str | None = None
+
+    @property
+    def grows_canvas(self) -> bool:
+        """True when the canvas must be resized before the result is applied (outpainting)."""
+        return self.canvas_size != self.source_size or self.content_offset != (0, 0)
+
+    def init_png(self) -> bytes | None:
+        """The init image as PNG bytes (for an engine request), or None for text-to-image."""
+        return None if self.init_image is None else encode_png(self.init_image)
+
+    def mask_png(self) -> bytes | None:
+        """The inpainting mask as a greyscale PNG (white = regenerate), or None."""
+        if self.mask is None:
+            return None
+        buffer = io.BytesIO()
+        Image.fromarray(self.mask).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+
+def model_size_for(
+    width: int, height: int, native_resolution: int = DEFAULT_NATIVE_RESOLUTION
+) -> tuple[int, int]:
+    """Model image size for a ``width``×``height`` region: long side = ``native_resolution``, both sides
+    multiples of 8 and at least 64."""
+    _check_native(native_resolution)
+    if width < 1 or height < 1:
+        raise CanvasError("The area to generate is empty")
+    scale = native_resolution / max(width, height)
+    return (
+        max(MIN_MODEL_SIDE, round(width * scale / 8) * 8),
+        max(MIN_MODEL_SIDE, round(height * scale / 8) * 8),
+    )
+
+
+def context_region(bounds: Rect, canvas: Rect) -> Rect:
+    """``bounds`` padded by a quarter of its size (at least 32 px) on each side, clipped to ``canvas``."""
+    pad_x = max(MIN_CONTEXT, math.ceil(bounds.width * CONTEXT_FRACTION))
+    pad_y = max(MIN_CONTEXT, math.ceil(bounds.height * CONTEXT_FRACTION))
+    return bounds.padded(pad_x, pad_y).intersected(canvas)
+
+
+def inward_blend_mask(selection: Selection, region: Rect, canvas: Rect, feather: float) -> np.ndarray:
+    """The selection over ``region``, its edge feathered *inward* by about ``feather`` px: exactly 0 wherever
+    the selection is 0. Edges on the canvas border are not feathered (nothing lies beyond them)."""
+    selected = selection.mask_for(region)
+    bounds = selection.bounds()
+    if bounds is None:
+        return selected
+    bounds = bounds.intersected(canvas)
+    radius = min(feather, min(bounds.width, bounds.height) / 6.0)
+    if radius < 0.5:
+        return selected
+    margin = math.ceil(radius * 3) + 2
+    padded = region.padded(margin)
+    inside = padded.intersected(canvas)
+    hard = (selection.mask_for(inside) > 0).astype(np.float32)
+    hard = np.pad(
+        hard,
+        (
+            (inside.y - padded.y, padded.bottom - inside.bottom),
+            (inside.x - padded.x, padded.right - inside.right),
+        ),
+        mode="edge",
+    )
+    ramp = np.clip(2.0 * blur_mask(hard, radius) - 1.0, 0.0, 1.0)
+    ramp = ramp[margin : margin + region.height, margin : margin + region.width]
+    return np.minimum(ramp, selected).astype(np.float32)
+
+
+def plan_generation(
+    document: CanvasDocument,
+    selection: Selection | None,
+    native_resolution: int = DEFAULT_NATIVE_RESOLUTION,
+    *,
+    feather: float = DEFAULT_FEATHER,
+) -> GenerationPlan:
+    """Plan a Generate click for ``selection`` (usually ``document.selection``); see the module docs."""
+    _check_native(native_resolution)
+    if not math.isfinite(feather) or feather < 0:
+        raise CanvasError("The blend feather must be zero or more")
+    size = document.size
+    canvas = document.bounds
+    if selection is None or selection.is_empty:
+        return GenerationPlan(
+            mode=GenerationMode.TEXT_TO_IMAGE,
+            source_size=size,
+            canvas_size=size,
+            content_offset=(0, 0),
+            region=canvas,
+            model_size=model_size_for(*size, native_resolution),
+            init_image=None,
+            mask=None,
+            blend_mask=np.ones((size[1], size[0]), dtype=np.float32),
+        )
+    bounds = selection.bounds()
+    assert bounds is not None
+    if canvas.contains(bounds):
+        offset = (0, 0)
+        target = canvas
+        under = document.composite(bounds)[:, :, 3][selection.mask_for(bounds) > 0]
+        mode = GenerationMode.INPAINT if bool(under.any()) else GenerationMode.TEXT_TO_IMAGE
+    else:
+        grown = canvas.united(bounds)
+        try:
+            check_canvas_size(grown.width, grown.height)
+        except CanvasError as exc:
+            raise CanvasError(f"The selection reaches too far past the canvas: {exc}") from None
+        offset = (-grown.x, -grown.y)
+        target = Rect(0, 0, grown.width, grown.height)
+        mode = GenerationMode.OUTPAINT
+    selection = selection.translated(*offset)
+    selected_bounds = bounds.translated(*offset)
+    region = (
+        selected_bounds if mode is GenerationMode.TEXT_TO_IMAGE else context_region(selected_bounds, target)
+    )
+    model_size = model_size_for(region.width, region.height, native_resolution)
+    init_image = mask = None
+    if mode is not GenerationMode.TEXT_TO_IMAGE:
+        rgba = document.composite(region.translated(-offset[0], -offset[1]))
+        init_image = resize_pixels(flatten_rgb(rgba), model_size)
+        # Unknown (transparent) context is regenerated too, so the model does not continue the grey fill.
+        regenerate = (selection.mask_for(region) > 0) | (rgba[:, :, 3] == 0)
+        mask = np.where(resize_mask(regenerate.astype(np.float32), model_size) > 0, 255, 0).astype(np.uint8)
+    return GenerationPlan(
+        mode=mode,
+        source_size=size,
+        canvas_size=target.size,
+        content_offset=offset,
+        region=region,
+        model_size=model_size,
+        init_image=init_image,
+        mask=mask,
+        blend_mask=inward_blend_mask(selection, region, target, feather),
+    )
+
+
+def plan_variation(
+    document: CanvasDocument,
+    layer: LayerRef,
+    strength: float,
+    native_resolution: int = DEFAULT_NATIVE_RESOLUTION,
+) -> GenerationPlan:
+    """Plan an image-to-image variation of a layer's content; the result keeps the layer's shape (alpha)."""
+    _check_native(native_resolution)
+    if not isinstance(strength, int | float) or not math.isfinite(strength) or not 0.0 < strength <= 1.0:
+        raise CanvasError(f"Variation strength must be above 0 and at most 1, not {strength}")
+    source = document.layer(layer)
+    region = source.content_bounds()
+    if region is None:
+        raise CanvasError(f"The layer “{source.name}” is empty; there is nothing to vary")
+    rgba = source.pixels[region.slices]
+    model_size = model_size_for(region.width, region.height, native_resolution)
+    return GenerationPlan(
+        mode=GenerationMode.IMAGE_TO_IMAGE,
+        source_size=document.size,
+        canvas_size=document.size,
+        content_offset=(0, 0),
+        region=region,
+        model_size=model_size,
+        init_image=resize_pixels(flatten_rgb(rgba), model_size),
+        mask=None,
+        blend_mask=rgba[:, :, 3].astype(np.float32) / np.float32(255.0),
+        strength=float(strength),
+        source_layer_id=source.id,
+    )
+
+
+def apply_result(plan: GenerationPlan, generated: np.ndarray) -> np.ndarray:
+    """Full-canvas layer pixels (``canvas_size``) holding the model output scaled into the region and
+    blended by the plan's mask; alpha is exactly 0 wherever the blend mask is 0."""
+    rgb = check_rgb(generated, "The generated image")
+    width, height = plan.canvas_size
+    out = np.zeros((height, width, 4), dtype=np.uint8)
+    view = out[plan.region.slices]
+    view[:, :, :3] = resize_pixels(rgb, plan.region.size)
+    view[:, :, 3] = np.clip(np.rint(plan.blend_mask * 255.0), 0, 255).astype(np.uint8)
+    view[view[:, :, 3] == 0] = 0
+    return out
+
+
+_DEFAULT_NAMES = {
+    GenerationMode.TEXT_TO_IMAGE: "Generated",
+    GenerationMode.IMAGE_TO_IMAGE: "Variation",
+    GenerationMode.INPAINT: "Inpainted",
+    GenerationMode.OUTPAINT: "Outpainted",
+}
+
+
+def add_result_layer(
+    document: CanvasDocument,
+    plan: GenerationPlan,
+    generated: np.ndarray,
+    *,
+    name: str | None = None,
+    provenance: dict[str, object] | None = None,
+) -> Layer:
+    """Grow the canvas if the plan says so and add the result as a new layer (above the varied layer, or
+    the active one): one undo step. Raises :class:`CanvasError` (changing nothing) when the canvas was
+    resized since planning or the image is not RGB."""
+    if document.size != plan.source_size:
+        raise CanvasError("The canvas was resized while the image was generating; generate again")
+    pixels = apply_result(plan, generated)
+    index = None
+    if plan.source_layer_id is not None:
+        try:
+            index = document.index_of(plan.source_layer_id) + 1
+        except CanvasError:
+            index = None
+    with document.history.group(_DEFAULT_NAMES[plan.mode]):
+        if plan.grows_canvas:
+            document.resize_canvas(*plan.canvas_size, offset=plan.content_offset)
+        return document.add_layer(
+            name or _DEFAULT_NAMES[plan.mode], pixels, index=index, provenance=dict(provenance or {}) or None
+        )
+
+
+def _check_native(native_resolution: int) -> None:
+    if (
+        not isinstance(native_resolution, int)
+        or isinstance(native_resolution, bool)
+        or native_resolution < MIN_MODEL_SIDE
+        or native_resolution > 4096
+        or native_resolution % 8
+    ):
+        raise CanvasError(
+            f"The model resolution must be a multiple of 8 from 64 to 4096, not {native_resolution}"
+        )
