@@ -1,0 +1,187 @@
+"""Requests of the diffusion engine, and torch-free helpers around them (PNG text chunks, A1111 parameters).
+
+Plain picklable data: the GUI and the CLI build these without importing torch or diffusers. Images cross
+the process boundary as PNG bytes.
+
+Results: a generation job ends with **one** ``result`` event (a terminal event ends a job in the protocol):
+``image`` is the first candidate's PNG, ``data["images"]`` all candidates' PNGs in order and
+``data["candidates"]`` one parameter dict per candidate (its own ``seed``: candidate ``i`` uses ``seed + i``,
+so it is bit-identical to a single-candidate request with that seed). When ``num_candidates > 1`` each
+candidate is also sent as soon as it is done, as a ``preview`` event whose ``data`` has ``final=True`` and
+``candidate=i``. A cancelled job's ``cancelled`` event carries the candidates finished before the cancel in
+the same ``images`` / ``candidates`` keys.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from studio.engines.protocol import EngineRequest
+
+MODES = ("txt2img", "img2img", "inpaint", "outpaint")
+SCHEDULERS = ("default", "euler", "euler_a", "dpm++", "dpm++_karras", "ddim", "unipc", "lcm", "turbo")
+PREVIEW_KINDS = ("latent", "taesd", "none")
+PREDICTION_TYPES = ("auto", "epsilon", "v_prediction")
+
+# A1111's sampler names, written into provenance.
+SAMPLER_NAMES = {
+    "euler": "Euler",
+    "euler_a": "Euler a",
+    "dpm++": "DPM++ 2M",
+    "dpm++_karras": "DPM++ 2M Karras",
+    "ddim": "DDIM",
+    "unipc": "UniPC",
+    "lcm": "LCM",
+    "turbo": "Euler a",
+}
+
+MIN_SIDE, MAX_SIDE = 64, 2048
+MAX_SEED = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class LoadPipelineRequest(EngineRequest):
+    """Load a diffusion model: a diffusers folder or a single-file ``.safetensors`` SD 1.x/2.x/XL checkpoint.
+
+    ``taesd_path``: an optional local ``AutoencoderTiny`` folder for better previews. ``config_dir``: a
+    diffusers config folder to use instead of the one found beside the file or shipped with Studio.
+    ``tokenizer_dir``: a folder with CLIP ``vocab.json`` and ``merges.txt`` (single files with Studio's configs
+    need one). ``prediction_type``: ``auto`` or a forced ``epsilon`` / ``v_prediction`` (SD 2.x).
+    The result's ``data`` describes the model (name, hash, family, default size, inpainting).
+    """
+
+    engine_kind: ClassVar[str] = "diffusion"
+    model_path: str = ""
+    taesd_path: str = ""
+    config_dir: str = ""
+    tokenizer_dir: str = ""
+    prediction_type: str = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class UnloadPipelineRequest(EngineRequest):
+    """Free the loaded model's memory."""
+
+    engine_kind: ClassVar[str] = "diffusion"
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRequest(EngineRequest):
+    """Generate ``num_candidates`` images.
+
+    ``mode``: ``txt2img``; ``img2img`` (``init_image`` changed by ``strength``, running ``int(steps *
+    strength)`` steps); ``inpaint`` (``mask_image`` white = regenerate; without a mask, the transparent part of
+    an RGBA ``init_image``); ``outpaint`` (like inpaint on an already enlarged canvas: the masked/transparent
+    part is first filled from its surroundings). Keeping unmasked pixels exact is the canvas's job.
+    ``width``/``height`` 0: the init image's size (rounded down to a multiple of 8) or the model's native size.
+    ``seed`` < 0 picks a random seed (reported in the result). ``model_path``: if set and not the loaded model,
+    it is loaded first (with default options). ``preview_every``: a preview every N steps (0: none).
+    """
+
+    engine_kind: ClassVar[str] = "diffusion"
+    mode: str = "txt2img"
+    prompt: str = ""
+    negative_prompt: str = ""
+    steps: int = 20
+    guidance: float = 7.0
+    seed: int = 0
+    width: int = 512
+    height: int = 512
+    scheduler: str = "default"
+    num_candidates: int = 1
+    init_image: bytes | None = None
+    mask_image: bytes | None = None
+    strength: float = 0.75
+    preview_every: int = 1
+    preview_kind: str = "latent"
+    model_path: str = ""
+
+    def problem(self) -> str | None:
+        """What is wrong with this request (a message for the user), or None."""
+        if self.mode not in MODES:
+            return f"unknown mode {self.mode!r} (choose from {', '.join(MODES)})"
+        if self.scheduler not in SCHEDULERS:
+            return f"unknown scheduler {self.scheduler!r} (choose from {', '.join(SCHEDULERS)})"
+        if self.preview_kind not in PREVIEW_KINDS:
+            return f"unknown preview kind {self.preview_kind!r} (choose from {', '.join(PREVIEW_KINDS)})"
+        if not 1 <= self.steps <= 500:
+            return f"steps must be between 1 and 500 (got {self.steps})"
+        if not 0.0 <= self.guidance <= 50.0:
+            return f"guidance must be between 0 and 50 (got {self.guidance})"
+        if not 1 <= self.num_candidates <= 64:
+            return f"the number of candidates must be between 1 and 64 (got {self.num_candidates})"
+        if self.seed > MAX_SEED:
+            return f"seed must be below 2^63 (got {self.seed})"
+        if self.preview_every < 0:
+            return "preview_every must be 0 or more"
+        for name, side in (("width", self.width), ("height", self.height)):
+            if side != 0 and (side % 8 or not MIN_SIDE <= side <= MAX_SIDE):
+                return f"{name} must be a multiple of 8 between {MIN_SIDE} and {MAX_SIDE} (got {side})"
+        if self.mode != "txt2img":
+            if not self.init_image:
+                return f"{self.mode} needs an init image"
+            if not 0.0 < self.strength <= 1.0:
+                return f"strength must be above 0 and at most 1 (got {self.strength})"
+            if self.mode == "img2img" and int(self.steps * self.strength) < 1:
+                return f"steps × strength must be at least 1 (got {self.steps} × {self.strength})"
+        return None
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"512x768"`` → (512, 768); raises ValueError with a user message."""
+    parts = text.lower().replace("×", "x").split("x")
+    if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
+        raise ValueError(f"bad size {text!r}: use WIDTHxHEIGHT, e.g. 512x512")
+    width, height = (int(part) for part in parts)
+    for side in (width, height):
+        if side % 8 or not MIN_SIDE <= side <= MAX_SIDE:
+            raise ValueError(
+                f"bad size {text!r}: each side must be a multiple of 8 between {MIN_SIDE} and {MAX_SIDE}"
+            )
+    return width, height
+
+
+def _quote(value: object) -> str:
+    text = str(value)
+    if any(char in text for char in ',:\n"'):
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    return text
+
+
+def format_parameters(params: dict[str, Any]) -> str:
+    """The AUTOMATIC1111 ``parameters`` text of one result's parameters (a result's ``data`` or one of its
+    ``candidates``)."""
+    lines = [str(params.get("prompt", ""))]
+    if params.get("negative_prompt"):
+        lines.append(f"Negative prompt: {params['negative_prompt']}")
+    fields: list[tuple[str, object]] = [
+        ("Steps", params.get("steps")),
+        ("Sampler", params.get("sampler")),
+        ("CFG scale", params.get("cfg")),
+        ("Seed", params.get("seed")),
+        ("Size", f"{params.get('width')}x{params.get('height')}"),
+        ("Model hash", params.get("model_hash")),
+        ("Model", params.get("model")),
+    ]
+    if params.get("mode") in ("img2img", "inpaint", "outpaint"):
+        fields.append(("Denoising strength", params.get("strength")))
+    lines.append(", ".join(f"{key}: {_quote(value)}" for key, value in fields if value not in (None, "")))
+    return "\n".join(lines)
+
+
+def png_with_text(png: bytes, key: str, text: str) -> bytes:
+    """``png`` with a text chunk ``key`` = ``text`` added after IHDR (tEXt if Latin-1, else iTXt); the image
+    data is untouched."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG")
+    try:
+        chunk_type, body = b"tEXt", key.encode("latin-1") + b"\0" + text.encode("latin-1")
+    except UnicodeEncodeError:
+        chunk_type, body = b"iTXt", key.encode("latin-1") + b"\0\0\0\0\0" + text.encode("utf-8")
+    chunk = struct.pack(">I", len(body)) + chunk_type + body
+    chunk += struct.pack(">I", zlib.crc32(chunk_type + body) & 0xFFFFFFFF)
+    ihdr_end = 8 + 8 + struct.unpack(">I", png[8:12])[0] + 4
+    return png[:ihdr_end] + chunk + png[ihdr_end:]
