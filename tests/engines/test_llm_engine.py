@@ -188,6 +188,45 @@ def test_instruct_model_with_chat_template(instruct_model_file: Path) -> None:
     engine.close()
 
 
+@pytest.fixture(scope="session")
+def fim_model_file(default_model_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default model with fill-in-the-middle token ids declared in its metadata."""
+    target = tmp_path_factory.mktemp("fim") / "gemma-fim.gguf"
+    script = Path(sys.executable).with_name("gguf-new-metadata")
+    command = [str(script), str(default_model_file), str(target)]
+    for name, token_id in (("fim_pre", "7"), ("fim_suf", "8"), ("fim_mid", "9")):
+        command[1:1] = ["--special-token-by-id", name, token_id]
+    subprocess.run(command, check=True, capture_output=True, input=b"y\n")
+    return target
+
+
+def test_fill_in_the_middle_prompt_when_the_model_has_fim_tokens(
+    fim_model_file: Path, engine: LlmEngine
+) -> None:
+    fim = LlmEngine()
+    loaded = run(fim, LoadModelRequest("load", model_path=str(fim_model_file), n_ctx=1024, n_threads=2))
+    assert loaded[-1].data["supports_fim"] is True
+    events = run(
+        fim,
+        CompletionRequest(
+            "f", prompt="def add(a, b):\n    return", suffix="\n\nprint(add(1, 2))\n", max_tokens=4, seed=1
+        ),
+    )
+    assert events[0].data["used_fim"] is True
+    assert fim._llm is not None
+    prompt = list(fim._llm.input_ids[: events[0].data["prompt_tokens"]])
+    assert prompt[1] == 7 and prompt[-1] == 9 and 8 in prompt
+    assert events[-1].kind is EventKind.RESULT
+    # without text after the cursor it is a plain continuation
+    plain = run(fim, CompletionRequest("p", prompt="Roses are", max_tokens=2))
+    assert plain[0].data["used_fim"] is False
+    fim.close()
+    # and the default model has no FIM tokens: the suffix is ignored
+    assert (
+        run(engine, CompletionRequest("n", prompt="A", suffix="B", max_tokens=1))[0].data["used_fim"] is False
+    )
+
+
 def test_chat_on_a_base_model_uses_a_transcript(engine: LlmEngine) -> None:
     events = run(engine, ChatRequest("chat", messages=(("user", "Name a colour."),), max_tokens=6, seed=2))
     assert events[-1].kind is EventKind.RESULT

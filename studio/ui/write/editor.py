@@ -18,6 +18,7 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QPalette,
+    QResizeEvent,
     QTextCharFormat,
     QTextCursor,
     QTextFormat,
@@ -74,7 +75,11 @@ class MarkdownEditor(QPlainTextEdit):
         self.setAccessibleName("Markdown editor")
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        font = self.font()
+        font.setPointSizeF(max(font.pointSizeF(), 11.0))
+        self.setFont(font)
         self.setTabStopDistance(4 * self.fontMetrics().horizontalAdvance(" "))
+        self.document().setDocumentMargin(12)
         self._highlighter = MarkdownHighlighter(self.document(), self.palette())
 
         self._provider: ContinuationProvider | None = None
@@ -477,6 +482,13 @@ class MarkdownEditor(QPlainTextEdit):
             self._highlighter.set_palette(self.palette())
             if self._provenance:
                 self._refresh_provenance()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
+        """Keep a readable column: at most about 90 characters wide, centred in wide windows."""
+        column = 90 * self.fontMetrics().horizontalAdvance("n") + 2 * 12
+        side = max(0, (self.width() - 2 * self.frameWidth() - column) // 2)
+        self.setViewportMargins(side, 0, side, 0)
+        super().resizeEvent(event)
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt override)
         """Paint the document, then the ghost text over it."""
