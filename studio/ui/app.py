@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
-from PySide6.QtGui import QIcon
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtGui import QFileOpenEvent, QIcon
 from PySide6.QtWidgets import QApplication
 
 from studio import __version__
@@ -42,6 +42,22 @@ def create_application(argv: Sequence[str] | None = None) -> QApplication:
     return app
 
 
+class FileOpenFilter(QObject):
+    """Opens files handed over by the desktop as ``QEvent.FileOpen`` (macOS Finder, Dock)."""
+
+    def __init__(self, open_path: Callable[[str], object], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._open_path = open_path
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.FileOpen and isinstance(event, QFileOpenEvent):
+            path = event.file()
+            if path:
+                self._open_path(path)
+                return True
+        return super().eventFilter(watched, event)
+
+
 def run_app(files: Sequence[str] = ()) -> int:
     """Show the main window, open ``files``, start the engines once the window is up, run the event loop."""
     app = create_application()
@@ -50,6 +66,8 @@ def run_app(files: Sequence[str] = ()) -> int:
     window = MainWindow()
     for path in files:
         window.open_path(path)
+    file_open_filter = FileOpenFilter(window.open_path, window)
+    app.installEventFilter(file_open_filter)
     window.show()
     QTimer.singleShot(0, window.start_engines)
     return app.exec()

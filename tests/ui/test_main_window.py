@@ -260,3 +260,20 @@ def test_unsaved_work_comes_back_after_a_crash(qtbot: QtBot, monkeypatch: pytest
     assert "Chapter one\n\nThe words I must not lose." in texts
     assert window.write.has_unsaved_changes()
     close_window(window)
+
+
+def test_files_handed_over_by_the_desktop_are_opened(qtbot: QtBot, tmp_path: Path) -> None:
+    from PySide6.QtGui import QFileOpenEvent
+    from PySide6.QtWidgets import QApplication
+
+    from studio.ui.app import FileOpenFilter
+
+    document = tmp_path / "notes.md"
+    document.write_text("From the Finder\n", encoding="utf-8")
+    window = make_window(qtbot)
+    event_filter = FileOpenFilter(window.open_path, window)
+    QApplication.instance().installEventFilter(event_filter)  # type: ignore[union-attr]
+    QApplication.sendEvent(QApplication.instance(), QFileOpenEvent(str(document)))
+    assert str(document) in window.write.open_paths()
+    QApplication.instance().removeEventFilter(event_filter)  # type: ignore[union-attr]
+    close_window(window)
