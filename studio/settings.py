@@ -46,7 +46,6 @@ class Settings:
     workspace: str = "write"
     open_documents: list[str] = field(default_factory=list)
     current_document: int = 0
-    recent_models: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -134,16 +134,19 @@ class LlmEngine:
             try:
                 path = ensure_default_model()
             except (OSError, ValueError) as exc:
-                raise EngineError(f"Cannot prepare the default model: {exc}") from exc
+                yield self._load_failed(job_id, f"Cannot prepare the default model: {exc}")
+                return
         yield protocol.progress(job_id, 0.1, f"Checking {path.name}")
         try:
             info = check_gguf(path)
         except GgufError as exc:
-            raise EngineError(f"Cannot load {path.name}: {exc}") from None
+            yield self._load_failed(job_id, f"Cannot load {path.name}: {exc}")
+            return
         if cancel.is_cancelled:
             yield protocol.cancelled(job_id)
             return
         self.close()
+        self._info = None
         yield protocol.progress(job_id, 0.2, f"Loading {info.name}")
         n_ctx = request.n_ctx if request.n_ctx > 0 else (info.context_length or 4096)
         if info.context_length:
@@ -161,7 +164,8 @@ class LlmEngine:
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
-            raise EngineError(f"llama.cpp could not load {path.name}: {exc}") from None
+            yield self._load_failed(job_id, f"llama.cpp could not load {path.name}: {exc}")
+            return
         llm.eval_sizes = []
         llm.clean_upto = 0
         self._llm = llm
@@ -179,6 +183,13 @@ class LlmEngine:
             n_threads=n_threads,
             supports_fim=self._fim_tokens is not None,
             load_seconds=time.perf_counter() - started_at,
+        )
+
+    def _load_failed(self, job_id: str, message: str) -> EngineEvent:
+        """The error event of a failed load; ``model_kept`` says whether the previous model still serves."""
+        kept = self._llm is not None and self._info is not None
+        return protocol.error(
+            job_id, message, model_kept=kept, model_name=self._info.name if kept and self._info else ""
         )
 
     def _install_abort_callback(self, llm: _CountingLlama) -> None:

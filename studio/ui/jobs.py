@@ -33,6 +33,7 @@ class JobHandle:
         self.progress: float | None = None
         self.message = ""
         self.text = ""
+        self.last_event: EngineEvent | None = None
         self._callbacks: dict[EventKind | str, list[Callable[..., Any]]] = {}
 
     @property
@@ -79,6 +80,7 @@ class JobHandle:
             self.runner.cancel(self.job_id)
 
     def _dispatch(self, event: EngineEvent) -> None:
+        self.last_event = event
         kind = event.kind
         if kind is EventKind.TOKENS:
             self.text += event.text

@@ -25,6 +25,7 @@ from studio.documents.text_document import ChangedOnDiskError, DocumentError
 from studio.engines.protocol import EngineEvent, EventKind, new_job_id
 from studio.engines.text_requests import CompletionRequest, LoadModelRequest
 from studio.models.default_model import DEFAULT_MODEL_NAME
+from studio.models.registry import LLM, ModelRegistry
 from studio.settings import Settings, load_settings, save_settings
 from studio.ui import model_status
 from studio.ui.canvas_placeholder import CanvasPlaceholder
@@ -35,7 +36,7 @@ from studio.ui.write.workspace import WriteWorkspace
 
 log = logging.getLogger(__name__)
 
-MAX_RECENT_MODELS = 8
+MAX_RECENT_MODELS = 9
 WRITE_INDEX, CANVAS_INDEX = 0, 1
 
 
@@ -139,6 +140,8 @@ class MainWindow(QMainWindow):
         self.resize(1100, 750)
         self.runner = JobRunner(self)
         self.model_status = ModelStatus(self)
+        self.models = ModelRegistry()
+        self._previous_model_path = self.settings.model_path
         self.model_status.name = Path(self.settings.model_path).name or DEFAULT_MODEL_NAME
         self._model_job: JobHandle | None = None
         self.runner.set_preload("llm", self._make_load_request)
@@ -192,6 +195,16 @@ class MainWindow(QMainWindow):
             status.message = message
 
         def on_success(event: EngineEvent) -> None:
+            requested = getattr(handle.request, "model_path", "")
+            if requested:
+                self.models.record(
+                    requested,
+                    LLM,
+                    name=str(event.data.get("model_name", "")),
+                    model_kind=event.data.get("model_kind"),
+                    architecture=event.data.get("architecture"),
+                )
+                self._rebuild_models_menu()
             status.model_kind = str(event.data.get("model_kind", ""))
             status.model_path = str(event.data.get("model_path", ""))
             status.name = str(event.data.get("model_name") or status.name)
@@ -200,9 +213,18 @@ class MainWindow(QMainWindow):
             status.state = model_status.READY
 
         def on_failure(message: str) -> None:
+            self.show_error(message)
+            event = handle.last_event
+            if event is not None and event.data.get("model_kept"):
+                # the previous model still serves: keep using it
+                self.settings.model_path = self._previous_model_path
+                self._rebuild_models_menu()
+                status.name = str(event.data.get("model_name") or status.name)
+                status.message = message
+                status.state = model_status.READY
+                return
             status.message = message
             status.state = model_status.ERROR
-            self.show_error(message)
 
         def on_cancelled() -> None:
             status.state = model_status.NOT_LOADED
@@ -218,10 +240,8 @@ class MainWindow(QMainWindow):
 
     def load_model(self, path: str) -> None:
         """Make ``path`` (empty: the default model) the active model and load it."""
+        self._previous_model_path = self.settings.model_path
         self.settings.model_path = path
-        if path:
-            recent = [p for p in self.settings.recent_models if p != path]
-            self.settings.recent_models = [path, *recent][:MAX_RECENT_MODELS]
         self._rebuild_models_menu()
         client = self.runner.client("llm")
         if client.is_alive:
@@ -412,7 +432,10 @@ class MainWindow(QMainWindow):
         default.setCheckable(True)
         default.setChecked(not self.settings.model_path)
         menu.addAction(default)
-        for index, path in enumerate(self.settings.recent_models[:9], start=1):
+        known = [entry.path for entry in self.models.entries(LLM) if entry.exists]
+        if self.settings.model_path and self.settings.model_path not in known:
+            known.insert(0, self.settings.model_path)
+        for index, path in enumerate(known[:MAX_RECENT_MODELS], start=1):
             action = self._action(
                 Path(path).name,
                 f"Ctrl+Alt+{index}",

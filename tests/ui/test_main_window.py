@@ -159,13 +159,36 @@ def test_opening_an_invalid_model_shows_an_error(qtbot: QtBot, tmp_path: Path) -
     window.start_engines()
     wait_ready(qtbot, window)
     window.load_model(str(bad))
-    qtbot.waitUntil(lambda: window.model_status.state == model_status.ERROR, timeout=WAIT_MS)
-    assert "broken.gguf" in window.model_status.message
-    assert window.error_label.isVisible()
-    assert window.settings.recent_models[0] == str(bad)
-    # back to the default model from the Models menu
-    window.load_model("")
+    qtbot.waitUntil(lambda: window.error_label.isVisible(), timeout=WAIT_MS)
+    assert "broken.gguf" in window.error_label.text()
+    # the header check refused it before the loaded model was dropped: the default model still serves
     wait_ready(qtbot, window)
+    assert window.settings.model_path == ""
+    assert "Gemma" in window.model_label.text()
+    assert window.models.entries() == []
+
+
+@pytest.mark.llm
+def test_opening_another_model_records_it_in_the_registry(
+    qtbot: QtBot, default_model_file: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    copy = tmp_path / "my-model.gguf"
+    shutil.copyfile(default_model_file, copy)
+    window = make_window(qtbot, Settings(suggestions_enabled=False))
+    window.start_engines()
+    wait_ready(qtbot, window)
+    window.load_model(str(copy))
+    qtbot.waitUntil(lambda: window.model_status.model_path == str(copy), timeout=WAIT_MS)
+    wait_ready(qtbot, window)
+    assert [entry.path for entry in window.models.entries()] == [str(copy)]
+    assert window.models.entries()[0].details["model_kind"] == "base"
+    entries = [action.text() for action in window.models_menu.actions()]
+    assert "my-model.gguf" in entries
+    close_window(window)
+    # the chosen model comes back at the next start
+    assert load_settings().model_path == str(copy)
     close_window(window)
 
 
@@ -174,7 +197,7 @@ def test_session_comes_back(qtbot: QtBot, tmp_path: Path) -> None:
     first_doc.write_text("# One\n", encoding="utf-8")
     second_doc = tmp_path / "two.txt"
     second_doc.write_text("two\r\n", encoding="utf-8")
-    save_settings(Settings(model_path="/models/x.gguf", recent_models=["/models/x.gguf"]))
+    save_settings(Settings(model_path="/models/x.gguf"))
     window = make_window(qtbot)
     assert window.open_path(str(first_doc)) and window.open_path(str(second_doc))
     window.resize(700, 500)
