@@ -33,6 +33,7 @@ class Settings:
 
     # LLM
     model_path: str = ""  # empty: the embedded default model
+    image_model_path: str = ""  # diffusers folder or .safetensors checkpoint for the Canvas
     context_size: int = 4096
     threads: int = 0  # 0: one per CPU core
     # ghost text

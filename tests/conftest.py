@@ -37,3 +37,22 @@ def default_model_env(request: pytest.FixtureRequest, monkeypatch: pytest.Monkey
     if request.node.get_closest_marker("llm") is not None:
         path = request.getfixturevalue("default_model_file")
         monkeypatch.setenv("STUDIO_DEFAULT_MODEL", str(path))
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight diffusers folder, written once per session (in a child process, so the test
+    process itself never has to import torch)."""
+    import subprocess
+    import sys
+
+    folder = tmp_path_factory.mktemp("tiny-generation") / "tiny-folder"
+    script = (
+        "import sys; from pathlib import Path; from studio.testing.tiny_diffusion import save_tiny_pipeline; "
+        "save_tiny_pipeline(Path(sys.argv[1]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(folder)], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    return folder

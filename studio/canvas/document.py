@@ -448,9 +448,9 @@ class CanvasDocument:
 
     def _remove_layer(self, index: int) -> None:
         layer = self._layers.pop(index)
-        self.layers_changed.emit()
         if layer.id == self._active_id:
             self.set_active_layer(self._layers[max(0, index - 1)])
+        self.layers_changed.emit()
 
     def _move_layer(self, old: int, new: int) -> None:
         self._layers.insert(new, self._layers.pop(old))

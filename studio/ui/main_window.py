@@ -11,24 +11,30 @@ from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
+    QFrame,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QScrollArea,
     QTabWidget,
     QToolButton,
     QWidget,
 )
 
 from studio import __version__
+from studio.canvas.errors import CanvasError
 from studio.documents.text_document import ChangedOnDiskError, DocumentError
 from studio.engines.protocol import EngineEvent, EventKind, new_job_id
 from studio.engines.text_requests import CompletionRequest, LoadModelRequest
 from studio.models.default_model import DEFAULT_MODEL_NAME
-from studio.models.registry import LLM, ModelRegistry
+from studio.models.registry import DIFFUSION, LLM, ModelRegistry
 from studio.settings import Settings, load_settings, save_settings
 from studio.ui import model_status
-from studio.ui.canvas_placeholder import CanvasPlaceholder
+from studio.ui.canvas.candidates_strip import CandidatesStrip
+from studio.ui.canvas.generate_panel import GeneratePanel
+from studio.ui.canvas.generation_controller import GenerationController
+from studio.ui.canvas.workspace import CanvasWorkspace
 from studio.ui.jobs import JobHandle, JobRunner
 from studio.ui.model_status import ModelStatus
 from studio.ui.settings_dialog import SettingsDialog
@@ -37,6 +43,7 @@ from studio.ui.write.workspace import WriteWorkspace
 log = logging.getLogger(__name__)
 
 MAX_RECENT_MODELS = 9
+IMAGE_SUFFIXES = {".ora", ".png", ".jpg", ".jpeg", ".webp"}
 WRITE_INDEX, CANVAS_INDEX = 0, 1
 
 
@@ -151,10 +158,11 @@ class MainWindow(QMainWindow):
         self.workspaces.setDocumentMode(True)
         self.workspaces.setAccessibleName("Workspaces")
         self.write = WriteWorkspace()
-        self.canvas = CanvasPlaceholder()
+        self.canvas = CanvasWorkspace()
         self.workspaces.addTab(self.write, "Write")
         self.workspaces.addTab(self.canvas, "Canvas")
         self.setCentralWidget(self.workspaces)
+        self._build_generation()
 
         self.write.set_continuation_provider(EngineContinuationProvider(self.runner, lambda: self.settings))
         self._apply_editor_settings()
@@ -165,6 +173,40 @@ class MainWindow(QMainWindow):
         self.model_status.changed.connect(self._update_model_label)
         self._update_model_label()
         self._restore_session()
+
+    def _build_generation(self) -> None:
+        self.generate_panel = GeneratePanel()
+        self.candidates = CandidatesStrip()
+        scroller = QScrollArea()
+        scroller.setWidget(self.generate_panel)
+        scroller.setWidgetResizable(True)
+        scroller.setFrameShape(QFrame.Shape.NoFrame)
+        scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroller.setMinimumWidth(
+            self.generate_panel.minimumSizeHint().width() + scroller.verticalScrollBar().sizeHint().width()
+        )
+        scroller.setAccessibleName("Generate panel")
+        self.canvas.add_side_panel(scroller, "Generate")
+        self.canvas.add_side_panel(self.candidates, "Candidates")
+        self.generation = GenerationController(
+            self.runner,
+            lambda: self.canvas.document,
+            self.canvas.view.set_preview,
+            self.generate_panel,
+            self.candidates,
+            parent=self,
+        )
+        if self.settings.image_model_path:
+            self.generate_panel.set_model_path(self.settings.image_model_path, notify=False)
+        self.generate_panel.model_changed.connect(self._on_image_model_changed)
+        self.canvas.document_changed.connect(self.generation.clear_preview)
+        self.canvas.generation_info_found.connect(self.generate_panel.show_generation_info)
+        self.canvas.failed.connect(self.show_error)
+
+    def _on_image_model_changed(self, path: str) -> None:
+        self.settings.image_model_path = path
+        if path:
+            self.models.record(path, DIFFUSION)
 
     # engine and model
 
@@ -340,6 +382,11 @@ class MainWindow(QMainWindow):
             self._action("&Close", QKeySequence.StandardKey.Close, self.close_document, "Close the document")
         )
         file_menu.addSeparator()
+        file_menu.addAction(self._action("New &Canvas…", "Ctrl+Alt+N", self.new_canvas, "New canvas"))
+        file_menu.addAction(
+            self._action("&Export PNG…", "Ctrl+E", self.export_png, "Export the canvas as a PNG image")
+        )
+        file_menu.addSeparator()
         file_menu.addAction(self._action("&Quit", "Ctrl+Q", self.close, "Quit Studio"))
 
         edit_menu = menus.addMenu("&Edit")
@@ -412,6 +459,21 @@ class MainWindow(QMainWindow):
             )
         )
 
+        image_menu = menus.addMenu("&Image")
+        panel = self.generate_panel
+        for action in (
+            panel.generate_action,
+            panel.vary_action,
+            panel.new_seed_action,
+            panel.use_info_action,
+        ):
+            image_menu.addAction(action)
+        image_menu.addSeparator()
+        skipped = {self.canvas.undo_action, self.canvas.redo_action, self.canvas.select_all_action}
+        for action in self.canvas.actions():
+            if action not in skipped:
+                image_menu.addAction(action)
+
         self.models_menu = menus.addMenu("&Models")
         self._rebuild_models_menu()
 
@@ -447,6 +509,9 @@ class MainWindow(QMainWindow):
             action.setStatusTip(path)
             menu.addAction(action)
         menu.addSeparator()
+        menu.addAction(self.generate_panel.choose_model_action)
+        menu.addAction(self.generate_panel.choose_model_folder_action)
+        menu.addSeparator()
         menu.addAction(
             self._action(
                 "&Open Model File…", "Ctrl+Shift+O", self.open_model_dialog, "Open a GGUF model file"
@@ -464,6 +529,11 @@ class MainWindow(QMainWindow):
     # commands
 
     def _editor_call(self, method: str) -> None:
+        if self.canvas_active:
+            canvas_method = {"undo": "undo", "redo": "redo", "selectAll": "select_all"}.get(method)
+            if canvas_method is not None:
+                getattr(self.canvas, canvas_method)()
+            return
         editor = self.write.current_editor()
         if editor is not None:
             getattr(editor, method)()
@@ -474,13 +544,20 @@ class MainWindow(QMainWindow):
 
     def open_document_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Open Document", "", "Markdown and text (*.md *.markdown *.txt);;All files (*)"
+            self,
+            "Open",
+            "",
+            "Documents and images (*.md *.markdown *.txt *.ora *.png *.jpg *.jpeg *.webp);;"
+            "Markdown and text (*.md *.markdown *.txt);;Images (*.ora *.png *.jpg *.jpeg *.webp);;All files (*)",
         )
         if path:
             self.open_path(path)
 
     def open_path(self, path: str) -> bool:
-        """Open a document (``.md``/``.txt``); errors are shown, never raised."""
+        """Open a document (``.md``/``.txt``) in Write or an image (``.ora``/PNG/JPEG/WebP) on the Canvas;
+        errors are shown, never raised."""
+        if Path(path).suffix.lower() in IMAGE_SUFFIXES:
+            return self.open_image(path)
         self.workspaces.setCurrentIndex(WRITE_INDEX)
         try:
             self.write.open_path(path)
@@ -489,8 +566,67 @@ class MainWindow(QMainWindow):
             return False
         return True
 
+    def open_image(self, path: str) -> bool:
+        """Open an image or OpenRaster file on the Canvas (asking about unsaved canvas changes first)."""
+        self.workspaces.setCurrentIndex(CANVAS_INDEX)
+        if not self._canvas_may_be_replaced():
+            return False
+        try:
+            self.canvas.open_path(path)
+        except CanvasError as exc:
+            self.show_error(f"Cannot open {Path(path).name}: {exc}")
+            return False
+        return True
+
+    def new_canvas(self) -> None:
+        size = self.ask_canvas_size()
+        if size is None or not self._canvas_may_be_replaced():
+            return
+        self.workspaces.setCurrentIndex(CANVAS_INDEX)
+        self.canvas.new_canvas(*size)
+
+    def export_png(self) -> bool:
+        path, _ = QFileDialog.getSaveFileName(self, "Export PNG", "", "PNG image (*.png)")
+        if not path:
+            return False
+        try:
+            self.canvas.export_png(path)
+        except CanvasError as exc:
+            self.show_error(f"Could not export: {exc}")
+            return False
+        return True
+
+    def _canvas_may_be_replaced(self) -> bool:
+        if not self.canvas.is_modified:
+            return True
+        choice = self.ask_canvas_unsaved()
+        if choice == "save":
+            return self.save_canvas()
+        return choice == "discard"
+
+    def save_canvas(self, ask_path: bool = False) -> bool:
+        """Save the canvas as OpenRaster (asking for a name when it has none)."""
+        try:
+            if not ask_path and self.canvas.path is not None:
+                self.canvas.save()
+                return True
+            path = self.ask_canvas_path()
+            if not path:
+                return False
+            self.canvas.save_as(path)
+        except CanvasError as exc:
+            self.show_error(f"Could not save the canvas: {exc}")
+            return False
+        return True
+
+    @property
+    def canvas_active(self) -> bool:
+        return self.workspaces.currentIndex() == CANVAS_INDEX
+
     def save_document(self) -> bool:
-        """Save the current document (asking for a name when it has none); errors are shown, not raised."""
+        """Save the current document or canvas (asking for a name when it has none); errors are shown."""
+        if self.canvas_active:
+            return self.save_canvas()
         try:
             if self.write.save_current():
                 return True
@@ -506,6 +642,8 @@ class MainWindow(QMainWindow):
         return self.save_document_as()
 
     def save_document_as(self) -> bool:
+        if self.canvas_active:
+            return self.save_canvas(ask_path=True)
         path = self.ask_save_path()
         if not path:
             return False
@@ -530,6 +668,31 @@ class MainWindow(QMainWindow):
     def ask_save_path(self) -> str:
         path, _ = QFileDialog.getSaveFileName(self, "Save Document As", "", "Markdown (*.md);;Text (*.txt)")
         return path
+
+    def ask_canvas_path(self) -> str:
+        path, _ = QFileDialog.getSaveFileName(self, "Save Canvas As", "", "OpenRaster image (*.ora)")
+        return path
+
+    def ask_canvas_size(self) -> tuple[int, int] | None:
+        from studio.ui.new_canvas_dialog import NewCanvasDialog
+
+        dialog = NewCanvasDialog(self)
+        return dialog.canvas_size() if dialog.exec() else None
+
+    def ask_canvas_unsaved(self) -> str:
+        """``"save"``, ``"discard"`` or ``"cancel"`` for a modified canvas about to be replaced or closed."""
+        answer = QMessageBox.question(
+            self,
+            "Unsaved Canvas",
+            f"Save the changes to {self.canvas.title}?",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+        )
+        return {
+            QMessageBox.StandardButton.Save: "save",
+            QMessageBox.StandardButton.Discard: "discard",
+        }.get(answer, "cancel")
 
     def confirm_overwrite(self, message: str) -> bool:
         answer = QMessageBox.question(
@@ -603,32 +766,28 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(QByteArray.fromBase64(settings.window_geometry.encode("ascii")))
         if settings.window_state:
             self.restoreState(QByteArray.fromBase64(settings.window_state.encode("ascii")))
-        opened = 0
         for path in settings.open_documents:
-            if Path(path).is_file() and self.open_path(path):
-                opened += 1
-        opened += self._offer_recovery()
-        if opened == 0:
+            if Path(path).is_file():
+                self.open_path(path)
+        self._offer_recovery()
+        if not self.write.editors():
             self.write.new_document()
         self.workspaces.setCurrentIndex(CANVAS_INDEX if settings.workspace == "canvas" else WRITE_INDEX)
 
-    def _offer_recovery(self) -> int:
-        """Offer the unsaved work a crashed session left behind; returns how many documents came back."""
+    def _offer_recovery(self) -> None:
+        """Offer the unsaved work a crashed session left behind."""
         entries = self.write.recoverable_documents()
         if not entries:
-            return 0
+            return
         if not self.ask_restore([entry.title for entry in entries]):
             for entry in entries:
                 self.write.discard_recovered(entry)
-            return 0
-        restored = 0
+            return
         for entry in entries:
             try:
                 self.write.restore_recovered(entry)
-                restored += 1
             except (DocumentError, OSError) as exc:
                 self.show_error(f"Could not restore {entry.title}: {exc}")
-        return restored
 
     def save_session(self, open_documents: list[str] | None = None) -> None:
         """Remember geometry, open documents and workspace in the settings file."""
@@ -643,7 +802,13 @@ class MainWindow(QMainWindow):
             log.warning("could not save settings: %s", exc)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if not self._canvas_may_be_replaced():
+            event.ignore()
+            return
         open_documents = list(self.write.open_paths())
+        canvas_file = self.canvas.path or self.canvas.source_path
+        if canvas_file is not None:
+            open_documents.append(str(canvas_file))
         try:
             closed = self.write.close_all()
         except (DocumentError, OSError) as exc:
@@ -654,5 +819,6 @@ class MainWindow(QMainWindow):
             return
         self.save_session(open_documents)
         self.write.shutdown()
+        self.generation.cancel()
         self.runner.shutdown()
         event.accept()

@@ -89,7 +89,7 @@ def test_every_action_has_a_shortcut_and_a_name(qtbot: QtBot) -> None:
     shortcuts = [action.shortcut().toString() for action in actions]
     assert len(shortcuts) == len(set(shortcuts)), shortcuts
     titles = [action.text().replace("&", "") for action in window.menuBar().actions()]
-    assert titles == ["File", "Edit", "View", "Models", "Help"]
+    assert titles == ["File", "Edit", "View", "Image", "Models", "Help"]
     assert window.job_status.cancel_button.accessibleName()
     close_window(window)
 

@@ -1,0 +1,540 @@
+"""The Generate panel: prompt and settings for the canvas's image generation, Generate / Vary / Cancel.
+
+The panel only collects settings and shows state; :class:`~studio.ui.canvas.generation_controller.
+GenerationController` listens to its signals and runs the jobs. ``show_generation_info`` shows the settings
+read from an opened image, and "Use these settings" copies them into the fields.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QRegularExpression, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence, QRegularExpressionValidator
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.canvas.png_metadata import GenerationInfo
+from studio.engines.image_requests import MAX_SEED, MAX_SIDE, MIN_SIDE, SCHEDULERS
+from studio.engines.sd_checkpoint import model_path_problem
+
+SCHEDULER_LABELS = {
+    "default": "Model default",
+    "euler": "Euler",
+    "euler_a": "Euler a",
+    "dpm++": "DPM++ 2M",
+    "dpm++_karras": "DPM++ 2M Karras",
+    "ddim": "DDIM",
+    "unipc": "UniPC",
+    "lcm": "LCM (few steps)",
+    "turbo": "Turbo (1–4 steps)",
+}
+
+# Sampler / scheduler names other tools write (A1111, ComfyUI, InvokeAI), lower-cased → Studio's scheduler.
+_SAMPLER_ALIASES = {
+    "euler": "euler",
+    "euler a": "euler_a",
+    "euler_a": "euler_a",
+    "euler_ancestral": "euler_a",
+    "dpm++ 2m": "dpm++",
+    "dpmpp_2m": "dpm++",
+    "dpm++": "dpm++",
+    "dpm++ 2m karras": "dpm++_karras",
+    "dpmpp_2m_k": "dpm++_karras",
+    "dpm++_karras": "dpm++_karras",
+    "ddim": "ddim",
+    "unipc": "unipc",
+    "uni_pc": "unipc",
+    "lcm": "lcm",
+    "turbo": "turbo",
+}
+
+DEFAULT_STEPS = 20
+DEFAULT_GUIDANCE = 7.0
+DEFAULT_CANDIDATES = 2
+DEFAULT_STRENGTH = 0.5
+MAX_CANDIDATES = 8
+
+
+def scheduler_for_sampler(sampler: str | None) -> str | None:
+    """Studio's scheduler for another tool's sampler name (``"Euler a"`` → ``"euler_a"``), or None."""
+    if not sampler:
+        return None
+    return _SAMPLER_ALIASES.get(sampler.strip().lower())
+
+
+@dataclass(frozen=True)
+class GenerateSettings:
+    """What the panel's fields say; ``seed`` is -1 for a random seed and ``resolution`` 0 for auto."""
+
+    prompt: str
+    negative_prompt: str
+    steps: int
+    guidance: float
+    seed: int
+    scheduler: str
+    num_candidates: int
+    strength: float
+    resolution: int
+    model_path: str
+
+
+class GeneratePanel(QWidget):
+    """Prompt, settings, image model, Generate / Vary / Cancel, progress and messages."""
+
+    generate_requested = Signal()
+    vary_requested = Signal()
+    cancel_requested = Signal()
+    model_changed = Signal(str)  # the chosen image model's path
+    settings_loaded = Signal()  # "Use these settings" copied an image's settings into the fields
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Generate panel")
+        self._model_path = ""
+        self._model_default_size = 0
+        self._loaded_info: GenerationInfo | None = None
+        self._running = False
+
+        # model
+        self.model_label = QLabel("No image model chosen")
+        self.model_label.setAccessibleName("Image model")
+        self.model_label.setWordWrap(True)
+        self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.choose_model_action = self._make_action(
+            "Choose Image &Model…", "Ctrl+Alt+M", self.choose_model, "Choose a .safetensors image model file"
+        )
+        self.choose_model_folder_action = self._make_action(
+            "Choose Image Model &Folder…",
+            "Ctrl+Alt+Shift+M",
+            lambda: self.choose_model(folder=True),
+            "Choose a diffusers image model folder",
+        )
+        self.choose_model_button = QToolButton()
+        self.choose_model_button.setText("Choose model…")
+        self.choose_model_button.setAccessibleName("Choose image model")
+        self.choose_model_button.setToolTip(
+            "Choose a .safetensors checkpoint (Ctrl+Alt+M) or a diffusers folder"
+        )
+        self.choose_model_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        model_menu = QMenu(self.choose_model_button)
+        model_menu.addAction(self.choose_model_action)
+        model_menu.addAction(self.choose_model_folder_action)
+        self.choose_model_button.setMenu(model_menu)
+        self.choose_model_button.clicked.connect(lambda: self.choose_model())
+
+        # prompts
+        self.prompt_edit = QPlainTextEdit()
+        self.prompt_edit.setAccessibleName("Prompt")
+        self.prompt_edit.setPlaceholderText("Describe the image… (Ctrl+Return generates)")
+        self.prompt_edit.setTabChangesFocus(True)
+        self.prompt_edit.setMinimumHeight(56)
+        self.prompt_edit.setMaximumHeight(96)
+        self.negative_edit = QPlainTextEdit()
+        self.negative_edit.setAccessibleName("Negative prompt")
+        self.negative_edit.setPlaceholderText("What to avoid (optional)")
+        self.negative_edit.setTabChangesFocus(True)
+        self.negative_edit.setMaximumHeight(56)
+
+        # settings
+        self.steps_spin = QSpinBox()
+        self.steps_spin.setAccessibleName("Steps")
+        self.steps_spin.setRange(1, 500)
+        self.steps_spin.setValue(DEFAULT_STEPS)
+        self.guidance_spin = QDoubleSpinBox()
+        self.guidance_spin.setAccessibleName("Guidance (CFG scale)")
+        self.guidance_spin.setRange(0.0, 50.0)
+        self.guidance_spin.setSingleStep(0.5)
+        self.guidance_spin.setDecimals(1)
+        self.guidance_spin.setValue(DEFAULT_GUIDANCE)
+        self.seed_edit = QLineEdit()
+        self.seed_edit.setAccessibleName("Seed")
+        self.seed_edit.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{0,19}"), self))
+        self.seed_edit.setPlaceholderText("random")
+        self.random_seed_check = QCheckBox("Random")
+        self.random_seed_check.setAccessibleName("Random seed")
+        self.random_seed_check.setToolTip("Use a new random seed for every generation")
+        self.random_seed_check.toggled.connect(self._update_seed_enabled)
+        self.random_seed_check.setChecked(True)
+        self.new_seed_action = self._make_action(
+            "New &Seed", "Ctrl+Alt+D", self.pick_new_seed, "Pick a new random seed and keep it"
+        )
+        self.new_seed_button = QToolButton()
+        self.new_seed_button.setDefaultAction(self.new_seed_action)
+        self.new_seed_button.setText("New")
+        self.new_seed_button.setAccessibleName("New seed")
+        self.resolution_spin = QSpinBox()
+        self.resolution_spin.setAccessibleName("Resolution")
+        self.resolution_spin.setToolTip(
+            "Long side of the image the model makes; Auto: the model's native size. The result is always "
+            "scaled into the selection."
+        )
+        self.resolution_spin.setRange(0, MAX_SIDE)
+        self.resolution_spin.setSingleStep(64)
+        self.resolution_spin.setSpecialValueText("Auto")
+        self.resolution_spin.setSuffix(" px")
+        self.scheduler_combo = QComboBox()
+        self.scheduler_combo.setAccessibleName("Sampler")
+        for key in SCHEDULERS:
+            self.scheduler_combo.addItem(SCHEDULER_LABELS.get(key, key), key)
+        self.candidates_spin = QSpinBox()
+        self.candidates_spin.setAccessibleName("Number of candidates")
+        self.candidates_spin.setRange(1, MAX_CANDIDATES)
+        self.candidates_spin.setValue(DEFAULT_CANDIDATES)
+        self.strength_spin = QDoubleSpinBox()
+        self.strength_spin.setAccessibleName("Vary strength")
+        self.strength_spin.setToolTip("How much Vary changes the layer: 0.3 subtle, 0.5 medium, 0.8 strong")
+        self.strength_spin.setRange(0.05, 1.0)
+        self.strength_spin.setSingleStep(0.05)
+        self.strength_spin.setDecimals(2)
+        self.strength_spin.setValue(DEFAULT_STRENGTH)
+
+        # commands
+        self.generate_action = self._make_action(
+            "&Generate", "Ctrl+Return", self.generate_requested.emit, "Generate into the selection or canvas"
+        )
+        self.vary_action = self._make_action(
+            "&Vary Layer",
+            "Ctrl+Shift+Return",
+            self.vary_requested.emit,
+            "Make a variation of the active layer",
+        )
+        self.cancel_action = self._make_action(
+            "&Cancel Generation", "Esc", self.cancel_requested.emit, "Cancel the running generation"
+        )
+        # Esc only while the focus is in the panel: on the canvas it belongs to the tools.
+        self.cancel_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.generate_button = self._button(self.generate_action, "Generate")
+        self.generate_button.setDefault(True)
+        self.vary_button = self._button(self.vary_action, "Vary")
+        self.cancel_button = self._button(self.cancel_action, "Cancel")
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setAccessibleName("Generation progress")
+        self.progress_bar.setRange(0, 100)
+        self.progress_bar.setTextVisible(False)
+        self.progress_bar.setMaximumHeight(8)
+        self.message_label = QLabel()
+        self.message_label.setAccessibleName("Generation message")
+        self.message_label.setWordWrap(True)
+        self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        # settings read from an image
+        self.info_box = QGroupBox("Loaded from image")
+        self.info_box.setAccessibleName("Settings loaded from an image")
+        self.info_label = QLabel()
+        self.info_label.setAccessibleName("Loaded image settings")
+        self.info_label.setWordWrap(True)
+        self.info_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.use_info_action = self._make_action(
+            "&Use These Settings", "Ctrl+Alt+U", self.use_loaded_settings, "Use the image's settings"
+        )
+        self.use_info_button = self._button(self.use_info_action, "Use these settings")
+        info_layout = QVBoxLayout(self.info_box)
+        info_layout.addWidget(self.info_label)
+        info_layout.addWidget(self.use_info_button, 0, Qt.AlignmentFlag.AlignRight)
+        self.info_box.setVisible(False)
+
+        self._build_layout()
+        self.set_running(False)
+
+    # -- building ---------------------------------------------------------------------------------------
+
+    def _make_action(self, text: str, shortcut: str, slot: object, description: str) -> QAction:
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(shortcut))
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.setStatusTip(description)
+        action.setToolTip(
+            f"{description} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})"
+        )
+        action.setObjectName(description.lower().replace(" ", "_").replace(".", ""))
+        action.triggered.connect(lambda _checked=False: slot())  # type: ignore[operator]
+        self.addAction(action)
+        return action
+
+    @staticmethod
+    def _button(action: QAction, text: str) -> QPushButton:
+        button = QPushButton(text)
+        button.setAccessibleName(text)
+        button.setToolTip(action.toolTip())
+        button.clicked.connect(action.trigger)
+        action.enabledChanged.connect(button.setEnabled)
+        return button
+
+    def _build_layout(self) -> None:
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model_label, 1)
+        model_row.addWidget(self.choose_model_button)
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed_edit, 1)
+        seed_row.addWidget(self.random_seed_check)
+        seed_row.addWidget(self.new_seed_button)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Steps", self.steps_spin)
+        form.addRow("Guidance", self.guidance_spin)
+        form.addRow("Seed", seed_row)
+        form.addRow("Resolution", self.resolution_spin)
+        form.addRow("Sampler", self.scheduler_combo)
+        form.addRow("Candidates", self.candidates_spin)
+        form.addRow("Vary strength", self.strength_spin)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.generate_button, 2)
+        buttons.addWidget(self.vary_button, 1)
+        buttons.addWidget(self.cancel_button, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(model_row)
+        layout.addWidget(QLabel("Prompt"))
+        layout.addWidget(self.prompt_edit)
+        layout.addWidget(QLabel("Negative prompt"))
+        layout.addWidget(self.negative_edit)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.message_label)
+        layout.addWidget(self.info_box)
+        layout.addStretch(1)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+
+    # -- settings ---------------------------------------------------------------------------------------
+
+    @property
+    def model_path(self) -> str:
+        """The chosen image model (a ``.safetensors`` file or a diffusers folder), or ``""``."""
+        return self._model_path
+
+    def seed(self) -> int:
+        """The seed to use: -1 when random (or the field is empty)."""
+        text = self.seed_edit.text().strip()
+        if self.random_seed_check.isChecked() or not text:
+            return -1
+        return min(int(text), MAX_SEED)
+
+    def set_seed(self, seed: int | None) -> None:
+        """Fix the seed (None: go back to random seeds)."""
+        if seed is None or seed < 0:
+            self.random_seed_check.setChecked(True)
+            return
+        self.seed_edit.setText(str(min(seed, MAX_SEED)))
+        self.random_seed_check.setChecked(False)
+
+    def pick_new_seed(self) -> None:
+        """Put a new random seed in the field and keep it fixed."""
+        self.set_seed(secrets.randbelow(2**32))
+
+    def scheduler(self) -> str:
+        return str(self.scheduler_combo.currentData())
+
+    def set_scheduler(self, scheduler: str) -> None:
+        index = self.scheduler_combo.findData(scheduler)
+        if index >= 0:
+            self.scheduler_combo.setCurrentIndex(index)
+
+    def resolution(self) -> int:
+        """The resolution override (long side, a multiple of 8), or 0 for auto."""
+        value = self.resolution_spin.value()
+        return 0 if value == 0 else max(MIN_SIDE, value // 8 * 8)
+
+    def native_resolution(self) -> int:
+        """The long side the model should make: the override, else the model's native size, else 512."""
+        return self.resolution() or self._model_default_size or 512
+
+    def settings(self) -> GenerateSettings:
+        """The fields' values."""
+        return GenerateSettings(
+            prompt=self.prompt_edit.toPlainText().strip(),
+            negative_prompt=self.negative_edit.toPlainText().strip(),
+            steps=self.steps_spin.value(),
+            guidance=self.guidance_spin.value(),
+            seed=self.seed(),
+            scheduler=self.scheduler(),
+            num_candidates=self.candidates_spin.value(),
+            strength=self.strength_spin.value(),
+            resolution=self.resolution(),
+            model_path=self._model_path,
+        )
+
+    # -- image model ------------------------------------------------------------------------------------
+
+    def ask_model_path(self, folder: bool = False) -> str:
+        """Ask the user for a model file (or folder); ``""`` when cancelled. Tests replace this."""
+        start = str(Path(self._model_path).parent) if self._model_path else ""
+        if folder:
+            return QFileDialog.getExistingDirectory(self, "Choose a diffusers model folder", start)
+        path, _filter = QFileDialog.getOpenFileName(
+            self, "Choose an image model", start, "Stable Diffusion models (*.safetensors);;All files (*)"
+        )
+        return path
+
+    def choose_model(self, folder: bool = False) -> None:
+        """Ask for a model and make it the image model."""
+        path = self.ask_model_path(folder)
+        if path:
+            self.set_model_path(path)
+
+    def set_model_path(self, path: str, *, notify: bool = True) -> bool:
+        """Make ``path`` the image model; shows why not and returns False when it cannot be one.
+
+        ``notify`` emits ``model_changed`` (the controller then loads the model at once); restore a saved
+        choice with ``notify=False`` and the model loads with the first generation."""
+        problem = model_path_problem(path)
+        if problem is not None:
+            self.show_error(f"Cannot use this image model: {problem}.")
+            return False
+        self._model_path = path
+        self._model_default_size = 0
+        name = Path(path).name
+        self.model_label.setText(name)
+        self.model_label.setToolTip(path)
+        self.show_message(f"Image model: {name}")
+        if notify:
+            self.model_changed.emit(path)
+        return True
+
+    def set_model_info(self, name: str, description: str = "", default_size: int = 0) -> None:
+        """Show what the engine said about the loaded model; ``default_size`` becomes the auto resolution."""
+        self._model_default_size = default_size if default_size >= MIN_SIDE else 0
+        self.model_label.setText(f"{name} — {description}" if description else name)
+
+    # -- state ------------------------------------------------------------------------------------------
+
+    @property
+    def is_running(self) -> bool:
+        return self._running
+
+    def set_running(self, running: bool) -> None:
+        """Switch between idle (Generate / Vary) and running (Cancel, progress)."""
+        self._running = running
+        self.generate_action.setEnabled(not running)
+        self.vary_action.setEnabled(not running)
+        self.cancel_action.setEnabled(running)
+        self.cancel_button.setEnabled(running)
+        self.generate_button.setEnabled(not running)
+        self.vary_button.setEnabled(not running)
+        self.progress_bar.setVisible(running)
+        if running:
+            self.progress_bar.setRange(0, 0)
+
+    def set_progress(self, fraction: float | None, message: str = "") -> None:
+        """Show progress (None: busy without a known fraction)."""
+        if fraction is None:
+            self.progress_bar.setRange(0, 0)
+        else:
+            self.progress_bar.setRange(0, 100)
+            self.progress_bar.setValue(round(max(0.0, min(1.0, fraction)) * 100))
+        if message:
+            self.show_message(message)
+
+    @property
+    def message(self) -> str:
+        return self.message_label.text()
+
+    @property
+    def message_is_error(self) -> bool:
+        return bool(self.message_label.property("error"))
+
+    def show_message(self, text: str) -> None:
+        self.message_label.setProperty("error", False)
+        self.message_label.setStyleSheet("")
+        self.message_label.setText(text)
+
+    def show_error(self, text: str) -> None:
+        """Show a failure in red, in the panel (never a modal dialog)."""
+        self.message_label.setProperty("error", True)
+        self.message_label.setStyleSheet("color: #d32f2f;")
+        self.message_label.setText(text)
+
+    # -- settings read from an image --------------------------------------------------------------------
+
+    @property
+    def loaded_info(self) -> GenerationInfo | None:
+        return self._loaded_info
+
+    def show_generation_info(self, info: GenerationInfo | None) -> None:
+        """Show the settings read from an opened image (None hides the box)."""
+        self._loaded_info = info
+        self.info_box.setVisible(info is not None)
+        if info is None:
+            return
+        lines = [f"<b>Prompt:</b> {_escape(info.prompt) or '<i>none</i>'}"]
+        if info.negative_prompt:
+            lines.append(f"<b>Negative:</b> {_escape(info.negative_prompt)}")
+        details = [
+            f"{label}: {value}"
+            for label, value in (
+                ("Steps", info.steps),
+                ("CFG", info.cfg),
+                ("Seed", info.seed),
+                ("Size", f"{info.width}×{info.height}" if info.width and info.height else None),
+                ("Sampler", info.sampler),
+                ("Model", info.model),
+            )
+            if value not in (None, "")
+        ]
+        if details:
+            lines.append(_escape(", ".join(details)))
+        lines.append(f"<i>From {_escape(_SOURCE_NAMES.get(info.source, info.source))}</i>")
+        self.info_label.setText("<br>".join(lines))
+
+    def use_loaded_settings(self) -> None:
+        """Copy the loaded image's settings into the fields (the model is only named, never switched)."""
+        info = self._loaded_info
+        if info is None:
+            return
+        self.load_generation_info(info)
+
+    def load_generation_info(self, info: GenerationInfo) -> None:
+        """Set the fields from ``info``; fields it does not have keep their values."""
+        self.prompt_edit.setPlainText(info.prompt)
+        self.negative_edit.setPlainText(info.negative_prompt)
+        if info.steps is not None:
+            self.steps_spin.setValue(max(1, min(500, info.steps)))
+        if info.cfg is not None:
+            self.guidance_spin.setValue(max(0.0, min(50.0, info.cfg)))
+        if info.seed is not None and info.seed >= 0:
+            self.set_seed(info.seed)
+        scheduler = scheduler_for_sampler(info.sampler)
+        if scheduler is not None:
+            self.set_scheduler(scheduler)
+        if info.width and info.height:
+            side = max(info.width, info.height) // 8 * 8
+            self.resolution_spin.setValue(max(MIN_SIDE, min(MAX_SIDE, side)))
+        notes = []
+        if info.sampler and scheduler is None:
+            notes.append(
+                f"sampler “{info.sampler}” is not available, kept {self.scheduler_combo.currentText()}"
+            )
+        if info.model and Path(self._model_path).stem != Path(info.model).stem:
+            notes.append(f"it was made with the model “{info.model}”")
+        self.show_message("Loaded the image's settings" + (f" ({'; '.join(notes)})" if notes else "") + ".")
+        self.settings_loaded.emit()
+
+    def _update_seed_enabled(self, random: bool) -> None:
+        self.seed_edit.setEnabled(not random)
+
+
+_SOURCE_NAMES = {"a1111": "AUTOMATIC1111", "comfyui": "ComfyUI", "invokeai": "InvokeAI", "studio": "Studio"}
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br>")

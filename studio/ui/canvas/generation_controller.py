@@ -1,0 +1,501 @@
+"""Runs the canvas's image generation: plan from the selection, engine job, in-place previews, candidates.
+
+``generate()`` follows the selection (:func:`studio.canvas.generation.plan_generation`: txt2img, inpaint or
+outpaint); ``vary()`` makes an img2img variation of the active layer. Every preview the engine sends is shown
+in place through ``preview_target(rect, image)`` (``rect`` in the canvas's *current* coordinates, so it may
+reach past the edge while outpainting; ``(None, None)`` clears the preview). Results go to the
+:class:`CandidatesStrip` with the plan they were made for, so applying one after other edits still lands in
+the right place; applying adds one undoable layer named ``"{prompt} ({seed})"`` carrying its provenance.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QImage
+
+import studio
+from studio.canvas.document import CanvasDocument, Layer
+from studio.canvas.errors import CanvasError, ImageLoadError
+from studio.canvas.generation import (
+    GenerationMode,
+    GenerationPlan,
+    add_result_layer,
+    apply_result,
+    plan_generation,
+    plan_variation,
+)
+from studio.canvas.geometry import Rect
+from studio.canvas.image_io import load_image
+from studio.canvas.imaging import resize_pixels
+from studio.canvas.png_metadata import GenerationInfo
+from studio.engines.image_requests import ImageRequest, LoadPipelineRequest
+from studio.engines.protocol import EngineEvent, EventKind, new_job_id
+from studio.engines.sd_checkpoint import model_path_problem
+from studio.ui.canvas.candidates_strip import CandidatesStrip
+from studio.ui.canvas.generate_panel import GeneratePanel, GenerateSettings
+from studio.ui.jobs import JobHandle, JobRunner
+
+log = logging.getLogger(__name__)
+
+PreviewTarget = Callable[[Rect | None, QImage | None], None]
+DocumentProvider = Callable[[], CanvasDocument | None]
+
+MAX_NAME_PROMPT = 40
+NO_MODEL_MESSAGE = (
+    "No image model chosen. Click “Choose model…” and pick a Stable Diffusion .safetensors checkpoint "
+    "or a diffusers model folder."
+)
+_JOB_LABELS = {
+    GenerationMode.TEXT_TO_IMAGE: "Generating image",
+    GenerationMode.IMAGE_TO_IMAGE: "Varying layer",
+    GenerationMode.INPAINT: "Inpainting",
+    GenerationMode.OUTPAINT: "Outpainting",
+}
+
+
+@dataclass(eq=False)
+class Candidate:
+    """One generated image with everything needed to apply it later."""
+
+    plan: GenerationPlan
+    document: CanvasDocument
+    rgb: np.ndarray  # the model's output, H×W×3 uint8
+    params: dict[str, Any]  # the engine's parameters of this image (prompt, seed, steps, cfg, model…)
+
+    @property
+    def seed(self) -> int | None:
+        seed = self.params.get("seed")
+        return seed if isinstance(seed, int) else None
+
+    @property
+    def prompt(self) -> str:
+        return str(self.params.get("prompt") or "")
+
+
+@dataclass(eq=False)
+class _Job:
+    handle: JobHandle
+    plan: GenerationPlan
+    document: CanvasDocument
+
+
+def layer_name(prompt: str, seed: int | None, limit: int = MAX_NAME_PROMPT) -> str:
+    """``"{prompt} ({seed})"`` with the prompt on one line and shortened to ``limit`` characters."""
+    text = " ".join(prompt.split()) or "Generated"
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip(" ,;:.") + "…"
+    return f"{text} ({seed})" if seed is not None else text
+
+
+def provenance_for(params: dict[str, Any]) -> dict[str, Any]:
+    """The layer provenance of a result: prompt, seed, model, parameters and ``ai_generated``."""
+    info = GenerationInfo.from_settings(params)
+    provenance = info.to_provenance()
+    extra = {key: params.get(key) for key in ("scheduler", "mode", "strength", "model_family")}
+    provenance["parameters"].update({key: value for key, value in extra.items() if value is not None})
+    provenance["ai_generated"] = True
+    provenance["software"] = f"Studio {studio.__version__}"
+    return provenance
+
+
+def _qimage(pixels: np.ndarray) -> QImage:
+    """A QImage copy of an ``H×W×3`` or ``H×W×4`` ``uint8`` array."""
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    height, width, channels = pixels.shape
+    image_format = QImage.Format.Format_RGBA8888 if channels == 4 else QImage.Format.Format_RGB888
+    return QImage(pixels.tobytes(), width, height, channels * width, image_format).copy()
+
+
+def _decode_rgb(png: bytes) -> np.ndarray:
+    return np.ascontiguousarray(load_image(png)[:, :, :3])
+
+
+class GenerationController(QObject):
+    """Connects a :class:`GeneratePanel` and a :class:`CandidatesStrip` to the diffusion engine and the
+    canvas document."""
+
+    running_changed = Signal(bool)
+    layer_applied = Signal(object)  # the new Layer
+    candidates_changed = Signal()
+
+    def __init__(
+        self,
+        runner: JobRunner,
+        document_provider: DocumentProvider,
+        preview_target: PreviewTarget,
+        panel: GeneratePanel,
+        strip: CandidatesStrip,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.document_provider = document_provider
+        self.preview_target = preview_target
+        self.panel = panel
+        self.strip = strip
+        self.candidates: list[Candidate] = []
+        self.last_request: ImageRequest | None = None
+        self.last_plan: GenerationPlan | None = None
+        self._job: _Job | None = None
+        self._cancelled: dict[str, _Job] = {}
+        self._model_job: JobHandle | None = None
+        self._preview_shown = False
+        panel.generate_requested.connect(self.generate)
+        panel.vary_requested.connect(self.vary)
+        panel.cancel_requested.connect(self.cancel)
+        panel.model_changed.connect(self.load_model)
+        strip.candidate_selected.connect(self.preview_candidate)
+        strip.candidate_applied.connect(self.apply)
+        strip.candidate_discarded.connect(self._on_discarded)
+        strip.candidates_cleared.connect(self._on_cleared)
+        runner.event_received.connect(self._on_runner_event)
+
+    # -- state ------------------------------------------------------------------------------------------
+
+    @property
+    def is_running(self) -> bool:
+        return self._job is not None
+
+    @property
+    def job(self) -> JobHandle | None:
+        """The running generation job, or None."""
+        return self._job.handle if self._job is not None else None
+
+    # -- image model ------------------------------------------------------------------------------------
+
+    def load_model(self, path: str) -> JobHandle | None:
+        """Load ``path`` in the diffusion engine now (in the background) and show what it is."""
+        problem = model_path_problem(path)
+        if problem is not None:
+            self.panel.show_error(f"Cannot use this image model: {problem}.")
+            return None
+        handle = self.runner.run(LoadPipelineRequest(new_job_id(), model_path=path), "Loading image model")
+        self._model_job = handle
+
+        def current() -> bool:
+            return self._model_job is handle
+
+        def on_progress(_fraction: float | None, message: str) -> None:
+            if current() and not self.is_running and message:
+                self.panel.show_message(message)
+
+        def on_success(event: EngineEvent) -> None:
+            if not current():
+                return
+            data = event.data
+            size = int(data.get("default_size") or 0)
+            family = str(data.get("family_name") or "")
+            details = ", ".join(part for part in (family, f"{size} px" if size else "") if part)
+            self.panel.set_model_info(str(data.get("model") or path), details, size)
+            if not self.is_running:
+                self.panel.show_message(f"Image model ready: {data.get('model') or path}")
+
+        def on_failure(message: str) -> None:
+            if current():
+                self.panel.show_error(f"The image model could not be loaded: {message}")
+
+        handle.on_progress(on_progress).on_success(on_success).on_failure(on_failure)
+        return handle
+
+    # -- generating -------------------------------------------------------------------------------------
+
+    def generate(self) -> JobHandle | None:
+        """Generate into the selection (or the whole canvas); returns the job, or None with the reason shown
+        in the panel."""
+        settings = self._settings_for_job()
+        document = self._document()
+        if settings is None or document is None:
+            return None
+        try:
+            plan = plan_generation(document, document.selection, self.panel.native_resolution())
+        except CanvasError as exc:
+            self.panel.show_error(str(exc))
+            return None
+        return self._submit(plan, document, settings)
+
+    def vary(self) -> JobHandle | None:
+        """Make an img2img variation of the active layer with the panel's strength."""
+        settings = self._settings_for_job()
+        document = self._document()
+        if settings is None or document is None:
+            return None
+        try:
+            plan = plan_variation(
+                document, document.active_layer, settings.strength, self.panel.native_resolution()
+            )
+        except CanvasError as exc:
+            self.panel.show_error(str(exc))
+            return None
+        return self._submit(plan, document, settings)
+
+    def cancel(self) -> None:
+        """Stop the running generation at once and clear its preview (finished candidates are kept)."""
+        job = self._job
+        if job is None:
+            return
+        self._cancelled[job.handle.job_id] = job
+        job.handle.cancel()
+        self._end_job()
+        self.clear_preview()
+        self.panel.show_message("Cancelled.")
+
+    def _settings_for_job(self) -> GenerateSettings | None:
+        if self._job is not None:
+            self.panel.show_message("Already generating: wait for it or cancel it first.")
+            return None
+        settings = self.panel.settings()
+        if not settings.model_path:
+            self.panel.show_error(NO_MODEL_MESSAGE)
+            return None
+        problem = model_path_problem(settings.model_path)
+        if problem is not None:
+            self.panel.show_error(f"Cannot use the image model: {problem}.")
+            return None
+        return settings
+
+    def _document(self) -> CanvasDocument | None:
+        document = self.document_provider()
+        if document is None:
+            self.panel.show_error("Open or create a canvas first.")
+        return document
+
+    def _submit(
+        self, plan: GenerationPlan, document: CanvasDocument, settings: GenerateSettings
+    ) -> JobHandle | None:
+        width, height = plan.model_size
+        request = ImageRequest(
+            new_job_id(),
+            mode=plan.mode.value,
+            prompt=settings.prompt,
+            negative_prompt=settings.negative_prompt,
+            steps=settings.steps,
+            guidance=settings.guidance,
+            seed=settings.seed,
+            width=width,
+            height=height,
+            scheduler=settings.scheduler,
+            num_candidates=settings.num_candidates,
+            init_image=plan.init_png(),
+            mask_image=plan.mask_png(),
+            strength=plan.strength,
+            preview_every=1,
+            model_path=settings.model_path,
+        )
+        problem = request.problem()
+        if problem is not None:
+            self.panel.show_error(problem[0].upper() + problem[1:] + ".")
+            return None
+        self.last_request, self.last_plan = request, plan
+        handle = self.runner.run(request, _JOB_LABELS[plan.mode])
+        job = _Job(handle, plan, document)
+        self._job = job
+        self.panel.set_running(True)
+        self.panel.show_message(f"{_JOB_LABELS[plan.mode]}…")
+        self.running_changed.emit(True)
+        handle.on_progress(lambda fraction, message: self._on_progress(job, fraction, message))
+        handle.on_preview(lambda event: self._on_preview(job, event))
+        handle.on_success(lambda event: self._on_success(job, event))
+        handle.on_failure(lambda message: self._on_failure(job, message))
+        handle.on_cancelled(lambda: self._on_cancelled(job))
+        return handle
+
+    def _end_job(self) -> None:
+        self._job = None
+        self.panel.set_running(False)
+        self.running_changed.emit(False)
+
+    def _on_progress(self, job: _Job, fraction: float | None, message: str) -> None:
+        if job is self._job:
+            self.panel.set_progress(fraction, message)
+
+    def _on_preview(self, job: _Job, event: EngineEvent) -> None:
+        if job is not self._job or not event.image:
+            return
+        try:
+            rgb = _decode_rgb(event.image)
+        except ImageLoadError:
+            log.warning("undecodable preview image")
+            return
+        plan = job.plan
+        rgba = np.empty((plan.region.height, plan.region.width, 4), dtype=np.uint8)
+        rgba[:, :, :3] = resize_pixels(rgb, plan.region.size)
+        rgba[:, :, 3] = np.clip(np.rint(plan.blend_mask * 255.0), 0, 255).astype(np.uint8)
+        self._show_preview(plan, rgba)
+
+    def _on_success(self, job: _Job, event: EngineEvent) -> None:
+        if job is not self._job:
+            return
+        self._end_job()
+        first = self._add_candidates(job, event)
+        if first is None:
+            self.clear_preview()
+            self.panel.show_error("The engine sent no image.")
+            return
+        seeds = [candidate.seed for candidate in self.candidates[first:]]
+        count = len(seeds)
+        seed_text = f"seed {seeds[0]}" if count == 1 else f"seeds {seeds[0]}–{seeds[-1]}"
+        self.panel.set_progress(1.0)
+        self.panel.show_message(
+            f"{count} image{'s' if count != 1 else ''} ({seed_text}). Click one to preview it; "
+            "double-click or Enter adds it as a layer."
+        )
+        self.strip.select(first)
+
+    def _on_failure(self, job: _Job, message: str) -> None:
+        if job is not self._job:
+            return
+        self._end_job()
+        self.clear_preview()
+        self.panel.show_error(message or "Image generation failed.")
+
+    def _on_cancelled(self, job: _Job) -> None:
+        """Cancelled from elsewhere (the status bar's Cancel); its finished candidates still arrive."""
+        if job is not self._job:
+            return
+        self._cancelled[job.handle.job_id] = job
+        self._end_job()
+        self.clear_preview()
+        self.panel.show_message("Cancelled.")
+
+    def _on_runner_event(self, event: EngineEvent) -> None:
+        """Keep what a cancelled job had finished (its ``cancelled`` event carries those candidates)."""
+        if not event.kind.is_terminal:
+            return
+        job = self._cancelled.pop(event.job_id, None)
+        if (
+            job is not None
+            and event.kind in (EventKind.CANCELLED, EventKind.RESULT)
+            and self._add_candidates(job, event) is not None
+        ):
+            self.panel.show_message("Cancelled; kept the images finished before.")
+
+    def _add_candidates(self, job: _Job, event: EngineEvent) -> int | None:
+        """Decode a result's images into candidates; returns the index of the first new one."""
+        images = event.data.get("images")
+        params = event.data.get("candidates")
+        if not isinstance(images, list):
+            images = [event.image] if event.image else []
+        if not isinstance(params, list) or len(params) != len(images):
+            params = [dict(event.data) for _ in images]
+        first = len(self.candidates)
+        for png, values in zip(images, params, strict=True):
+            try:
+                rgb = _decode_rgb(png)
+            except ImageLoadError as exc:
+                log.warning("undecodable result image: %s", exc)
+                continue
+            clean = {key: value for key, value in dict(values).items() if key not in ("images", "candidates")}
+            candidate = Candidate(job.plan, job.document, rgb, clean)
+            self.candidates.append(candidate)
+            self.strip.add_candidate(_qimage(rgb), _describe(candidate))
+        if len(self.candidates) == first:
+            return None
+        self.candidates_changed.emit()
+        return first
+
+    # -- previews ---------------------------------------------------------------------------------------
+
+    def _show_preview(self, plan: GenerationPlan, rgba: np.ndarray) -> None:
+        dx, dy = plan.content_offset
+        self._preview_shown = True
+        self.preview_target(plan.region.translated(-dx, -dy), _qimage(rgba))
+
+    def clear_preview(self) -> None:
+        """Remove the in-place preview (call it when the canvas shows another document)."""
+        if self._preview_shown:
+            self._preview_shown = False
+            self.preview_target(None, None)
+
+    def candidate_preview(self, index: int) -> tuple[Rect, np.ndarray]:
+        """Where candidate ``index`` would land (current canvas coordinates) and its RGBA pixels there,
+        blended exactly as applying it will."""
+        candidate = self.candidates[index]
+        plan = candidate.plan
+        layer = apply_result(plan, candidate.rgb)
+        dx, dy = plan.content_offset
+        return plan.region.translated(-dx, -dy), np.ascontiguousarray(layer[plan.region.slices])
+
+    def preview_candidate(self, index: int) -> None:
+        """Show candidate ``index`` in place (-1: clear the preview)."""
+        if self._job is not None:
+            return  # the running job's previews own the canvas preview
+        if not 0 <= index < len(self.candidates):
+            self.clear_preview()
+            return
+        problem = self._apply_problem(self.candidates[index])
+        if problem is not None:
+            self.clear_preview()
+            self.panel.show_error(problem)
+            return
+        rect, rgba = self.candidate_preview(index)
+        self._preview_shown = True
+        self.preview_target(rect, _qimage(rgba))
+
+    def _apply_problem(self, candidate: Candidate) -> str | None:
+        document = self.document_provider()
+        if document is not candidate.document:
+            return "This result was made for another canvas."
+        if document.size != candidate.plan.source_size:
+            return "The canvas changed size since this result was made; generate again."
+        return None
+
+    # -- candidates -------------------------------------------------------------------------------------
+
+    def apply(self, index: int) -> Layer | None:
+        """Add candidate ``index`` as a new layer (one undo step); returns it, or None with the reason
+        shown."""
+        if not 0 <= index < len(self.candidates):
+            return None
+        candidate = self.candidates[index]
+        problem = self._apply_problem(candidate)
+        if problem is not None:
+            self.panel.show_error(problem)
+            return None
+        try:
+            layer = add_result_layer(
+                candidate.document,
+                candidate.plan,
+                candidate.rgb,
+                name=layer_name(candidate.prompt, candidate.seed),
+                provenance=provenance_for(candidate.params),
+            )
+        except CanvasError as exc:
+            self.panel.show_error(str(exc))
+            return None
+        self.strip.select(-1)
+        self.clear_preview()
+        self.panel.show_message(f"Added the layer “{layer.name}”.")
+        self.layer_applied.emit(layer)
+        return layer
+
+    def _on_discarded(self, index: int) -> None:
+        if 0 <= index < len(self.candidates):
+            del self.candidates[index]
+            self.candidates_changed.emit()
+
+    def _on_cleared(self) -> None:
+        self.candidates.clear()
+        self.clear_preview()
+        self.candidates_changed.emit()
+
+
+def _describe(candidate: Candidate) -> str:
+    params = candidate.params
+    details = ", ".join(
+        f"{label} {params[key]}".strip()
+        for label, key in (
+            ("Seed", "seed"),
+            ("Steps", "steps"),
+            ("CFG", "cfg"),
+            ("", "sampler"),
+            ("", "model"),
+        )
+        if params.get(key) not in (None, "")
+    )
+    return f"{layer_name(candidate.prompt, candidate.seed)}\n{details}"

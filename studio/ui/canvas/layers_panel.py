@@ -1,0 +1,383 @@
+"""The layers panel: the document's layers (top first) with thumbnails, visibility and opacity, and the
+commands to add, duplicate, delete, reorder and rename them. It follows the document's signals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.canvas.document import CanvasDocument, Layer
+from studio.canvas.errors import CanvasError
+from studio.canvas.geometry import Rect
+from studio.ui.canvas.qimage import thumbnail_pixmap
+from studio.ui.canvas.tools import tool_icon
+
+THUMBNAIL_SIDE = 40
+THUMBNAIL_DELAY_MS = 250
+LAYER_ID_ROLE = Qt.ItemDataRole.UserRole
+
+
+def layer_tooltip(layer: Layer) -> str:
+    """Name, opacity and, for generated layers, how they were made."""
+    lines = [layer.name, f"Opacity {round(layer.opacity * 100)} %" + ("" if layer.visible else ", hidden")]
+    provenance = layer.provenance or {}
+    if provenance:
+        prompt = str(provenance.get("prompt") or "").strip()
+        lines.append("Generated" + (f": {prompt[:200]}" if prompt else ""))
+        if provenance.get("seed") is not None:
+            lines.append(f"Seed {provenance['seed']}")
+        if provenance.get("model"):
+            lines.append(f"Model {provenance['model']}")
+    return "\n".join(lines)
+
+
+class LayersPanel(QWidget):
+    """A list of the document's layers; selecting a row makes that layer active."""
+
+    failed = Signal(str)
+    """A layer command was refused; the message is for the user."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Layers")
+        self._document: CanvasDocument | None = None
+        self._updating = False
+        self._icons: dict[str, QIcon] = {}
+        self._stale: set[str] = set()
+        self._thumbnail_timer = QTimer(self)
+        self._thumbnail_timer.setSingleShot(True)
+        self._thumbnail_timer.setInterval(THUMBNAIL_DELAY_MS)
+        self._thumbnail_timer.timeout.connect(self.refresh_thumbnails)
+
+        self.list = QListWidget()
+        self.list.setAccessibleName("Layer list")
+        self.list.setIconSize(QSize(THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed
+        )
+        self.list.setUniformItemSizes(True)
+        self.list.setSpacing(1)
+        self.list.currentRowChanged.connect(self._on_current_row_changed)
+        self.list.itemChanged.connect(self._on_item_changed)
+
+        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
+        self.opacity_slider.setRange(0, 100)
+        self.opacity_slider.setAccessibleName("Layer opacity")
+        self.opacity_slider.setToolTip("Opacity of the active layer")
+        self.opacity_slider.valueChanged.connect(self._on_opacity_value)
+        self.opacity_slider.sliderReleased.connect(self._apply_opacity)
+        self.opacity_value = QLabel("100 %")
+        self.opacity_value.setMinimumWidth(42)
+        self.opacity_value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+        self.add_action = self._action("&New Layer", "Ctrl+Shift+N", "add", self.add_layer, "Add a new layer")
+        self.duplicate_action = self._action(
+            "D&uplicate Layer", "Ctrl+J", "duplicate", self.duplicate_layer, "Duplicate the active layer"
+        )
+        self.delete_action = self._action(
+            "&Delete Layer", "Shift+Del", "delete", self.delete_layer, "Delete the active layer"
+        )
+        self.up_action = self._action(
+            "Move Layer &Up", "Ctrl+]", "up", self.move_up, "Move the active layer up"
+        )
+        self.down_action = self._action(
+            "Move Layer Do&wn", "Ctrl+[", "down", self.move_down, "Move the active layer down"
+        )
+        self.rename_action = self._action(
+            "&Rename Layer…", "F2", "", self.start_rename, "Rename the active layer"
+        )
+
+        opacity_row = QHBoxLayout()
+        opacity_row.setContentsMargins(0, 0, 0, 0)
+        opacity_row.addWidget(QLabel("Opacity"))
+        opacity_row.addWidget(self.opacity_slider, 1)
+        opacity_row.addWidget(self.opacity_value)
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
+        buttons.setSpacing(2)
+        for action in (self.add_action, self.duplicate_action, self.up_action, self.down_action):
+            buttons.addWidget(self._button(action))
+        buttons.addStretch(1)
+        buttons.addWidget(self._button(self.delete_action))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addLayout(opacity_row)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(buttons)
+        self._refresh_actions()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(240, 260)
+
+    def _action(
+        self, text: str, shortcut: str, icon: str, slot: Callable[[], object], description: str
+    ) -> QAction:
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(shortcut))
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.setStatusTip(description)
+        action.setToolTip(
+            f"{description} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})"
+        )
+        action.setObjectName(text.replace("&", "").rstrip("…").lower().replace(" ", "_"))
+        if icon:
+            action.setIcon(tool_icon(icon))
+        action.triggered.connect(slot)
+        return action
+
+    def _button(self, action: QAction) -> QToolButton:
+        button = QToolButton()
+        button.setDefaultAction(action)
+        button.setAutoRaise(True)
+        button.setIconSize(QSize(18, 18))
+        return button
+
+    def actions_list(self) -> list[QAction]:
+        """The layer commands, for menus."""
+        return [
+            self.add_action,
+            self.duplicate_action,
+            self.delete_action,
+            self.up_action,
+            self.down_action,
+            self.rename_action,
+        ]
+
+    # -- document ---------------------------------------------------------------------------------------
+
+    @property
+    def document(self) -> CanvasDocument | None:
+        return self._document
+
+    def set_document(self, document: CanvasDocument | None) -> None:
+        old = self._document
+        if old is not None:
+            old.layers_changed.disconnect(self._rebuild)
+            old.active_layer_changed.disconnect(self._on_active_layer_changed)
+            old.pixels_changed.disconnect(self._on_pixels_changed)
+            old.size_changed.disconnect(self._on_size_changed)
+        self._document = document
+        self._icons.clear()
+        self._stale.clear()
+        if document is not None:
+            document.layers_changed.connect(self._rebuild)
+            document.active_layer_changed.connect(self._on_active_layer_changed)
+            document.pixels_changed.connect(self._on_pixels_changed)
+            document.size_changed.connect(self._on_size_changed)
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        """Bring the rows up to date with the layers (items are reused, so an open row stays valid)."""
+        document = self._document
+        layers = list(reversed(document.layers)) if document is not None else []
+        self._updating = True
+        try:
+            while self.list.count() > len(layers):
+                self.list.takeItem(self.list.count() - 1)
+            while self.list.count() < len(layers):
+                self.list.addItem(QListWidgetItem())
+            for row, layer in enumerate(layers):
+                item = self.list.item(row)
+                item.setFlags(
+                    Qt.ItemFlag.ItemIsSelectable
+                    | Qt.ItemFlag.ItemIsEnabled
+                    | Qt.ItemFlag.ItemIsEditable
+                    | Qt.ItemFlag.ItemIsUserCheckable
+                )
+                item.setData(LAYER_ID_ROLE, layer.id)
+                if item.text() != layer.name:
+                    item.setText(layer.name)
+                item.setCheckState(Qt.CheckState.Checked if layer.visible else Qt.CheckState.Unchecked)
+                item.setIcon(self._icon(layer))
+                item.setToolTip(layer_tooltip(layer))
+                font = item.font()
+                font.setItalic(bool(layer.provenance))  # generated layers stand out
+                item.setFont(font)
+                item.setSizeHint(QSize(0, THUMBNAIL_SIDE + 8))
+            self._select_active()
+            self._show_opacity()
+        finally:
+            self._updating = False
+        self._refresh_actions()
+
+    def _icon(self, layer: Layer) -> QIcon:
+        icon = self._icons.get(layer.id)
+        if icon is None or layer.id in self._stale:
+            icon = QIcon(thumbnail_pixmap(layer.thumbnail(THUMBNAIL_SIDE), THUMBNAIL_SIDE))
+            self._icons[layer.id] = icon
+            self._stale.discard(layer.id)
+        return icon
+
+    def refresh_thumbnails(self) -> None:
+        """Redraw the thumbnails of layers whose pixels changed."""
+        document = self._document
+        if document is None or not self._stale:
+            return
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            layer_id = item.data(LAYER_ID_ROLE)
+            if layer_id in self._stale:
+                self._updating = True
+                try:
+                    item.setIcon(self._icon(document.layer(layer_id)))
+                finally:
+                    self._updating = False
+        self._stale.clear()
+
+    def _on_pixels_changed(self, _rect: Rect, layer_id: str) -> None:
+        self._stale.add(layer_id)
+        self._thumbnail_timer.start()
+
+    def _on_size_changed(self, _width: int, _height: int) -> None:
+        if self._document is not None:
+            self._stale.update(layer.id for layer in self._document.layers)
+        self._thumbnail_timer.start()
+
+    def _on_active_layer_changed(self, _layer_id: str) -> None:
+        self._updating = True
+        try:
+            self._select_active()
+            self._show_opacity()
+        finally:
+            self._updating = False
+        self._refresh_actions()
+
+    def _active_index(self) -> int | None:
+        """The active layer's index, or None while the document is between two changes (the core
+        announces a removed layer before it picks the next active one)."""
+        document = self._document
+        if document is None:
+            return None
+        try:
+            return document.active_index
+        except CanvasError:
+            return None
+
+    def _select_active(self) -> None:
+        document = self._document
+        index = self._active_index()
+        if document is None or index is None:
+            return
+        row = len(document.layers) - 1 - index
+        if self.list.currentRow() != row:
+            self.list.setCurrentRow(row)
+
+    def _show_opacity(self) -> None:
+        document = self._document
+        index = self._active_index()
+        self.opacity_slider.setEnabled(document is not None)
+        if document is None or index is None:
+            return
+        opacity = round(document.layers[index].opacity * 100)
+        self.opacity_slider.blockSignals(True)
+        self.opacity_slider.setValue(opacity)
+        self.opacity_slider.blockSignals(False)
+        self.opacity_value.setText(f"{opacity} %")
+
+    def _refresh_actions(self) -> None:
+        document = self._document
+        count = len(document.layers) if document is not None else 0
+        index = self._active_index() or 0
+        self.add_action.setEnabled(document is not None)
+        self.duplicate_action.setEnabled(document is not None)
+        self.rename_action.setEnabled(document is not None)
+        self.delete_action.setEnabled(count > 1)
+        self.up_action.setEnabled(document is not None and index < count - 1)
+        self.down_action.setEnabled(document is not None and index > 0)
+
+    # -- user changes -----------------------------------------------------------------------------------
+
+    def layer_id_at(self, row: int) -> str | None:
+        """The id of the layer shown in ``row`` (0 = the top layer)."""
+        item = self.list.item(row)
+        return None if item is None else str(item.data(LAYER_ID_ROLE))
+
+    def _on_current_row_changed(self, row: int) -> None:
+        if self._updating or self._document is None or row < 0:
+            return
+        layer_id = self.layer_id_at(row)
+        if layer_id is not None:
+            self._document.set_active_layer(layer_id)
+
+    def _on_item_changed(self, item: QListWidgetItem) -> None:
+        document = self._document
+        if self._updating or document is None:
+            return
+        layer = document.layer(str(item.data(LAYER_ID_ROLE)))
+        visible = item.checkState() == Qt.CheckState.Checked
+        if visible != layer.visible:
+            self._run(lambda: document.set_layer_visible(layer, visible))
+        name = item.text()
+        if name != layer.name:
+            self._run(lambda: document.rename_layer(layer, name))
+            if item.text() != layer.name:  # refused (e.g. empty): show the old name again
+                self._updating = True
+                item.setText(layer.name)
+                self._updating = False
+
+    def _on_opacity_value(self, value: int) -> None:
+        self.opacity_value.setText(f"{value} %")
+        if not self.opacity_slider.isSliderDown():
+            self._apply_opacity()
+
+    def _apply_opacity(self) -> None:
+        document = self._document
+        if document is not None:
+            value = self.opacity_slider.value() / 100
+            self._run(lambda: document.set_layer_opacity(document.active_layer, value))
+
+    def _run(self, command: Callable[[], object]) -> bool:
+        try:
+            command()
+        except CanvasError as exc:
+            self.failed.emit(str(exc))
+            return False
+        return True
+
+    def add_layer(self) -> None:
+        """Add a transparent layer above the active one."""
+        document = self._document
+        if document is not None:
+            self._run(document.add_layer)
+
+    def duplicate_layer(self) -> None:
+        document = self._document
+        if document is not None:
+            self._run(lambda: document.duplicate_layer(document.active_layer))
+
+    def delete_layer(self) -> None:
+        document = self._document
+        if document is not None:
+            self._run(lambda: document.delete_layer(document.active_layer))
+
+    def move_up(self) -> None:
+        document = self._document
+        if document is not None:
+            self._run(lambda: document.move_layer_up(document.active_layer))
+
+    def move_down(self) -> None:
+        document = self._document
+        if document is not None:
+            self._run(lambda: document.move_layer_down(document.active_layer))
+
+    def start_rename(self) -> None:
+        """Open the active layer's name for editing."""
+        item = self.list.currentItem()
+        if item is not None:
+            self.list.setFocus()
+            self.list.editItem(item)

@@ -1,0 +1,485 @@
+"""The Canvas workspace: tool bar, tool options, the canvas view, and the side panels (layers first; the
+generation panel docks below). It owns the current :class:`CanvasDocument` and its file."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.canvas.document import CanvasDocument
+from studio.canvas.errors import CanvasError, ImageLoadError
+from studio.canvas.image_io import open_image
+from studio.canvas.ora import load_ora, save_ora
+from studio.canvas.painting import erase_selection
+from studio.canvas.png_metadata import GenerationInfo, export_png_with_provenance, read_generation_info
+from studio.ui.canvas.layers_panel import LayersPanel
+from studio.ui.canvas.tools import (
+    TOOL_CLASSES,
+    CanvasTool,
+    ToolOptions,
+    ToolOptionsBar,
+    tool_icon,
+)
+from studio.ui.canvas.view import CanvasView
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CANVAS_SIZE = (512, 512)
+ORA_SUFFIX = ".ora"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+class SidePanel(QFrame):
+    """A titled box in the workspace's right-hand column."""
+
+    def __init__(self, widget: QWidget, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setAccessibleName(title)
+        self.widget = widget
+        self.title_label = QLabel(title)
+        font = self.title_label.font()
+        font.setBold(True)
+        self.title_label.setFont(font)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(4)
+        layout.addWidget(self.title_label)
+        layout.addWidget(widget, 1)
+
+
+class CanvasWorkspace(QWidget):
+    """Paint, select and arrange layers on one canvas document.
+
+    File errors are raised as :class:`CanvasError` with a message fit to show (the main window shows
+    them); a failed open leaves the current document as it was. Tool and layer commands that are
+    refused are reported on :attr:`failed`.
+    """
+
+    document_changed = Signal()
+    """A different document was loaded (new, opened)."""
+    modified_changed = Signal(bool)
+    path_changed = Signal()
+    """The document's file (or title) changed."""
+    generation_info_found = Signal(object)
+    """An opened image carried generation settings (a :class:`GenerationInfo`)."""
+    failed = Signal(str)
+    """A tool or layer command was refused; the message is for the user."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Canvas workspace")
+        self._document: CanvasDocument | None = None
+        self._path: Path | None = None
+        self._source_path: Path | None = None
+        self._modified = False
+        self._generation_info: GenerationInfo | None = None
+
+        self.options = ToolOptions(self)
+        self.view = CanvasView()
+        self.options_bar = ToolOptionsBar(self.options)
+        self.layers_panel = LayersPanel()
+        self.tools: dict[str, CanvasTool] = {cls.name: cls(self.options) for cls in TOOL_CLASSES}
+
+        self.tool_bar = QToolBar("Tools")
+        self.tool_bar.setAccessibleName("Tools")
+        self.tool_bar.setOrientation(Qt.Orientation.Vertical)
+        self.tool_bar.setIconSize(QSize(22, 22))
+        self.tool_bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        self.tool_bar.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
+
+        self.status_label = QLabel()
+        self.status_label.setAccessibleName("Canvas status")
+        self.status_label.setContentsMargins(8, 2, 8, 2)
+
+        self._side = QSplitter(Qt.Orientation.Vertical)
+        self._side.setChildrenCollapsible(False)
+        self._side_panels: list[SidePanel] = []
+        self.add_side_panel(self.layers_panel, "Layers")
+
+        center = QWidget()
+        center_layout = QVBoxLayout(center)
+        center_layout.setContentsMargins(0, 0, 0, 0)
+        center_layout.setSpacing(0)
+        center_layout.addWidget(self.options_bar)
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+        center_layout.addWidget(line)
+        center_layout.addWidget(self.view, 1)
+        center_layout.addWidget(self.status_label)
+
+        self._splitter = QSplitter(Qt.Orientation.Horizontal)
+        self._splitter.addWidget(center)
+        self._splitter.addWidget(self._side)
+        self._splitter.setStretchFactor(0, 1)
+        self._splitter.setStretchFactor(1, 0)
+        self._splitter.setCollapsible(0, False)
+        self._side.setMinimumWidth(220)
+        self._splitter.setSizes([800, 280])
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.tool_bar)
+        layout.addWidget(self._splitter, 1)
+
+        self._build_actions()
+        self.view.tool_failed.connect(self.failed)
+        self.layers_panel.failed.connect(self.failed)
+        self.view.zoom_changed.connect(self._update_status)
+        self.view.cursor_moved.connect(self._update_status)
+        self.options.changed.connect(self._update_status)
+        self.set_tool("brush")
+        self.new_canvas(*DEFAULT_CANVAS_SIZE)
+
+    # -- panels -----------------------------------------------------------------------------------------
+
+    def add_side_panel(self, widget: QWidget, title: str) -> QWidget:
+        """Dock ``widget`` under the panels already in the right-hand column; returns its frame."""
+        panel = SidePanel(widget, title)
+        self._side.addWidget(panel)
+        self._side.setStretchFactor(self._side.count() - 1, 1)
+        self._side_panels.append(panel)
+        return panel
+
+    def side_panels(self) -> list[QWidget]:
+        """The docked panel widgets, top first."""
+        return [panel.widget for panel in self._side_panels]
+
+    # -- document ---------------------------------------------------------------------------------------
+
+    @property
+    def document(self) -> CanvasDocument:
+        """The current document (there is always one)."""
+        assert self._document is not None
+        return self._document
+
+    @property
+    def path(self) -> Path | None:
+        """The ``.ora`` file the document saves to, or None (new, or opened from a PNG/JPEG/WebP)."""
+        return self._path
+
+    @property
+    def source_path(self) -> Path | None:
+        """The file the document came from or was last saved to (any format), or None."""
+        return self._source_path
+
+    @property
+    def title(self) -> str:
+        """The document's name for window titles."""
+        return self._source_path.name if self._source_path is not None else "Untitled"
+
+    @property
+    def is_modified(self) -> bool:
+        """True when the document has changes that are not saved."""
+        return self._modified
+
+    @property
+    def opened_generation_info(self) -> GenerationInfo | None:
+        """The generation settings found in the last opened image, or None."""
+        return self._generation_info
+
+    def new_canvas(self, width: int, height: int) -> CanvasDocument:
+        """Start a new transparent ``width``×``height`` canvas (raises :class:`CanvasError` for a bad
+        size)."""
+        document = CanvasDocument(width, height)
+        self._generation_info = None
+        self._set_document(document, None, None)
+        return document
+
+    def open_path(self, path: str | os.PathLike[str]) -> CanvasDocument:
+        """Open a PNG, JPEG or WebP image, or an OpenRaster (``.ora``) file, as the current document.
+
+        Raises :class:`CanvasError` with a message for the user; the current document is then untouched.
+        """
+        source = Path(path)
+        if source.suffix.lower() == ORA_SUFFIX or _is_zip(source):
+            document = load_ora(source)
+            info = None
+            ora_path: Path | None = source
+        else:
+            document = open_image(source)
+            ora_path = None
+            try:
+                info = read_generation_info(source)
+            except CanvasError as exc:  # unreadable metadata only loses the settings
+                log.info("no generation settings in %s: %s", source, exc)
+                info = None
+        self._generation_info = info
+        self._set_document(document, ora_path, source)
+        if info is not None:
+            self.generation_info_found.emit(info)
+        return document
+
+    def save(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Save to ``path`` or the document's ``.ora`` file; returns where it went.
+
+        Raises :class:`CanvasError` when there is no file yet (ask, then call :meth:`save_as`) or the save
+        failed (the old file stays whole)."""
+        if path is not None:
+            return self.save_as(path)
+        if self._path is None:
+            raise CanvasError("This canvas has no OpenRaster file yet; choose where to save it")
+        self._write_ora(self._path)
+        return self._path
+
+    def save_as(self, path: str | os.PathLike[str]) -> Path:
+        """Save as OpenRaster to ``path`` (``.ora`` is added when there is no extension) and make it the
+        document's file."""
+        target = Path(path)
+        if not target.suffix:
+            target = target.with_suffix(ORA_SUFFIX)
+        elif target.suffix.lower() != ORA_SUFFIX:
+            raise CanvasError(
+                f"Canvases are saved as OpenRaster (.ora), not {target.suffix}; "
+                "use Export PNG for a flat image"
+            )
+        self._write_ora(target)
+        self._path = target
+        self._source_path = target
+        self.path_changed.emit()
+        return target
+
+    def _write_ora(self, target: Path) -> None:
+        self._finish_tool()
+        try:
+            save_ora(self.document, target)
+        except OSError as exc:
+            raise CanvasError(f"Could not save “{target.name}”: {exc.strerror or exc}") from None
+        self.document.history.mark_clean()
+
+    def export_png(self, path: str | os.PathLike[str]) -> Path:
+        """Write the flattened canvas as a PNG with the provenance of its generated layers (atomic)."""
+        target = Path(path)
+        if not target.suffix:
+            target = target.with_suffix(".png")
+        self._finish_tool()
+        try:
+            export_png_with_provenance(self.document, target)
+        except OSError as exc:
+            raise CanvasError(f"Could not export “{target.name}”: {exc.strerror or exc}") from None
+        return target
+
+    def _set_document(self, document: CanvasDocument, path: Path | None, source: Path | None) -> None:
+        old = self._document
+        if old is not None:
+            self.view.set_tool(None)
+            old.history.changed.disconnect(self._on_history_changed)
+            old.selection_changed.disconnect(self._refresh_actions)
+            old.size_changed.disconnect(self._on_size_changed)
+        self._document = document
+        self._path = path
+        self._source_path = source
+        document.history.changed.connect(self._on_history_changed)
+        document.selection_changed.connect(self._refresh_actions)
+        document.size_changed.connect(self._on_size_changed)
+        self.view.set_document(document)
+        self.layers_panel.set_document(document)
+        self.view.set_tool(self._current_tool)
+        self._on_history_changed()
+        self._update_status()
+        self.document_changed.emit()
+        self.path_changed.emit()
+
+    def _on_history_changed(self) -> None:
+        document = self._document
+        modified = document is not None and not document.history.is_clean
+        if modified != self._modified:
+            self._modified = modified
+            self.modified_changed.emit(modified)
+        self._refresh_actions()
+
+    def _on_size_changed(self, _width: int, _height: int) -> None:
+        self._update_status()
+
+    # -- editing ----------------------------------------------------------------------------------------
+
+    def _finish_tool(self) -> None:
+        tool = self.view.tool
+        if tool is not None and tool.busy:
+            tool.cancel(self.view)
+            self.view.refresh_tool_overlay()
+
+    def undo(self) -> bool:
+        """Undo the last step (a stroke in progress is finished first)."""
+        self._finish_tool()
+        return self.document.history.undo()
+
+    def redo(self) -> bool:
+        self._finish_tool()
+        return self.document.history.redo()
+
+    def _run(self, command: Callable[[], object]) -> None:
+        self._finish_tool()
+        try:
+            command()
+        except CanvasError as exc:
+            self.failed.emit(str(exc))
+
+    def deselect(self) -> None:
+        self._run(self.document.clear_selection)
+
+    def select_all(self) -> None:
+        self._run(self.document.select_all)
+
+    def invert_selection(self) -> None:
+        self._run(self.document.invert_selection)
+
+    def erase_selection(self) -> None:
+        """Erase the selected pixels of the active layer (all of it with no selection)."""
+        self._run(lambda: erase_selection(self.document, self.document.active_layer))
+
+    # -- tools ------------------------------------------------------------------------------------------
+
+    @property
+    def current_tool(self) -> CanvasTool:
+        return self._current_tool
+
+    def set_tool(self, name: str) -> None:
+        """Make the tool called ``name`` (``brush``, ``eraser``, ``rect_select``, ``lasso_select``,
+        ``move``, ``picker``) current."""
+        tool = self.tools[name]
+        self._current_tool = tool
+        self.view.set_tool(tool)
+        self.options_bar.show_tool(tool)
+        action = self.tool_actions.get(name)
+        if action is not None and not action.isChecked():
+            action.setChecked(True)
+
+    # -- actions ----------------------------------------------------------------------------------------
+
+    def _action(
+        self,
+        text: str,
+        shortcut: QKeySequence | QKeySequence.StandardKey | str,
+        slot: Callable[[], object],
+        description: str,
+    ) -> QAction:
+        action = QAction(text, self)
+        sequence = QKeySequence(shortcut)
+        action.setShortcut(sequence)
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.setStatusTip(description)
+        action.setToolTip(f"{description} ({sequence.toString(QKeySequence.SequenceFormat.NativeText)})")
+        action.setObjectName(text.replace("&", "").rstrip("…").lower().replace(" ", "_"))
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        self.undo_action = self._action("&Undo", "Ctrl+Z", self.undo, "Undo the last canvas change")
+        self.redo_action = self._action("&Redo", "Ctrl+Shift+Z", self.redo, "Redo the last undone change")
+        self.zoom_in_action = self._action("Zoom &In", "Ctrl++", self.view.zoom_in, "Zoom in")
+        self.zoom_in_action.setShortcuts([QKeySequence("Ctrl++"), QKeySequence("Ctrl+=")])
+        self.zoom_out_action = self._action("Zoom &Out", "Ctrl+-", self.view.zoom_out, "Zoom out")
+        self.fit_action = self._action(
+            "&Fit to Window", "Ctrl+0", self.view.fit_to_window, "Zoom to fit the canvas in the window"
+        )
+        self.actual_size_action = self._action("&Actual Size", "1", self.view.actual_size, "Zoom to 100 %")
+        self.select_all_action = self._action(
+            "Select &All", "Ctrl+A", self.select_all, "Select the whole canvas"
+        )
+        self.deselect_action = self._action("&Deselect", "Ctrl+D", self.deselect, "Remove the selection")
+        self.invert_action = self._action(
+            "&Invert Selection", "Ctrl+Shift+I", self.invert_selection, "Select what is not selected"
+        )
+        self.erase_selection_action = self._action(
+            "&Erase Selection", "Del", self.erase_selection, "Erase the selected pixels of the active layer"
+        )
+        self.grow_brush_action = self._action(
+            "&Bigger Brush", "]", self.options.grow_size, "Make the brush bigger"
+        )
+        self.shrink_brush_action = self._action(
+            "&Smaller Brush", "[", self.options.shrink_size, "Make the brush smaller"
+        )
+
+        self.tool_actions: dict[str, QAction] = {}
+        group = QActionGroup(self)
+        group.setExclusive(True)
+        for name, tool in self.tools.items():
+            action = self._action(tool.label, tool.shortcut, self._tool_slot(name), tool.description)
+            action.setCheckable(True)
+            action.setIcon(tool_icon(name))
+            group.addAction(action)
+            self.tool_bar.addAction(action)
+            self.tool_actions[name] = action
+        for action in self.layers_panel.actions_list():
+            self.addAction(action)
+
+    def _tool_slot(self, name: str) -> Callable[[], None]:
+        return lambda: self.set_tool(name)
+
+    def actions(self) -> list[QAction]:  # type: ignore[override]
+        """The workspace's commands (undo, redo, zoom, tools, selection, layers) for the main window's
+        menus; each has a shortcut and a status tip."""
+        return [
+            self.undo_action,
+            self.redo_action,
+            self.zoom_in_action,
+            self.zoom_out_action,
+            self.fit_action,
+            self.actual_size_action,
+            *self.tool_actions.values(),
+            self.grow_brush_action,
+            self.shrink_brush_action,
+            self.select_all_action,
+            self.deselect_action,
+            self.invert_action,
+            self.erase_selection_action,
+            *self.layers_panel.actions_list(),
+        ]
+
+    def _refresh_actions(self) -> None:
+        document = self._document
+        if document is None:
+            return
+        history = document.history
+        self.undo_action.setEnabled(history.undo_steps > 0)
+        self.undo_action.setText(f"&Undo {history.undo_label}" if history.undo_label else "&Undo")
+        self.redo_action.setEnabled(history.redo_steps > 0)
+        self.redo_action.setText(f"&Redo {history.redo_label}" if history.redo_label else "&Redo")
+        has_selection = document.selection is not None
+        self.deselect_action.setEnabled(has_selection)
+
+    def _update_status(self, *_args: object) -> None:
+        document = self._document
+        if document is None:
+            self.status_label.setText("")
+            return
+        parts = [f"{document.width} × {document.height} px", f"{self.view.zoom * 100:.0f} %"]
+        position = self.view.cursor_position
+        if position is not None:
+            parts.append(f"{position[0]:.0f}, {position[1]:.0f}")
+        if self._current_tool.name in ("brush", "eraser"):
+            parts.append(f"brush {self.options.size:.0f} px")
+        self.status_label.setText("   ·   ".join(parts))
+
+
+def _is_zip(path: Path) -> bool:
+    """True when ``path`` starts like a zip archive (an OpenRaster file with another extension)."""
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return False
+    try:
+        with path.open("rb") as handle:
+            return handle.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
+
+
+__all__ = ["DEFAULT_CANVAS_SIZE", "CanvasWorkspace", "ImageLoadError", "SidePanel"]
