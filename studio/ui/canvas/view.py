@@ -157,6 +157,7 @@ class CanvasView(QAbstractScrollArea):
         self._layer_signature: tuple[tuple[str, bool, float], ...] = ()
         self._zoom = 1.0
         self._fit_pending = True
+        self._auto_fit = False
         self._tool: CanvasTool | None = None
         self._tool_bounds: QRectF | None = None
         self._pan_from: QPointF | None = None
@@ -405,6 +406,7 @@ class CanvasView(QAbstractScrollArea):
         default the centre) in place."""
         zoom = min(MAX_ZOOM, max(MIN_ZOOM, float(zoom)))
         self._fit_pending = False
+        self._auto_fit = False
         if anchor is None:
             anchor = QPointF(self.viewport().width() / 2, self.viewport().height() / 2)
         fixed = self.widget_to_canvas(anchor)
@@ -446,6 +448,7 @@ class CanvasView(QAbstractScrollArea):
         self.set_zoom(zoom)
         self.center_on(area.center().x(), area.center().y())
         self._fit_pending = False
+        self._auto_fit = True  # keep fitting when the window is resized, until the user zooms or pans
 
     def center_on(self, x: float, y: float) -> None:
         """Scroll so the canvas point ``(x, y)`` is at the centre of the viewport."""
@@ -454,6 +457,7 @@ class CanvasView(QAbstractScrollArea):
 
     def pan_by(self, dx: float, dy: float) -> None:
         """Move the canvas by ``(dx, dy)`` viewport pixels."""
+        self._auto_fit = False
         self._scroll_to(
             self.horizontalScrollBar().value() - round(dx), self.verticalScrollBar().value() - round(dy)
         )
@@ -497,7 +501,7 @@ class CanvasView(QAbstractScrollArea):
         center = self._viewport_center_before_resize()
         super().resizeEvent(event)
         self._update_scroll_ranges()
-        if self._fit_pending and self._document is not None:
+        if (self._fit_pending or self._auto_fit) and self._document is not None:
             self.fit_to_window()
         elif center is not None:
             self.center_on(center.x(), center.y())

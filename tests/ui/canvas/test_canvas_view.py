@@ -245,3 +245,18 @@ def test_qimage_round_trip() -> None:
     odd = QImage(3, 2, QImage.Format.Format_RGB888)  # padded rows
     odd.fill(QColor(10, 20, 30))
     assert qimage_to_rgba(odd)[1, 2].tolist() == [10, 20, 30, 255]
+
+
+def test_a_fitted_canvas_stays_fitted_when_the_window_grows_until_the_user_zooms(qtbot: QtBot) -> None:
+    view = CanvasView()
+    qtbot.addWidget(view)
+    view.set_document(CanvasDocument(200, 200))
+    view.resize(150, 150)  # laid out small first, as while a window is being built
+    view.show()
+    qtbot.waitExposed(view)
+    small = view.zoom
+    view.resize(600, 600)
+    qtbot.waitUntil(lambda: view.zoom > small * 2)
+    view.actual_size()
+    view.resize(500, 500)
+    assert view.zoom == 1.0
