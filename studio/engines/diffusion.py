@@ -60,6 +60,9 @@ from studio.engines.sd_checkpoint import (
 log = logging.getLogger(__name__)
 
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / "resources" / "diffusion_configs"
+# CLIP's BPE vocab.json + merges.txt, shared by every family (written by make_clip_tokenizer.py there); the
+# last place a single file's tokenizer is looked for. ``_tokenizers`` sets each family's pad token.
+SHIPPED_TOKENIZER_DIR = CONFIGS_DIR / "clip_tokenizer"
 HASH_CHUNK = 16 * 1024 * 1024
 
 # Fixed latent → RGB factors (no weights needed). SD 1.x/2.x: the diffusers docs' callback page; SDXL: the
@@ -535,6 +538,8 @@ class DiffusionEngine:
                     return Path(vocab).parent
         except Exception:  # a damaged cache must not stop the search's error message
             log.debug("HF cache lookup failed", exc_info=True)
+        if _has_tokenizer(SHIPPED_TOKENIZER_DIR):
+            return SHIPPED_TOKENIZER_DIR
         raise EngineError(
             f"Cannot load {path.name} ({info.family_name}): the CLIP tokenizer files (vocab.json and "
             "merges.txt, or tokenizer.json) were not found, and Studio does not download anything. Put them in "

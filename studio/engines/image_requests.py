@@ -48,8 +48,8 @@ class LoadPipelineRequest(EngineRequest):
 
     ``taesd_path``: an optional local ``AutoencoderTiny`` folder for better previews. ``config_dir``: a
     diffusers config folder to use instead of the one found beside the file or shipped with Studio.
-    ``tokenizer_dir``: a folder with CLIP ``vocab.json`` and ``merges.txt`` (single files with Studio's configs
-    need one). ``prediction_type``: ``auto`` or a forced ``epsilon`` / ``v_prediction`` (SD 2.x).
+    ``tokenizer_dir``: a folder with CLIP ``vocab.json`` and ``merges.txt`` to use instead of the copy Studio
+    ships. ``prediction_type``: ``auto`` or a forced ``epsilon`` / ``v_prediction`` (SD 2.x).
     The result's ``data`` describes the model (name, hash, family, default size, inpainting).
     """
 

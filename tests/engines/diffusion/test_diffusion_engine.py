@@ -495,10 +495,12 @@ def test_sdxl_refiner_is_refused_by_name(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("family", ["sd15", "sd2", "sdxl"])
 def test_shipped_configs_say_what_is_missing(
-    engine: Any, run: Run, tmp_path: Path, tiny_models: Any, family: str
+    engine: Any, run: Run, tmp_path: Path, tiny_models: Any, family: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write_safetensors(tmp_path / f"{family}-model.safetensors", sd_header(family))
-    no_tokenizer = run(engine, LoadPipelineRequest(new_job_id(), model_path=str(path)))[-1]
+    with monkeypatch.context() as patch:  # as if Studio's own tokenizer copy were missing
+        patch.setattr("studio.engines.diffusion.SHIPPED_TOKENIZER_DIR", tmp_path / "absent")
+        no_tokenizer = run(engine, LoadPipelineRequest(new_job_id(), model_path=str(path)))[-1]
     assert no_tokenizer.kind is EventKind.ERROR
     assert "vocab.json" in no_tokenizer.text and f"'{family}-model.config/'" in no_tokenizer.text
     with_tokenizer = run(
