@@ -12,6 +12,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from studio.engines.clip_bpe import bytes_to_unicode
+
 if TYPE_CHECKING:
     import torch
 
@@ -20,25 +22,11 @@ TINY_VOCAB_SIZE = 1000
 TINY_CROSS_ATTENTION_DIM = 32
 
 
-def _bytes_to_unicode() -> dict[int, str]:
-    """CLIP's byte → printable unicode table (the alphabet its BPE works on)."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-    printable += list(range(ord("®"), ord("ÿ") + 1))
-    chars = printable[:]
-    extra = 0
-    for byte in range(256):
-        if byte not in printable:
-            printable.append(byte)
-            chars.append(256 + extra)
-            extra += 1
-    return dict(zip(printable, (chr(c) for c in chars), strict=True))
-
-
 def write_tiny_tokenizer(folder: Path) -> Path:
     """Write a small CLIP BPE vocabulary (every byte, alone and word-final) and a CLIPTokenizer config."""
     folder.mkdir(parents=True, exist_ok=True)
     vocab: dict[str, int] = {BOS: 0, EOS: 1}
-    for char in _bytes_to_unicode().values():
+    for char in bytes_to_unicode().values():
         vocab.setdefault(char, len(vocab))
         vocab.setdefault(char + "</w>", len(vocab))
     merges = ["#version: 0.2", "t h", "th e</w>", "a n", "an d</w>", "c a", "ca t</w>"]

@@ -25,6 +25,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+from studio.engines.clip_bpe import bytes_to_unicode
+
 # sha256 of OpenAI CLIP's bpe_simple_vocab_16e6.txt.gz (the same file in openai/CLIP and open_clip).
 BPE_SHA256 = "924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a"
 BPE_MEMBER = "open_clip/bpe_simple_vocab_16e6.txt.gz"
@@ -32,20 +34,6 @@ MERGE_COUNT = 49152 - 256 - 2  # CLIP keeps the first 48 894 merges
 VOCAB_SIZE = 49408
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
 DEFAULT_OUT = Path(__file__).resolve().parent / "clip_tokenizer"
-
-
-def bytes_to_unicode() -> dict[int, str]:
-    """CLIP's byte → printable unicode table (the alphabet its BPE works on), in CLIP's order."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-    printable += list(range(ord("®"), ord("ÿ") + 1))
-    chars = printable[:]
-    extra = 0
-    for byte in range(256):
-        if byte not in printable:
-            printable.append(byte)
-            chars.append(256 + extra)
-            extra += 1
-    return dict(zip(printable, (chr(c) for c in chars), strict=True))
 
 
 def read_bpe(source: Path) -> bytes:
