@@ -12,6 +12,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
+    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -84,8 +85,6 @@ class JobStatusWidget(QWidget):
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        from PySide6.QtWidgets import QHBoxLayout
-
         self._runner = runner
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -167,6 +166,8 @@ class MainWindow(QMainWindow):
         self.write.set_continuation_provider(EngineContinuationProvider(self.runner, lambda: self.settings))
         self._apply_editor_settings()
         self.write.current_document_changed.connect(self._update_title)
+        self.workspaces.currentChanged.connect(self._update_title)
+        self.canvas.path_changed.connect(self._update_title)
 
         self._build_status_bar()
         self._build_menus()
@@ -756,7 +757,9 @@ class MainWindow(QMainWindow):
         )
 
     def _update_title(self, *_args: object) -> None:
-        self.setWindowTitle("Studio")
+        """The window title names what is being worked on: the current document or the canvas."""
+        name = self.canvas.title if self.canvas_active else self.write.current_title()
+        self.setWindowTitle(f"{name} — Studio" if name else "Studio")
 
     # session
 

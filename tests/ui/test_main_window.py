@@ -213,6 +213,8 @@ def test_session_comes_back(qtbot: QtBot, tmp_path: Path) -> None:
     assert again.workspaces.currentIndex() == 1
     assert (again.width(), again.height()) == (700, 500)
     assert "x.gguf" in again.model_label.text()
+    again.workspaces.setCurrentIndex(0)
+    assert again.windowTitle() == "two.txt — Studio"
     close_window(again)
 
 
