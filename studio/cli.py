@@ -47,7 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def build_gui_parser() -> argparse.ArgumentParser:
     parser = _ArgumentParser(
-        prog="studio", description="Studio: write and paint with local AI models, offline."
+        prog="studio",
+        description="Studio: write and paint with local AI models, offline.",
+        epilog="commands:\n  studio text PROMPT    stream a text completion (studio text --help)\n"
+        "  studio image PROMPT   generate an image (studio image --help)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"Studio {__version__}")
     parser.add_argument("files", nargs="*", help="documents or images to open")
