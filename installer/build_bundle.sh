@@ -40,6 +40,8 @@ log() { printf '==> %s\n' "$*"; }
 die() { printf 'build_bundle.sh: error: %s\n' "$*" >&2; exit 1; }
 
 [ -x "$PYTHON" ] || die "no Python at $PYTHON (set PYTHON=/path/to/venv/bin/python)"
+# absolute (the checks run in a scratch folder), without resolving the venv's symlink
+PYTHON="$(cd "$(dirname "$PYTHON")" && pwd)/$(basename "$PYTHON")"
 VERSION="$("$PYTHON" -c 'import sys; sys.path.insert(0, "."); import studio; print(studio.__version__)')"
 ARCH="$(uname -m)"
 NAME="studio-$VERSION-linux-$ARCH"
@@ -103,18 +105,24 @@ unset PYTHONPATH PYTHONHOME VIRTUAL_ENV LD_LIBRARY_PATH
 mkdir -p "$HOME"
 cd "$SCRATCH"
 
-log "check 1/3: studio --version"
+log "check 1/4: the app starts offscreen and closes cleanly"
+STUDIO_QUIT_AFTER_MS=4000 timeout 300 "$APP" >"$SCRATCH/gui.log" 2>&1 || {
+    cat "$SCRATCH/gui.log" >&2; die "the app did not start and close cleanly"; }
+[ -s "$STUDIO_CONFIG_DIR/settings.json" ] || die "the app closed without saving its session"
+echo "    window shown, session saved"
+
+log "check 2/4: studio --version"
 out="$("$APP" --version 2>&1)" || die "studio --version failed: $out"
 printf '    %s\n' "$out"
 case "$out" in *"$VERSION"*) ;; *) die "studio --version does not print $VERSION" ;; esac
 
-log "check 2/3: studio text \"Hello\" --max-tokens 8 (default model)"
+log "check 3/4: studio text \"Hello\" --max-tokens 8 (default model)"
 out="$(timeout 600 "$APP" text "Hello" --max-tokens 8 2>"$SCRATCH/text.err")" || {
     cat "$SCRATCH/text.err" >&2; die "studio text failed"; }
 [ -n "$(printf '%s' "$out" | tr -d '[:space:]')" ] || { cat "$SCRATCH/text.err" >&2; die "studio text printed nothing"; }
 printf '    generated: %s\n' "$(printf '%s' "$out" | tr '\n' ' ' | cut -c1-200)"
 
-log "check 3/3: studio image (tiny random-weight pipeline)"
+log "check 4/4: studio image (tiny random-weight pipeline)"
 if ! "$APP" image --help >/dev/null 2>&1; then
     echo "    SKIPPED: this build has no 'studio image' command yet"
 else

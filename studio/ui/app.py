@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import QApplication
 from studio import __version__
 
 APP_ID = "io.github.studio_app.Studio"
+QUIT_AFTER_ENV = "STUDIO_QUIT_AFTER_MS"
 
 
 def icon_path() -> Path | None:
@@ -70,4 +72,7 @@ def run_app(files: Sequence[str] = ()) -> int:
     app.installEventFilter(file_open_filter)
     window.show()
     QTimer.singleShot(0, window.start_engines)
+    quit_after = os.environ.get(QUIT_AFTER_ENV, "")
+    if quit_after.isdigit():  # smoke tests of installed bundles: start, then close cleanly
+        QTimer.singleShot(int(quit_after), window.close)
     return app.exec()

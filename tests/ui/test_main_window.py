@@ -302,3 +302,23 @@ def test_files_handed_over_by_the_desktop_are_opened(qtbot: QtBot, tmp_path: Pat
     assert str(document) in window.write.open_paths()
     QApplication.instance().removeEventFilter(event_filter)  # type: ignore[union-attr]
     close_window(window)
+
+
+def test_the_app_starts_and_closes_cleanly_as_a_process(tmp_path: Path) -> None:
+    """``studio`` as a user starts it (offscreen): the window comes up and a clean close saves the session."""
+    import os
+
+    env = {
+        **os.environ,
+        "STUDIO_CONFIG_DIR": str(tmp_path / "config"),
+        "STUDIO_DATA_DIR": str(tmp_path / "data"),
+        "STUDIO_QUIT_AFTER_MS": "1500",
+    }
+    document = tmp_path / "chapter.md"
+    document.write_text("# Chapter\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "studio", str(document)], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    saved = json.loads((tmp_path / "config" / "settings.json").read_text(encoding="utf-8"))
+    assert saved["open_documents"] == [str(document)]
