@@ -34,6 +34,7 @@ from studio.ui.write.ghost_text import (
     SuggestionState,
     next_word,
     normalize_tokens,
+    py_to_qt_index,
     qt_to_py_index,
     utf16_len,
 )
@@ -209,6 +210,17 @@ class MarkdownEditor(QPlainTextEdit):
         if text.isascii():
             return ranges
         return [(qt_to_py_index(text, start), qt_to_py_index(text, end)) for start, end in ranges]
+
+    def set_ai_ranges(self, ranges: list[tuple[int, int]]) -> None:
+        """Mark ``ranges`` (of :meth:`document_text`, as :meth:`ai_ranges` returns them) as AI text."""
+        text = self.document_text()
+        self._provenance.clear()
+        for start, end in ranges:
+            start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
+            if not text.isascii():
+                start, end = py_to_qt_index(text, start), py_to_qt_index(text, end)
+            self._provenance.add(start, end)
+        self._refresh_provenance()
 
     def clear_ai_ranges(self) -> None:
         """Forget the AI provenance (e.g. after the user reviewed the text)."""

@@ -13,6 +13,7 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
+from studio.documents.provenance import ProvenanceStore
 from studio.documents.recovery import RecoveryEntry, RecoveryStore, new_document_id
 from studio.documents.text_document import (
     DocumentError,
@@ -83,6 +84,7 @@ class WriteWorkspace(QWidget):
         self._suggestions_enabled = True
 
         self._recovery = recovery_store or RecoveryStore()
+        self._provenance = ProvenanceStore()
         try:
             self._recovery.start_session()
         except OSError as exc:
@@ -155,6 +157,10 @@ class WriteWorkspace(QWidget):
         document = TextDocument.load(path)
         placeholder = self._pristine_placeholder()
         editor = self._add_tab(document)
+        if document.path is not None and document.stamp is not None:
+            ranges = self._provenance.load(document.path, document.stamp.sha256)
+            if ranges:
+                editor.set_ai_ranges(ranges)
         if placeholder is not None:
             self._remove_tab(placeholder)
         return editor
@@ -394,6 +400,8 @@ class WriteWorkspace(QWidget):
         self._sync(tab)
         tab.document.save(target, force=overwrite)
         tab.editor.document().setModified(False)
+        if tab.document.path is not None and tab.document.stamp is not None:
+            self._provenance.save(tab.document.path, tab.document.stamp.sha256, tab.editor.ai_ranges())
         try:
             self._recovery.discard(tab.recovery_id)
         except OSError as exc:

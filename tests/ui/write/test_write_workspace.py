@@ -280,3 +280,27 @@ def test_recovered_document_whose_file_vanished_is_recreated_on_save(qtbot: QtBo
     assert later.save_current()
     assert path.read_text() == "old\nnew"
     assert later.recoverable_documents() == []
+
+
+def test_ai_text_marks_survive_save_and_reopen_but_not_outside_edits(qtbot: QtBot, tmp_path: Path) -> None:
+    path = tmp_path / "story.md"
+    path.write_text("Once upon a time", encoding="utf-8")
+    workspace = WriteWorkspace()
+    qtbot.addWidget(workspace)
+    editor = workspace.open_path(path)
+    editor.moveCursor(editor.textCursor().MoveOperation.End)
+    editor.insertPlainText(" there was a lighthouse.")
+    editor.set_ai_ranges([(16, 40)])
+    assert workspace.save_current()
+    workspace.close_current()
+
+    again = WriteWorkspace()
+    qtbot.addWidget(again)
+    reopened = again.open_path(path)
+    assert reopened.ai_ranges() == [(16, 40)]
+    again.close_current()
+
+    path.write_text("Once upon a time there was a lighthouse, edited elsewhere.", encoding="utf-8")
+    third = WriteWorkspace()
+    qtbot.addWidget(third)
+    assert third.open_path(path).ai_ranges() == []
