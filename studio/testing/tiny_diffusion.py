@@ -54,7 +54,7 @@ def build_tiny_pipeline(seed: int = 0, in_channels: int = 4) -> Any:
     import tempfile
 
     import torch
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     torch.manual_seed(seed)
@@ -104,6 +104,13 @@ def build_tiny_pipeline(seed: int = 0, in_channels: int = 4) -> Any:
         steps_offset=1,
         timestep_spacing="leading",
     )
+    return _assemble_pipeline(unet, vae, text_encoder, tokenizer, scheduler)
+
+
+def _assemble_pipeline(unet: Any, vae: Any, text_encoder: Any, tokenizer: Any, scheduler: Any) -> Any:
+    """A ``StableDiffusionPipeline`` of these components, without safety checker or progress bars."""
+    from diffusers import StableDiffusionPipeline
+
     pipe: Any = StableDiffusionPipeline(
         unet=unet,
         vae=vae,
@@ -319,18 +326,4 @@ def random_pipeline_from_configs(config_dir: Path, tokenizer_dir: Path | None = 
     else:
         with tempfile.TemporaryDirectory() as tmp:
             tokenizer = CLIPTokenizer.from_pretrained(write_tiny_tokenizer(Path(tmp)), local_files_only=True)
-    from diffusers import StableDiffusionPipeline
-
-    pipe: Any = StableDiffusionPipeline(
-        unet=unet,
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        scheduler=scheduler,
-        safety_checker=None,
-        feature_extractor=None,
-        image_encoder=None,
-        requires_safety_checker=False,
-    )
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+    return _assemble_pipeline(unet, vae, text_encoder, tokenizer, scheduler)

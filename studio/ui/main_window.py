@@ -215,13 +215,17 @@ class MainWindow(QMainWindow):
         """Start the LLM engine process in the background (it loads the chosen model)."""
         self.runner.start_engine("llm")
 
-    def _make_load_request(self) -> LoadModelRequest:
-        request = LoadModelRequest(
+    def _load_request(self) -> LoadModelRequest:
+        """A request to load the chosen model with the current context size and threads."""
+        return LoadModelRequest(
             new_job_id(),
             model_path=self.settings.model_path,
             n_ctx=self.settings.context_size,
             n_threads=self.settings.threads,
         )
+
+    def _make_load_request(self) -> LoadModelRequest:
+        request = self._load_request()
         self._track_model_job(self.runner.track(request, "Loading model"))
         return request
 
@@ -288,13 +292,7 @@ class MainWindow(QMainWindow):
         self._rebuild_models_menu()
         client = self.runner.client("llm")
         if client.is_alive:
-            request = LoadModelRequest(
-                new_job_id(),
-                model_path=path,
-                n_ctx=self.settings.context_size,
-                n_threads=self.settings.threads,
-            )
-            self._track_model_job(self.runner.run(request, "Loading model"))
+            self._track_model_job(self.runner.run(self._load_request(), "Loading model"))
         else:
             self.runner.start_engine("llm")
 
