@@ -1,0 +1,83 @@
+"""The soak run (bench/soak.py): a GUI process that aborts is reported as a crash, and one pass over every
+action on the real main window with the real LLM engine ends cleanly with its figures."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SOAK = Path(__file__).resolve().parents[2] / "bench" / "soak.py"
+
+
+def run_soak(
+    tmp_path: Path, *args: str, timeout: float
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    summary = tmp_path / "soak.json"
+    result = subprocess.run(
+        [sys.executable, str(SOAK), "--json", str(summary), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ,
+    )
+    assert summary.is_file(), result.stdout + result.stderr
+    return result, json.loads(summary.read_text(encoding="utf-8"))
+
+
+def test_a_gui_process_that_aborts_is_reported_as_a_crash(tmp_path: Path) -> None:
+    unused_model = tmp_path / "unused.gguf"
+    unused_model.write_bytes(b"GGUF")  # the child aborts before it would load a model
+    result, report = run_soak(
+        tmp_path,
+        "--no-diffusion",
+        "--minutes",
+        "0",
+        "--model",
+        str(unused_model),
+        "--abort-after-start",
+        timeout=180,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert report["crash"]["gui_exit"] == "killed by SIGABRT"
+    assert any("GUI process crashed: killed by SIGABRT" in failure for failure in report["failures"])
+    assert "FAILED" in result.stdout and "killed by SIGABRT" in result.stdout
+
+
+@pytest.mark.llm
+def test_one_pass_over_every_action_ends_cleanly(tmp_path: Path) -> None:
+    result, report = run_soak(tmp_path, "--no-diffusion", "--minutes", "0", "--seed", "3", timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert report["failures"] == []
+    assert report["crash"] == {"gui_exit": "exit status 0", "hung": False, "fatal": []}
+    expected = {
+        "type",
+        "ghost_tab",
+        "ghost_word",
+        "ghost_esc",
+        "ghost_type_over",
+        "ctrl_space",
+        "undo_redo",
+        "save",
+        "new_document",
+        "canvas_stroke",
+        "canvas_rect_select",
+        "canvas_lasso",
+        "canvas_undo_redo",
+        "canvas_zoom",
+        "canvas_save",
+        "canvas_new",
+        "resize",
+    }
+    assert set(report["actions"]) == expected
+    assert report["events"]["checks_passed"] > 0 and report["events"]["suggestions_shown"] > 0
+    assert report["jobs"]["unended"] == [] and report["jobs"]["started"] > 0
+    assert report["engines"]["llm"]["restarts"] == 0
+    assert report["window_closed"] is True
+    assert report["none_refcount"]["end"] > 0 and report["rss_mb"]["end"] > 0
+    assert "PASSED" in result.stdout
