@@ -54,6 +54,13 @@ def build_gui_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"Studio {__version__}")
+    parser.add_argument(
+        "--system-info",
+        action="store_true",
+        help="print what a bug report needs (versions, CPU, llama.cpp and torch backends, threads, folders) "
+        "and exit",
+    )
+    parser.add_argument("--json", action="store_true", help="with --system-info: print it as JSON")
     parser.add_argument("files", nargs="*", help="documents or images to open")
     return parser
 
@@ -110,6 +117,23 @@ def run_text(args: argparse.Namespace) -> int:
         client.shutdown()
 
 
+def run_system_info(as_json: bool) -> int:
+    """Print the system report of ``studio --system-info`` to stdout."""
+    from studio.system_info import collect, stdout_to_stderr
+
+    with stdout_to_stderr():  # what llama.cpp or torch print while loading must not mix into the report
+        try:
+            from PySide6.QtCore import qVersion
+
+            qt_runtime = qVersion()
+        except Exception as exc:
+            qt_runtime = f"unavailable ({type(exc).__name__}: {exc})"
+        report = collect(runtime=True, qt_runtime=qt_runtime)
+    sys.stdout.write(report.to_json() if as_json else report.to_text())
+    sys.stdout.flush()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``studio``, ``python -m studio`` and ``python main.py``."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -121,7 +145,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from studio.cli_image import run_image
 
             return run_image(args)
-        gui_args = build_gui_parser().parse_args(argv)
+        gui_parser = build_gui_parser()
+        gui_args = gui_parser.parse_args(argv)
+        if gui_args.json and not gui_args.system_info:
+            gui_parser.error("--json goes with --system-info")
+        if gui_args.system_info:
+            return run_system_info(gui_args.json)
     except CliError as exc:
         print(f"studio: error: {exc}", file=sys.stderr)
         return 2

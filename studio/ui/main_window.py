@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio import __version__
 from studio.canvas.errors import CanvasError
 from studio.documents.text_document import ChangedOnDiskError, DocumentError
 from studio.engines.protocol import EngineEvent, EventKind, new_job_id
@@ -748,11 +747,12 @@ class MainWindow(QMainWindow):
             self.load_model(new.model_path)
 
     def show_about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About Studio",
-            f"<b>Studio {__version__}</b><p>Write and paint with local AI models, offline and private.</p>",
-        )
+        """Help ▸ About: the version and the system report for bug reports, with a Copy button."""
+        from studio.ui.about_dialog import AboutDialog
+
+        dialog = AboutDialog(self, settings_threads=self.settings.threads)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
 
     def _update_title(self, *_args: object) -> None:
         """The window title names what is being worked on: the current document or the canvas."""

