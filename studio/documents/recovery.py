@@ -4,23 +4,29 @@ Each open document with unsaved changes gets two files in the recovery folder, b
 ``<id>.txt`` (its text, UTF-8) and ``<id>.json`` (where it came from and when it was saved). A running
 Studio holds a session lock (``session-<id>.lock``: host, pid, time); snapshots of a session whose process is
 still alive are not offered for recovery, so two running instances never steal each other's documents.
+:class:`RecoveryWriter` writes snapshots on a background thread, newest text first, in order per document.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import socket
+import threading
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from studio import paths
 from studio.fileio import atomic_write_bytes
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 FOREIGN_LOCK_STALE_S = 24 * 3600
@@ -289,6 +295,140 @@ class RecoveryStore:
             if session != self.session_id and session not in in_use and dead:
                 with contextlib.suppress(FileNotFoundError):
                     lock_path.unlink()
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    text: str
+    token: int
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+WriteCallback = Callable[[str, int, OSError | None], None]
+"""Called as ``(doc_id, token, error)`` on the writer thread after each background snapshot (error None: written);
+:meth:`RecoveryWriter.flush` returns only after the calls for what it waited for."""
+
+
+class RecoveryWriter:
+    """Writes snapshots to a :class:`RecoveryStore` on one background thread, so the caller never waits for a disk.
+
+    The newest text wins: a snapshot still queued when a newer one (or a discard) of the same document arrives is
+    dropped. Everything done to one document happens in the order it was asked for, one thing at a time, so an
+    older text never replaces a newer one and a discarded snapshot never comes back. :meth:`write` and
+    :meth:`discard` run on the caller's thread (and raise OSError) once the document's earlier work is done.
+    The thread starts when there is work and ends when there is none.
+    """
+
+    def __init__(self, store: RecoveryStore, on_written: WriteCallback | None = None) -> None:
+        self._store = store
+        self._on_written = on_written
+        self._pending: dict[str, _Snapshot] = {}  # insertion order: the order documents are written in
+        self._busy: set[str] = set()
+        self._condition = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._running = False
+
+    def submit(self, doc_id: str, text: str, *, token: int = 0, **meta: Any) -> None:
+        """Queue ``text`` as ``doc_id``'s snapshot (``meta``: :meth:`RecoveryStore.snapshot`'s keywords) and
+        return at once; ``token`` is handed back to ``on_written``."""
+        _check_id(doc_id)
+        with self._condition:
+            self._pending[doc_id] = _Snapshot(text, token, meta)
+            if not self._running:
+                self._running = True
+                self._thread = threading.Thread(target=self._run, name="recovery-writer", daemon=True)
+                self._thread.start()
+
+    def write(self, doc_id: str, text: str, **meta: Any) -> RecoveryEntry:
+        """Write ``text`` as ``doc_id``'s snapshot now, on this thread (a queued older text is dropped).
+
+        Raises OSError when the folder cannot be written.
+        """
+        with self._exclusive(doc_id):
+            return self._store.snapshot(doc_id, text, **meta)
+
+    def discard(self, doc_id: str) -> None:
+        """Delete ``doc_id``'s snapshot now, on this thread, after a write in progress ends (a queued one is
+        dropped). Raises OSError when the files cannot be deleted."""
+        with self._exclusive(doc_id):
+            self._store.discard(doc_id)
+
+    def queued(self) -> list[str]:
+        """The documents whose snapshot waits to be written, in the order they will be."""
+        with self._condition:
+            return list(self._pending)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every queued snapshot is written; False when ``timeout`` (seconds) ran out first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._condition:
+            while self._pending or self._busy:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._condition.wait(remaining)
+        return True
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Write what is queued and wait for the thread to end; False when ``timeout`` ran out first."""
+        if not self.flush(timeout):
+            return False
+        with self._condition:
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    @contextlib.contextmanager
+    def _exclusive(self, doc_id: str) -> Iterator[None]:
+        _check_id(doc_id)
+        with self._condition:
+            self._pending.pop(doc_id, None)
+            while doc_id in self._busy:
+                self._condition.wait()
+            self._busy.add(doc_id)
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._busy.discard(doc_id)
+                self._condition.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                doc_id = next((doc for doc in self._pending if doc not in self._busy), None)
+                while doc_id is None:
+                    if not self._pending:
+                        self._running = False
+                        self._condition.notify_all()
+                        return
+                    self._condition.wait()
+                    doc_id = next((doc for doc in self._pending if doc not in self._busy), None)
+                job = self._pending.pop(doc_id)
+                self._busy.add(doc_id)
+            try:
+                self._write(doc_id, job)
+            finally:
+                with self._condition:
+                    self._busy.discard(doc_id)
+                    self._condition.notify_all()
+
+    def _write(self, doc_id: str, job: _Snapshot) -> None:
+        error: OSError | None = None
+        try:
+            self._store.snapshot(doc_id, job.text, **job.meta)
+        except OSError as exc:
+            error = exc
+        except Exception as exc:  # a bug must not stop the journal of every other document
+            log.exception("recovery snapshot of %s failed", doc_id)
+            error = OSError(str(exc))
+        if self._on_written is not None:
+            try:
+                self._on_written(doc_id, job.token, error)
+            except Exception:
+                log.exception("recovery write callback failed")
 
 
 def _entry_from_meta(meta: Any, text_file: Path, meta_file: Path) -> RecoveryEntry | None:

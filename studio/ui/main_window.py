@@ -165,6 +165,7 @@ class MainWindow(QMainWindow):
         self.write.set_continuation_provider(EngineContinuationProvider(self.runner, lambda: self.settings))
         self._apply_editor_settings()
         self.write.current_document_changed.connect(self._update_title)
+        self.write.autosave_failed.connect(self.show_error)
         self.workspaces.currentChanged.connect(self._update_title)
         self.canvas.path_changed.connect(self._update_title)
 

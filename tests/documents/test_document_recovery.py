@@ -7,10 +7,23 @@ import os
 import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from studio import paths
-from studio.documents.recovery import LockFile, LockInfo, RecoveryStore, new_document_id
+from studio.documents.recovery import (
+    LockFile,
+    LockInfo,
+    RecoveryEntry,
+    RecoveryStore,
+    RecoveryWriter,
+    new_document_id,
+)
 
 
 def _dead_pid() -> int:
@@ -99,3 +112,86 @@ def test_lock_file_blocks_live_holder_and_takes_over_dead_one(tmp_path: Path) ->
 def test_foreign_host_lock_goes_stale_with_age() -> None:
     assert LockInfo("other-host", 1, created_at=1000.0).is_alive(now=1000.0 + 60)
     assert not LockInfo("other-host", 1, created_at=1000.0).is_alive(now=1000.0 + 3 * 24 * 3600)
+
+
+class GatedStore(RecoveryStore):
+    """A real store whose snapshots wait for ``gate``, so a test can hold a write in progress."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+        self.written: list[str] = []
+
+    def snapshot(self, doc_id: str, text: str, **meta: Any) -> RecoveryEntry:
+        self.entered.set()
+        assert self.gate.wait(30)
+        entry = super().snapshot(doc_id, text, **meta)
+        self.written.append(text)
+        return entry
+
+
+def _wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_writer_writes_in_the_background_and_the_newest_text_wins(tmp_path: Path) -> None:
+    store = GatedStore(tmp_path)
+    results: list[tuple[str, int, OSError | None]] = []
+    writer = RecoveryWriter(store, lambda doc_id, token, error: results.append((doc_id, token, error)))
+    writer.submit("doc", "one", token=1, title="Notes")
+    assert store.entered.wait(30)  # "one" is being written...
+    writer.submit("doc", "two", token=2)
+    writer.submit("doc", "three", token=3, title="Notes")  # ...and replaces "two", which never gets written
+    assert writer.queued() == ["doc"]
+    store.gate.set()
+    assert writer.close(30)
+    assert store.written == ["one", "three"]
+    assert results == [("doc", 1, None), ("doc", 3, None)]
+    [entry] = store.entries()
+    assert (entry.read_text(), entry.title) == ("three", "Notes")
+
+
+def test_writer_discard_waits_for_the_write_in_progress_and_drops_queued_ones(tmp_path: Path) -> None:
+    store = GatedStore(tmp_path)
+    writer = RecoveryWriter(store)
+    writer.submit("doc", "old")
+    assert store.entered.wait(30)
+    writer.submit("doc", "newer")
+    discarding = threading.Thread(target=writer.discard, args=("doc",))
+    discarding.start()
+    _wait_for(lambda: writer.queued() == [])  # the discard dropped "newer" and waits for "old"
+    assert discarding.is_alive()
+    store.gate.set()
+    discarding.join(30)
+    assert writer.close(30)
+    assert store.written == ["old"]
+    assert store.entries() == []  # the late write of "old" did not bring the snapshot back
+    assert list(tmp_path.glob("doc.*")) == []
+
+
+def test_writer_reports_failures_and_keeps_writing_other_documents(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the recovery folder's parent should be")
+    results: list[tuple[str, int, OSError | None]] = []
+    writer = RecoveryWriter(
+        RecoveryStore(blocker / "recovery"),
+        lambda doc_id, token, error: results.append((doc_id, token, error)),
+    )
+    writer.submit("doc", "text", token=7)
+    assert writer.flush(30)
+    [(doc_id, token, error)] = results
+    assert (doc_id, token) == ("doc", 7)
+    assert isinstance(error, OSError)
+    with pytest.raises(OSError):
+        writer.write("doc", "text")
+
+    good = RecoveryWriter(RecoveryStore(tmp_path / "ok"))
+    good.submit("a", "A")
+    good.submit("b", "B")
+    assert good.close(30)
+    assert good.write("c", "C").read_text() == "C"
+    assert sorted(e.read_text() for e in RecoveryStore(tmp_path / "ok").entries()) == ["A", "B", "C"]

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import logging
 import os
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from studio.documents.provenance import ProvenanceStore
-from studio.documents.recovery import RecoveryEntry, RecoveryStore, new_document_id
+from studio.documents.recovery import RecoveryEntry, RecoveryStore, RecoveryWriter, new_document_id
 from studio.documents.text_document import (
     DocumentError,
     Newline,
@@ -28,7 +29,16 @@ from studio.ui.write.ghost_text import ContinuationProvider
 
 log = logging.getLogger(__name__)
 
-DEFAULT_AUTOSAVE_INTERVAL_MS = 30_000
+AUTOSAVE_DEBOUNCE_MS = 500
+"""Unsaved text is journalled to the recovery folder this long after the last change..."""
+AUTOSAVE_MAX_DELAY_MS = 1000
+"""...and never later than this after the first change not yet journalled, however long the typing goes on."""
+AUTOSAVE_RETRY_MS = 10_000
+"""After a failed recovery write, unsaved documents are written again this often until it works."""
+WRITER_CLOSE_TIMEOUT_S = 10.0
+
+_RETRY = -1
+"""A :attr:`_Tab.snapshot_revision` that matches no revision: the last write failed and must be repeated."""
 
 
 class UnsavedChoice(StrEnum):
@@ -46,6 +56,19 @@ class _Tab:
     recovery_id: str
     untitled_name: str
     snapshot_revision: int | None = None
+    """The editor revision last handed to the recovery writer; None when there is no snapshot."""
+
+
+class _WriteResults(QObject):
+    """Carries the recovery writer's results from its thread to the GUI thread."""
+
+    written = Signal(str, int, str)
+    """doc_id, editor revision, error message ("" when written)."""
+
+    def report(self, doc_id: str, revision: int, error: OSError | None) -> None:
+        """Called on the writer thread."""
+        with contextlib.suppress(RuntimeError):  # the workspace (and this object) went away meanwhile
+            self.written.emit(doc_id, revision, "" if error is None else str(error))
 
 
 class WriteWorkspace(QWidget):
@@ -53,7 +76,10 @@ class WriteWorkspace(QWidget):
 
     Errors (unreadable files, files changed on disk, failed saves) are raised as
     :class:`studio.documents.DocumentError` with a message fit to show; the workspace itself
-    never opens an error dialog. Unsaved documents are snapshotted to the recovery folder every 30 s.
+    never opens an error dialog. Unsaved changes are journalled to the recovery folder within about a second
+    (:data:`AUTOSAVE_DEBOUNCE_MS` after the last change, at most :data:`AUTOSAVE_MAX_DELAY_MS` after the first);
+    the text is taken on the GUI thread and written on a background thread (:class:`RecoveryWriter`). A failed
+    write emits :attr:`autosave_failed` once, until a write works again.
     """
 
     current_document_changed = Signal()
@@ -63,7 +89,7 @@ class WriteWorkspace(QWidget):
     suggestion_failed = Signal(str)
     """The current editor's continuation request failed."""
     autosave_failed = Signal(str)
-    """A recovery snapshot could not be written."""
+    """A recovery snapshot could not be written (emitted once until a write works again)."""
 
     def __init__(self, parent: QWidget | None = None, recovery_store: RecoveryStore | None = None) -> None:
         super().__init__(parent)
@@ -89,10 +115,20 @@ class WriteWorkspace(QWidget):
             self._recovery.start_session()
         except OSError as exc:
             log.warning("recovery folder unavailable: %s", exc)
-        self._autosave_timer = QTimer(self)
-        self._autosave_timer.setInterval(DEFAULT_AUTOSAVE_INTERVAL_MS)
-        self._autosave_timer.timeout.connect(self.autosave_now)
-        self._autosave_timer.start()
+        self._results = _WriteResults(self)
+        self._results.written.connect(self._on_written, Qt.ConnectionType.QueuedConnection)
+        self._writer = RecoveryWriter(self._recovery, self._results.report)
+        self._autosave_failing = False
+        self._debounce_timer = self._single_shot(AUTOSAVE_DEBOUNCE_MS)
+        self._deadline_timer = self._single_shot(AUTOSAVE_MAX_DELAY_MS)
+        self._retry_timer = self._single_shot(AUTOSAVE_RETRY_MS)
+
+    def _single_shot(self, milliseconds: int) -> QTimer:
+        timer = QTimer(self)
+        timer.setSingleShot(True)
+        timer.setInterval(milliseconds)
+        timer.timeout.connect(self._journal)
+        return timer
 
     # -- tabs and documents ----------------------------------------------------------------------------------
 
@@ -227,11 +263,19 @@ class WriteWorkspace(QWidget):
         return True
 
     def shutdown(self) -> None:
-        """Stop autosaving and suggestions and release the recovery session (call on a clean exit)."""
-        self._autosave_timer.stop()
+        """Stop suggestions, write what is still unsaved to the recovery folder, wait for the recovery writer and
+        release the recovery session (call on a clean exit)."""
+        for timer in (self._debounce_timer, self._deadline_timer, self._retry_timer):
+            timer.stop()
         for tab in self._tabs:
             tab.editor.shutdown()
-        self._recovery.end_session()
+        self.autosave_now()
+        if not self._writer.close(WRITER_CLOSE_TIMEOUT_S):
+            log.warning("recovery writer did not finish within %s s", WRITER_CLOSE_TIMEOUT_S)
+        try:
+            self._recovery.end_session()
+        except OSError as exc:
+            log.warning("could not release the recovery session: %s", exc)
 
     # -- hooks the main window (or a test) overrides ---------------------------------------------------------
 
@@ -285,25 +329,22 @@ class WriteWorkspace(QWidget):
 
     # -- recovery --------------------------------------------------------------------------------------------
 
-    def set_autosave_interval(self, milliseconds: int) -> None:
-        """How often unsaved documents are snapshotted for crash recovery (default 30 s)."""
-        self._autosave_timer.setInterval(max(1, int(milliseconds)))
-        self._autosave_timer.start()
-
     def autosave_now(self) -> None:
-        """Snapshot every document with unsaved changes; drop snapshots of documents that are clean again."""
+        """Snapshot every document with unsaved changes now, on this thread, and drop snapshots of documents that
+        are clean again (typing does this by itself in the background; call this before a planned exit)."""
+        self._debounce_timer.stop()
+        self._deadline_timer.stop()
         for tab in self._tabs:
-            revision = tab.editor.document().revision()
             try:
                 if self._is_dirty(tab):
-                    if tab.snapshot_revision != revision:
+                    if tab.snapshot_revision != tab.editor.document().revision():
                         self._snapshot(tab)
-                elif tab.snapshot_revision is not None:
-                    self._recovery.discard(tab.recovery_id)
-                    tab.snapshot_revision = None
+                        self._write_succeeded()
+                else:
+                    self._drop_snapshot(tab)
             except OSError as exc:
-                log.warning("autosave failed: %s", exc)
-                self.autosave_failed.emit(f"Could not write a recovery copy of {self._name(tab)}: {exc}")
+                tab.snapshot_revision = _RETRY
+                self._write_failed(tab, str(exc))
 
     def recoverable_documents(self) -> list[RecoveryEntry]:
         """Snapshots left behind by a session that ended without saving (a crash), newest first."""
@@ -347,15 +388,74 @@ class WriteWorkspace(QWidget):
             cursor.endEditBlock()
         self._snapshot(tab)
         if entry.doc_id != tab.recovery_id:
-            self._recovery.discard(entry.doc_id)
+            self._writer.discard(entry.doc_id)
         self._update_title(tab)
         return editor
 
     def discard_recovered(self, entry: RecoveryEntry) -> None:
         """Delete a snapshot the user chose not to restore."""
-        self._recovery.discard(entry.doc_id)
+        self._writer.discard(entry.doc_id)
 
     # -- internals -------------------------------------------------------------------------------------------
+
+    def _on_contents_changed(self) -> None:
+        self._debounce_timer.start()
+        if not self._deadline_timer.isActive():
+            self._deadline_timer.start()
+
+    def _journal(self) -> None:
+        """Hand the text of every document changed since its last snapshot to the background writer."""
+        self._debounce_timer.stop()
+        self._deadline_timer.stop()
+        for tab in self._tabs:
+            revision = tab.editor.document().revision()
+            if self._is_dirty(tab):
+                if tab.snapshot_revision != revision:
+                    fmt = tab.document.format
+                    self._writer.submit(
+                        tab.recovery_id,
+                        tab.document.text,
+                        token=revision,
+                        original_path=tab.document.path,
+                        title=self._name(tab),
+                        encoding=fmt.encoding,
+                        newline=fmt.newline.name,
+                    )
+                    tab.snapshot_revision = revision
+            else:
+                try:
+                    self._drop_snapshot(tab)
+                except OSError as exc:
+                    log.warning("could not delete recovery copy: %s", exc)
+
+    def _drop_snapshot(self, tab: _Tab) -> None:
+        if tab.snapshot_revision is not None:
+            self._writer.discard(tab.recovery_id)
+            tab.snapshot_revision = None
+
+    def _on_written(self, doc_id: str, revision: int, error: str) -> None:
+        if not error:
+            self._write_succeeded()
+            return
+        tab = next((tab for tab in self._tabs if tab.recovery_id == doc_id), None)
+        if tab is None:
+            return  # closed meanwhile: nothing left to protect
+        if tab.snapshot_revision == revision:
+            tab.snapshot_revision = _RETRY
+        self._write_failed(tab, error)
+
+    def _write_succeeded(self) -> None:
+        self._autosave_failing = False
+
+    def _write_failed(self, tab: _Tab, error: str) -> None:
+        log.warning("recovery write failed: %s", error)
+        self._retry_timer.start()
+        if not self._autosave_failing:
+            self._autosave_failing = True
+            self.autosave_failed.emit(
+                f"Could not write a recovery copy of {self._name(tab)}: {error}. "
+                "Save your work: a crash now could lose it."
+            )
 
     def _add_tab(
         self, document: TextDocument, recovery_id: str | None = None, untitled_name: str | None = None
@@ -374,6 +474,7 @@ class WriteWorkspace(QWidget):
         tab = _Tab(editor, document, recovery_id or new_document_id(), untitled_name)
         self._tabs.append(tab)
         editor.document().modificationChanged.connect(lambda _modified: self._update_title(tab))
+        editor.document().contentsChanged.connect(self._on_contents_changed)
         editor.suggestion_state_changed.connect(lambda state: self._forward_state(editor, state))
         editor.suggestion_failed.connect(lambda message: self._forward_failure(editor, message))
         index = self._tabs_widget.addTab(editor, self._name(tab))
@@ -385,7 +486,7 @@ class WriteWorkspace(QWidget):
     def _remove_tab(self, tab: _Tab) -> None:
         tab.editor.shutdown()
         try:
-            self._recovery.discard(tab.recovery_id)
+            self._writer.discard(tab.recovery_id)
         except OSError as exc:
             log.warning("could not delete recovery copy: %s", exc)
         self._tabs.remove(tab)
@@ -403,7 +504,7 @@ class WriteWorkspace(QWidget):
         if tab.document.path is not None and tab.document.stamp is not None:
             self._provenance.save(tab.document.path, tab.document.stamp.sha256, tab.editor.ai_ranges())
         try:
-            self._recovery.discard(tab.recovery_id)
+            self._writer.discard(tab.recovery_id)
         except OSError as exc:
             log.warning("could not delete recovery copy: %s", exc)
         tab.snapshot_revision = None
@@ -411,7 +512,7 @@ class WriteWorkspace(QWidget):
 
     def _snapshot(self, tab: _Tab) -> None:
         fmt = tab.document.format
-        self._recovery.snapshot(
+        self._writer.write(
             tab.recovery_id,
             tab.editor.document_text(),
             original_path=tab.document.path,
