@@ -284,8 +284,8 @@ LLAMA_RUNTIME_KEYS = (
 )
 TORCH_RUNTIME_KEYS = (
     "cpu capability",
-    "threads",
-    "interop threads",
+    "default threads",
+    "default interop threads",
     "cuda available",
     "cuda build",
     "mkldnn",
@@ -386,8 +386,9 @@ def _torch_section(runtime: bool) -> Section:
         )
         return Section("torch", items)
     items["cpu capability"] = _safe(torch.backends.cpu.get_cpu_capability)
-    items["threads"] = _safe(torch.get_num_threads)
-    items["interop threads"] = _safe(torch.get_num_interop_threads)
+    # torch's own defaults in a fresh process; the diffusion engine sets "engines use" (section Threads)
+    items["default threads"] = _safe(torch.get_num_threads)
+    items["default interop threads"] = _safe(torch.get_num_interop_threads)
     items["cuda available"] = _safe(lambda: "yes" if torch.cuda.is_available() else "no")
     items["cuda build"] = _safe(lambda: torch.version.cuda or "none (CPU build)")
     items["mkldnn"] = _safe(lambda: "yes" if torch.backends.mkldnn.is_available() else "no")

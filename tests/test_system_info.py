@@ -142,7 +142,7 @@ def test_a_package_that_fails_to_import_reads_unavailable(monkeypatch: pytest.Mo
     monkeypatch.setitem(sys.modules, "llama_cpp", None)
     report = collect(runtime=True, qt_runtime="6.0.0")
     assert report.get("torch", "torch") == metadata.version("torch")
-    assert report.get("torch", "threads").startswith("unavailable (import torch: ")
+    assert report.get("torch", "default threads").startswith("unavailable (import torch: ")
     assert report.get("llama.cpp", "system info").startswith("unavailable (import llama_cpp: ")
     assert not report.pending
 

@@ -83,6 +83,7 @@ class AboutDialog(QDialog):
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.status_label)
+        self._set_status("")
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.copy_button = QPushButton("&Copy")
@@ -91,7 +92,10 @@ class AboutDialog(QDialog):
         self.copy_button.clicked.connect(self.copy_to_clipboard)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self.resize(720, 560)
+        screen = (
+            parent.screen() if parent is not None else QGuiApplication.primaryScreen()
+        ).availableGeometry()
+        self.resize(min(720, int(screen.width() * 0.9)), min(560, int(screen.height() * 0.85)))
 
         self._stderr = b""
         self._timed_out = False
@@ -111,9 +115,13 @@ class AboutDialog(QDialog):
     def copy_to_clipboard(self) -> None:
         """Put the report's plain text on the clipboard."""
         QGuiApplication.clipboard().setText(self.report.to_text())
-        self.status_label.setText(
+        self._set_status(
             "Copied to the clipboard." + (" (Still checking llama.cpp and torch.)" if self.checking else "")
         )
+
+    def _set_status(self, text: str) -> None:
+        self.status_label.setText(text)
+        self.status_label.setVisible(bool(text))
 
     def _show_report(self) -> None:
         scroll = self.text_view.verticalScrollBar().value()
@@ -121,7 +129,7 @@ class AboutDialog(QDialog):
         self.text_view.verticalScrollBar().setValue(scroll)
 
     def _start_child(self, command: list[str]) -> None:
-        self.status_label.setText("Checking llama.cpp and torch in a separate process…")
+        self._set_status("Checking llama.cpp and torch in a separate process…")
         process = QProcess(self)
         process.setProcessEnvironment(QProcessEnvironment.systemEnvironment())
         process.readyReadStandardError.connect(self._on_stderr)
@@ -177,7 +185,7 @@ class AboutDialog(QDialog):
             self._process.deleteLater()
             self._process = None
         self.report = report
-        self.status_label.setText(status)
+        self._set_status(status)
         self._show_report()
         self.report_changed.emit()
 
