@@ -476,8 +476,12 @@ def stdout_to_stderr() -> Iterator[None]:
 
 def child_command(executable: str | None = None, frozen: bool | None = None) -> list[str]:
     """The command that prints this installation's full report as JSON: ``python -m studio --system-info
-    --json``, or the bundle's own executable when Studio runs from a PyInstaller bundle."""
+    --json``, or in a PyInstaller bundle its console executable (``studio-cli`` next to a windowed ``Studio``
+    on Windows and macOS, else the bundle's own executable)."""
     executable = executable or sys.executable
     frozen = getattr(sys, "frozen", False) if frozen is None else frozen
-    prefix = [executable] if frozen else [executable, "-m", "studio"]
-    return [*prefix, "--system-info", "--json"]
+    if not frozen:
+        return [executable, "-m", "studio", "--system-info", "--json"]
+    path = Path(executable)
+    console = path.with_name("studio-cli" + path.suffix)
+    return [str(console) if console.is_file() else executable, "--system-info", "--json"]

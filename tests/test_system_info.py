@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from importlib import metadata
+from pathlib import Path
 
 import pytest
 
@@ -181,9 +182,18 @@ def test_stdout_to_stderr_moves_c_level_output(capfd: pytest.CaptureFixture[str]
     assert err == "from a C library\n"
 
 
-def test_child_command() -> None:
+def test_child_command(tmp_path: Path) -> None:
     assert child_command("/py", frozen=False) == ["/py", "-m", "studio", "--system-info", "--json"]
-    assert child_command("/bundle/studio", frozen=True) == ["/bundle/studio", "--system-info", "--json"]
+    linux = tmp_path / "linux" / "studio"
+    assert child_command(str(linux), frozen=True) == [str(linux), "--system-info", "--json"]
+    windowed = tmp_path / "windows" / "Studio.exe"
+    windowed.parent.mkdir()
+    (windowed.parent / "studio-cli.exe").write_bytes(b"")
+    assert child_command(str(windowed), frozen=True) == [
+        str(windowed.parent / "studio-cli.exe"),
+        "--system-info",
+        "--json",
+    ]
 
 
 def test_cli_prints_the_full_report() -> None:
