@@ -74,11 +74,15 @@ CANVAS_ACTIONS = [
 ]
 DIFFUSION_ACTIONS = ["canvas_generate", "canvas_cancel"]
 OTHER_ACTIONS = ["resize"]
+ALL_ACTIONS = WRITE_ACTIONS + CANVAS_ACTIONS + DIFFUSION_ACTIONS + OTHER_ACTIONS
 # Extra picks after every action ran once in a minute: writing is what people do most.
 WEIGHTS = {"type": 5, "ghost_tab": 3, "ghost_esc": 2, "ghost_type_over": 2, "canvas_stroke": 4}
 
 STALL_INTERVAL_MS = 15
+# A binding that drops one reference to None per call loses thousands a minute (PySide6 6.12.0: about
+# -10,000 a minute here); a healthy run gains a few hundred as documents, undo steps and candidates pile up.
 DEFAULT_NONE_TOLERANCE = 2000
+NONE_TOLERANCE_PER_MINUTE = 300
 SENTENCES = [
     "The lighthouse keeper climbed the stairs again",
     "counting every step as the storm rose over the bay",
@@ -144,7 +148,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--platform", default="offscreen", help="QT_QPA_PLATFORM for the GUI (default offscreen)"
     )
-    parser.add_argument("--none-tolerance", type=int, default=DEFAULT_NONE_TOLERANCE)
+    parser.add_argument(
+        "--none-tolerance",
+        type=int,
+        default=DEFAULT_NONE_TOLERANCE,
+        help=f"allowed None refcount drift, plus {NONE_TOLERANCE_PER_MINUTE} per minute soaked",
+    )
     parser.add_argument(
         "--grace", type=float, default=30.0, help="seconds for running jobs to end at the end"
     )
@@ -152,6 +161,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--warmup-timeout", type=float, default=600.0, help="seconds for engines to get ready"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary home folder")
+    parser.add_argument(
+        "--actions",
+        default="",
+        help=f"only these actions, comma-separated (default all: {', '.join(ALL_ACTIONS)})",
+    )
     # internal: the child driver
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--stats-fd", type=int, default=-1, help=argparse.SUPPRESS)
@@ -161,6 +175,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.minutes < 0:
         parser.error("--minutes must be >= 0")
+    args.actions = [name.strip() for name in args.actions.split(",") if name.strip()]
+    unknown = sorted(set(args.actions) - set(ALL_ACTIONS))
+    if unknown:
+        parser.error(f"unknown actions: {', '.join(unknown)}")
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1, 1_000_000)
     return args
@@ -300,6 +318,8 @@ def run_parent(args: argparse.Namespace) -> int:
         command.append("--no-diffusion")
     if args.abort_after_start:
         command.append("--abort-after-start")
+    if args.actions:
+        command += ["--actions", ",".join(args.actions)]
     with log_path.open("w", encoding="utf-8") as log:
         child = subprocess.Popen(
             command,
@@ -318,7 +338,7 @@ def run_parent(args: argparse.Namespace) -> int:
     start_info: dict[str, Any] = {}
     hung = False
     buffer = b""
-    with os.fdopen(read_end, "rb", buffering=0) as stats:
+    with os.fdopen(read_end, "rb", buffering=0) as stats, _killing_on_interrupt(child):
         while True:
             if time.monotonic() > deadline:
                 hung = True
@@ -367,6 +387,7 @@ def run_parent(args: argparse.Namespace) -> int:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(child.pid, signal.SIGKILL)  # engine processes a crashed GUI left behind
     report = build_report(args, summary, start_info, returncode, hung, log_path)
+    report["per_minute"] = [record for record in records if record.get("type") == "minute"]
     print_report(report)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -377,6 +398,17 @@ def run_parent(args: argparse.Namespace) -> int:
     else:
         shutil.rmtree(home, ignore_errors=True)
     return 1 if failed else 0
+
+
+@contextlib.contextmanager
+def _killing_on_interrupt(child: subprocess.Popen[bytes]) -> Any:
+    """Ctrl+C on the parent takes the GUI process and its engines down too."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signal.SIGKILL)
+        raise
 
 
 def build_report(
@@ -773,13 +805,15 @@ class Soak:
                     self.diffusion = False
                 note += f", image model {handle.state}"
         # one round of the heavy actions before the baselines: caches, glyphs, first generation
-        for name in ["ghost_tab", "canvas_stroke", *(["canvas_generate"] if self.diffusion else []), "save"]:
-            yield from self._perform(name)
+        for name in ["ghost_tab", "canvas_stroke", "canvas_generate", "save"]:
+            if name in self._action_names():
+                yield from self._perform(name)
         yield from self._go_write()
         yield 500
         self.actions.clear()
+        self.minute_actions.clear()
         self.events.clear()
-        self.timeouts.clear()
+        self.timeouts[:] = [f"warm-up {what}" for what in self.timeouts]
         self.cancel_latencies.clear()
         self.warmup_s = time.monotonic() - started
         self.emit({"type": "ready", "warmup_s": self.warmup_s, "note": note})
@@ -951,7 +985,7 @@ class Soak:
             failures.append("the run ended before its figures were taken")
             return summary
         drift = self.none_end - self.none_start
-        tolerance = self.args.none_tolerance
+        tolerance = round(self.args.none_tolerance + NONE_TOLERANCE_PER_MINUTE * self.soaked_s / 60)
         if not immortal and abs(drift) > tolerance:
             failures.append(
                 f"None refcount drifted by {drift:+d} (tolerance ±{tolerance}): a binding leaks references to "
@@ -1027,6 +1061,8 @@ class Soak:
         names = WRITE_ACTIONS + CANVAS_ACTIONS + OTHER_ACTIONS
         if self.diffusion:
             names += DIFFUSION_ACTIONS
+        if self.args.actions:
+            names = [name for name in names if name in self.args.actions]
         return names
 
     def _perform(self, name: str) -> Step:
@@ -1318,11 +1354,9 @@ class Soak:
         while len(window.write.editors()) > 4:  # close the oldest (Ctrl+W; unsaved ones are saved)
             window.write.tab_widget.setCurrentIndex(0)
             yield from self._focus(self._editor())
-            before = len(window.write.editors())
+            fewer = _fewer_than(window.write.editors, len(window.write.editors()))
             self._key(self._editor(), Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)
-            if not (
-                yield from self.until(lambda count=before: len(window.write.editors()) < count, 5, "Ctrl+W")
-            ):
+            if not (yield from self.until(fewer, 5, "Ctrl+W")):
                 break
             self.events["closed_documents"] += 1
         if window.write.editors():
@@ -1406,7 +1440,8 @@ class Soak:
         yield from self._tool(key, tool)
         if self.rng.random() < 0.3:
             self._key(self._view(), self.rng.choice([Qt.Key.Key_BracketLeft, Qt.Key.Key_BracketRight]))
-        canvas.options.set_colour((*(self.rng.randrange(256) for _ in range(3)), 255))
+        red, green, blue = (self.rng.randrange(256) for _ in range(3))
+        canvas.options.set_colour((red, green, blue, 255))
         for _ in range(self.rng.randint(1, 3)):
             points = self._canvas_points(2)
             if not points:
@@ -1556,7 +1591,7 @@ class Soak:
 
         window = self.window
         canvas, strip, controller = window.canvas, window.candidates, window.generation
-        self._prepare_generation(self.rng.randint(3, 8))
+        self._prepare_generation(self.rng.randint(2, 5))
         handle = yield from self._start_generation()
         if handle is None:
             return
@@ -1628,6 +1663,10 @@ class Soak:
         self.window.resize(width, height)
         self.events[f"size_{width}x{height}"] += 1
         yield 300
+
+
+def _fewer_than(items: Callable[[], list[Any]], count: int) -> Callable[[], bool]:
+    return lambda: len(items()) < count
 
 
 class _CountingHandler(logging.Handler):

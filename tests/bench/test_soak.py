@@ -49,35 +49,43 @@ def test_a_gui_process_that_aborts_is_reported_as_a_crash(tmp_path: Path) -> Non
     assert "FAILED" in result.stdout and "killed by SIGABRT" in result.stdout
 
 
+ONE_PASS = [
+    "ghost_esc",
+    "undo_redo",
+    "save",
+    "new_document",
+    "canvas_stroke",
+    "canvas_lasso",
+    "canvas_undo_redo",
+    "resize",
+]
+
+
 @pytest.mark.llm
-def test_one_pass_over_every_action_ends_cleanly(tmp_path: Path) -> None:
-    result, report = run_soak(tmp_path, "--no-diffusion", "--minutes", "0", "--seed", "3", timeout=900)
+def test_one_pass_over_actions_ends_cleanly(tmp_path: Path) -> None:
+    """``--minutes 0`` runs each chosen action once on the real window and engine (the full soak runs in CI)."""
+    result, report = run_soak(
+        tmp_path,
+        "--no-diffusion",
+        "--minutes",
+        "0",
+        "--seed",
+        "3",
+        "--actions",
+        ",".join(ONE_PASS),
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert report["failures"] == []
     assert report["crash"] == {"gui_exit": "exit status 0", "hung": False, "fatal": []}
-    expected = {
-        "type",
-        "ghost_tab",
-        "ghost_word",
-        "ghost_esc",
-        "ghost_type_over",
-        "ctrl_space",
-        "undo_redo",
-        "save",
-        "new_document",
-        "canvas_stroke",
-        "canvas_rect_select",
-        "canvas_lasso",
-        "canvas_undo_redo",
-        "canvas_zoom",
-        "canvas_save",
-        "canvas_new",
-        "resize",
-    }
-    assert set(report["actions"]) == expected
-    assert report["events"]["checks_passed"] > 0 and report["events"]["suggestions_shown"] > 0
+    assert set(report["actions"]) == set(ONE_PASS)
+    events = report["events"]
+    assert events.get("checks_passed", 0) > 0 and events.get("suggestions_shown", 0) > 0
+    assert events.get("strokes", 0) > 0
+    assert events.get("saved_documents") == 1 and events.get("lasso_selections") == 1
     assert report["jobs"]["unended"] == [] and report["jobs"]["started"] > 0
     assert report["engines"]["llm"]["restarts"] == 0
     assert report["window_closed"] is True
     assert report["none_refcount"]["end"] > 0 and report["rss_mb"]["end"] > 0
+    assert report["stalls"]["ticks"] > 0
     assert "PASSED" in result.stdout
