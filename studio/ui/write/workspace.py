@@ -409,19 +409,20 @@ class WriteWorkspace(QWidget):
         self._deadline_timer.stop()
         for tab in self._tabs:
             revision = tab.editor.document().revision()
+            if tab.snapshot_revision == revision:
+                continue  # unchanged since its snapshot (revisions only grow, undo included)
             if self._is_dirty(tab):
-                if tab.snapshot_revision != revision:
-                    fmt = tab.document.format
-                    self._writer.submit(
-                        tab.recovery_id,
-                        tab.document.text,
-                        token=revision,
-                        original_path=tab.document.path,
-                        title=self._name(tab),
-                        encoding=fmt.encoding,
-                        newline=fmt.newline.name,
-                    )
-                    tab.snapshot_revision = revision
+                fmt = tab.document.format
+                self._writer.submit(
+                    tab.recovery_id,
+                    tab.document.text,
+                    token=revision,
+                    original_path=tab.document.path,
+                    title=self._name(tab),
+                    encoding=fmt.encoding,
+                    newline=fmt.newline.name,
+                )
+                tab.snapshot_revision = revision
             else:
                 try:
                     self._drop_snapshot(tab)
