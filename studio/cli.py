@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     text.add_argument("--temperature", type=float, default=0.7)
     text.add_argument("--seed", type=int, default=None)
     text.add_argument("--context", type=int, default=4096, help="context size in tokens")
-    text.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
+    text.add_argument("--threads", type=int, default=0, help="CPU threads (0: one per physical core)")
     try:
         from studio.cli_image import add_image_parser
     except ImportError:
@@ -66,7 +66,14 @@ def build_gui_parser() -> argparse.ArgumentParser:
 
 
 def run_text(args: argparse.Namespace) -> int:
-    """Stream a completion to stdout through the LLM engine process."""
+    """Stream a completion to stdout through the LLM engine process.
+
+    If the engine crashes while loading the model, the load is retried once in safe mode (see
+    :mod:`studio.engines.llm_safe_mode`) and a one-line notice goes to stderr.
+    """
+    import dataclasses
+
+    from studio.engines import llm_safe_mode
     from studio.engines.client import EngineClient
     from studio.engines.protocol import EngineEvent, EventKind, new_job_id
     from studio.engines.text_requests import CompletionRequest, LoadModelRequest
@@ -77,7 +84,13 @@ def run_text(args: argparse.Namespace) -> int:
         raise CliError("--temperature must be between 0 and 2")
     events: queue.Queue[EngineEvent] = queue.Queue()
     client = EngineClient("llm", events.put)
-    load = LoadModelRequest(new_job_id(), model_path=args.model, n_ctx=args.context, n_threads=args.threads)
+    store = llm_safe_mode.SafeModeStore()
+    load = llm_safe_mode.with_safe_mode_if_remembered(
+        LoadModelRequest(new_job_id(), model_path=args.model, n_ctx=args.context, n_threads=args.threads),
+        store,
+    )
+    if load.safe_mode:
+        print(f"studio: {llm_safe_mode.SAFE_MODE_REMEMBERED}", file=sys.stderr)
     completion = CompletionRequest(
         new_job_id(),
         prompt=args.prompt,
@@ -95,6 +108,20 @@ def run_text(args: argparse.Namespace) -> int:
                 event = events.get(timeout=0.5)
             except queue.Empty:
                 continue
+            if event.job_id not in pending:
+                continue  # the other job of an engine that crashed while loading
+            if event.kind is EventKind.ERROR and load.job_id in pending and event.data.get("engine_crashed"):
+                # the engine died before the model was ready: that was the load, whichever job reports it
+                retry = llm_safe_mode.retry_after_crash(load, event, store)
+                if retry is not None:
+                    print(f"studio: {llm_safe_mode.SAFE_MODE_NOTICE}", file=sys.stderr)
+                    load, completion = retry, dataclasses.replace(completion, job_id=new_job_id())
+                    client.submit(load)
+                    client.submit(completion)
+                    pending = {load.job_id, completion.job_id}
+                    continue
+                if load.safe_mode and llm_safe_mode.is_crash(event):
+                    raise CliError(llm_safe_mode.crashed_in_safe_mode_message(event))
             if event.kind is EventKind.TOKENS and event.job_id == completion.job_id:
                 sys.stdout.write(event.text)
                 sys.stdout.flush()

@@ -35,7 +35,7 @@ class Settings:
     model_path: str = ""  # empty: the embedded default model
     image_model_path: str = ""  # diffusers folder or .safetensors checkpoint for the Canvas
     context_size: int = 4096
-    threads: int = 0  # 0: one per CPU core
+    threads: int = 0  # llama.cpp and torch threads; 0: one per physical core (studio.cpu.default_threads)
     # ghost text
     suggestions_enabled: bool = True
     suggestion_delay_ms: int = 600

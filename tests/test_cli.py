@@ -81,3 +81,39 @@ def test_bad_arguments_exit_2() -> None:
     result = studio("text", "Hello", "--max-tokens", "0")
     assert result.returncode == 2
     assert "--max-tokens" in result.stderr
+
+
+@pytest.mark.llm
+def test_text_survives_a_crash_while_loading_and_remembers_safe_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    from studio.engines.llm import TEST_CRASH_ENV
+    from studio.engines.llm_safe_mode import SAFE_MODE_NOTICE, SAFE_MODE_REMEMBERED, SafeModeStore
+
+    monkeypatch.setenv(TEST_CRASH_ENV, "1")  # the engine dies in its warm-up decode unless in safe mode
+    first = studio("text", "The capital of France is", "--max-tokens", "6", "--seed", "2")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip()
+    assert first.stderr.strip().splitlines() == [f"studio: {SAFE_MODE_NOTICE}"]
+    assert SafeModeStore().needs_safe_mode("")  # the default model, on this CPU and llama.cpp build
+    # the next run loads in safe mode directly: no crash, so no restart notice
+    second = studio("text", "The capital of France is", "--max-tokens", "6", "--seed", "2")
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == first.stdout
+    assert second.stderr.strip().splitlines() == [f"studio: {SAFE_MODE_REMEMBERED}"]
+
+
+@pytest.mark.llm
+def test_text_gives_up_when_safe_mode_crashes_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    from studio.engines.llm import TEST_CRASH_ENV
+    from studio.engines.llm_safe_mode import SAFE_MODE_NOTICE
+
+    monkeypatch.setenv(TEST_CRASH_ENV, "always")
+    result = studio("text", "Hello", "--max-tokens", "3")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == f"studio: {SAFE_MODE_NOTICE}"  # one restart in safe mode, no more
+    assert len(lines) == 2, result.stderr
+    assert lines[1].startswith(
+        "studio: error: The model crashed on this computer's processor even in safe mode"
+    )
+    assert "SIGSEGV" in lines[1]
+    assert "Traceback" not in result.stderr

@@ -171,6 +171,7 @@ class EngineClient:
                     f"The {self.kind} engine process stopped unexpectedly ({reason}). "
                     "Your documents are safe; the next request starts a fresh engine.",
                     engine_crashed=True,
+                    exitcode=process.exitcode,
                 )
             )
 

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter, UnidentifiedImageError
 
+from studio.cpu import default_threads
 from studio.engines import protocol
 from studio.engines.image_requests import (
     SAMPLER_NAMES,
@@ -145,6 +146,16 @@ class LoadedModel:
         }
 
 
+def apply_thread_setting() -> int:
+    """Give torch the Settings' thread count (0: one per physical core); returns the count in use."""
+    from studio.settings import load_settings
+
+    threads = default_threads(load_settings().threads)
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return threads
+
+
 def _quiet_libraries() -> None:
     import diffusers
     import transformers
@@ -236,6 +247,7 @@ class DiffusionEngine:
     def handle(self, request: EngineRequest, cancel: CancelToken) -> Iterator[EngineEvent]:
         """Run one request, yielding its events; ends with ``result``, ``error`` or ``cancelled``."""
         job = request.job_id
+        apply_thread_setting()
         try:
             if isinstance(request, LoadPipelineRequest):
                 yield protocol.started(job, kind="load")

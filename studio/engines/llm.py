@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import signal
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -12,8 +13,10 @@ from typing import Any
 
 import llama_cpp
 
+from studio.cpu import default_threads
 from studio.engines import protocol
 from studio.engines.gguf_check import GgufError, GgufInfo, check_gguf
+from studio.engines.llm_safe_mode import weight_repacking
 from studio.engines.protocol import CancelToken, EngineError, EngineEvent, EngineRequest
 from studio.engines.text_requests import ChatRequest, CompletionRequest, LoadModelRequest
 from studio.models.default_model import ensure_default_model
@@ -39,6 +42,14 @@ llama_cpp.llama_log_set(_route_llama_log, ctypes.c_void_p(0))
 # is only bit-reproducible when it was decoded in the same chunks.
 ALIGNED_CHUNK = 128
 
+# Decoded once inside every load job (see LlmEngine._warm_up): a batch of several tokens and one on its own
+# run llama.cpp's matrix-matrix and matrix-vector kernels, the code that crashes on some CPUs.
+WARM_UP_TEXT = b"Once upon a time, in a quiet town by the sea,"
+
+TEST_CRASH_ENV = "STUDIO_TEST_CRASH_ON_FIRST_DECODE"
+"""Test hook: ``1`` makes the warm-up decode die of SIGSEGV unless the load is in safe mode, ``always``
+makes it die in safe mode too (simulates llama.cpp crashing on this CPU)."""
+
 
 class _CountingLlama(llama_cpp.Llama):
     """A ``Llama`` that records how many tokens each ``eval`` processed and decodes reproducibly.
@@ -50,6 +61,24 @@ class _CountingLlama(llama_cpp.Llama):
 
     eval_sizes: list[int]
     clean_upto: int
+
+    def __init__(self, *args: Any, use_extra_bufts: bool = True, **kwargs: Any) -> None:
+        """``use_extra_bufts=False`` loads without weight repacking (llama.cpp CLI's ``--no-repack``)."""
+        self._use_extra_bufts = use_extra_bufts
+        self.eval_sizes = []
+        self.clean_upto = 0
+        super().__init__(*args, **kwargs)
+
+    # Llama.__init__ has no argument for use_extra_bufts: it builds ``self.model_params`` and loads the
+    # model in one go. Assigning that attribute is the one point in between, so the flag is set there.
+    @property
+    def model_params(self) -> llama_cpp.llama_model_params:
+        return self._model_params
+
+    @model_params.setter
+    def model_params(self, params: llama_cpp.llama_model_params) -> None:
+        params.use_extra_bufts = self._use_extra_bufts
+        self._model_params = params
 
     def eval(self, tokens: Sequence[int]) -> None:
         tokens = list(tokens)
@@ -151,7 +180,8 @@ class LlmEngine:
         n_ctx = request.n_ctx if request.n_ctx > 0 else (info.context_length or 4096)
         if info.context_length:
             n_ctx = min(n_ctx, info.context_length)
-        n_threads = request.n_threads if request.n_threads > 0 else max(1, os.cpu_count() or 1)
+        n_threads = default_threads(request.n_threads)
+        repack = weight_repacking(request.safe_mode)
         started_at = time.perf_counter()
         try:
             llm = _CountingLlama(
@@ -162,12 +192,18 @@ class LlmEngine:
                 n_batch=512,
                 use_mmap=True,
                 verbose=False,
+                use_extra_bufts=repack,
             )
         except (ValueError, RuntimeError, OSError) as exc:
             yield self._load_failed(job_id, f"llama.cpp could not load {path.name}: {exc}")
             return
-        llm.eval_sizes = []
-        llm.clean_upto = 0
+        yield protocol.progress(job_id, 0.9, f"Warming up {info.name}")
+        try:
+            self._warm_up(llm, request.safe_mode)
+        except RuntimeError as exc:
+            llm.close()
+            yield self._load_failed(job_id, f"llama.cpp could not run {path.name}: {exc}")
+            return
         self._llm = llm
         self._info = info
         self._model_kind = "instruct" if llm.metadata.get("tokenizer.chat_template") else "base"
@@ -182,8 +218,22 @@ class LlmEngine:
             n_ctx=llm.n_ctx(),
             n_threads=n_threads,
             supports_fim=self._fim_tokens is not None,
+            safe_mode=request.safe_mode,
+            weight_repacking=repack,
             load_seconds=time.perf_counter() - started_at,
         )
+
+    @staticmethod
+    def _warm_up(llm: _CountingLlama, safe_mode: bool) -> None:
+        """Decode a few tokens, then forget them: the model's first decode happens inside the load job, so a
+        CPU-specific crash in llama.cpp's kernels is a crash of the load (which Studio retries in safe mode)."""
+        crash_hook = os.environ.get(TEST_CRASH_ENV, "")
+        if crash_hook == "always" or (crash_hook == "1" and not safe_mode):
+            os.kill(os.getpid(), signal.SIGSEGV)
+        llm.eval(llm.tokenize(WARM_UP_TEXT, add_bos=True, special=False))
+        llm.reset()
+        llm.eval_sizes = []
+        llm.clean_upto = 0
 
     def _load_failed(self, job_id: str, message: str) -> EngineEvent:
         """The error event of a failed load; ``model_kept`` says whether the previous model still serves."""

@@ -10,12 +10,17 @@ from studio.engines.protocol import EngineRequest
 
 @dataclass(frozen=True, slots=True)
 class LoadModelRequest(EngineRequest):
-    """Load a GGUF model (an empty ``model_path`` means Studio's embedded default model)."""
+    """Load a GGUF model (an empty ``model_path`` means Studio's embedded default model).
+
+    ``safe_mode`` loads without weight repacking (llama.cpp's extra buffer types), the optimised kernels
+    that crash on some CPUs; see :mod:`studio.engines.llm_safe_mode`.
+    """
 
     engine_kind: ClassVar[str] = "llm"
     model_path: str = ""
     n_ctx: int = 4096
-    n_threads: int = 0  # 0: one per CPU core
+    n_threads: int = 0  # 0: one per physical CPU core
+    safe_mode: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from studio.canvas.errors import CanvasError
 from studio.documents.text_document import ChangedOnDiskError, DocumentError
+from studio.engines import llm_safe_mode
 from studio.engines.protocol import EngineEvent, EventKind, new_job_id
 from studio.engines.text_requests import CompletionRequest, LoadModelRequest
 from studio.models.default_model import DEFAULT_MODEL_NAME
@@ -149,6 +150,9 @@ class MainWindow(QMainWindow):
         self._previous_model_path = self.settings.model_path
         self.model_status.name = Path(self.settings.model_path).name or DEFAULT_MODEL_NAME
         self._model_job: JobHandle | None = None
+        self._safe_mode_models: set[str] = set()  # crashed while loading in this session: load in safe mode
+        self._gave_up_models: dict[str, str] = {}  # crashed even in safe mode (path -> why): not reloaded
+        self._safe_mode_notice = ""  # shown when the safe-mode load that follows a crash succeeds
         self.runner.set_preload("llm", self._make_load_request)
         self.runner.event_received.connect(self._on_engine_event)
 
@@ -216,15 +220,24 @@ class MainWindow(QMainWindow):
         self.runner.start_engine("llm")
 
     def _load_request(self) -> LoadModelRequest:
-        """A request to load the chosen model with the current context size and threads."""
-        return LoadModelRequest(
+        """A request to load the chosen model with the current context size and threads; in safe mode when
+        the model crashed the engine on this machine before."""
+        path = self.settings.model_path
+        request = LoadModelRequest(
             new_job_id(),
-            model_path=self.settings.model_path,
+            model_path=path,
             n_ctx=self.settings.context_size,
             n_threads=self.settings.threads,
+            safe_mode=path in self._safe_mode_models,
         )
+        return llm_safe_mode.with_safe_mode_if_remembered(request, llm_safe_mode.SafeModeStore())
 
-    def _make_load_request(self) -> LoadModelRequest:
+    def _make_load_request(self) -> LoadModelRequest | None:
+        why = self._gave_up_models.get(self.settings.model_path)
+        if why is not None:
+            # it crashed even in safe mode: a fresh engine process starts without it (no crash loop)
+            self.show_error(why)
+            return None
         request = self._load_request()
         self._track_model_job(self.runner.track(request, "Loading model"))
         return request
@@ -257,11 +270,33 @@ class MainWindow(QMainWindow):
             status.name = str(event.data.get("model_name") or status.name)
             status.progress = 1.0
             status.message = f"{status.model_kind} model, {event.data.get('n_ctx')} tokens of context"
+            if event.data.get("safe_mode"):
+                notice, self._safe_mode_notice = self._safe_mode_notice, ""
+                status.message = notice or f"{status.message}. {llm_safe_mode.SAFE_MODE_REMEMBERED}"
+                if notice:
+                    self.statusBar().showMessage(notice, 60_000)
             status.state = model_status.READY
 
+        def restart_in_safe_mode() -> None:
+            if self.isVisible():  # not after the window closed (and stopped its engines)
+                self.runner.start_engine("llm")
+
         def on_failure(message: str) -> None:
-            self.show_error(message)
             event = handle.last_event
+            request = handle.request
+            if event is not None and isinstance(request, LoadModelRequest) and llm_safe_mode.is_crash(event):
+                if llm_safe_mode.retry_after_crash(request, event, llm_safe_mode.SafeModeStore()) is not None:
+                    # the engine died in the load (its warm-up decode): load once more, in safe mode
+                    self._safe_mode_models.add(request.model_path)
+                    self._safe_mode_notice = llm_safe_mode.SAFE_MODE_NOTICE
+                    status.message = (
+                        "The model crashed on this computer's processor; restarting in safe mode…"
+                    )
+                    QTimer.singleShot(0, self, restart_in_safe_mode)
+                    return
+                message = llm_safe_mode.crashed_in_safe_mode_message(event)
+                self._gave_up_models[request.model_path] = message
+            self.show_error(message)
             if event is not None and event.data.get("model_kept"):
                 # the previous model still serves: keep using it
                 self.settings.model_path = self._previous_model_path

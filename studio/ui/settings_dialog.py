@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.cpu import physical_cores
 from studio.settings import LIMITS, Settings
 
 
@@ -42,10 +43,15 @@ class SettingsDialog(QDialog):
         self.context_size.setValue(settings.context_size)
         layout.addRow("&Context size:", self.context_size)
 
-        self.threads = _spin("threads", "CPU threads, 0 for automatic")
-        self.threads.setSpecialValueText("Automatic (all cores)")
+        cores = physical_cores()
+        self.threads = _spin("threads", f"CPU threads, 0 for one per physical core ({cores})")
+        self.threads.setSpecialValueText(f"Automatic: {cores} (one per physical core)")
+        self.threads.setToolTip(
+            "Threads for the text model and image generation. Automatic uses one per physical core: "
+            "hyper-threads slow the text model down."
+        )
         self.threads.setValue(settings.threads)
-        layout.addRow("CPU &threads:", self.threads)
+        layout.addRow(f"CPU &threads (0 = one per physical core: {cores}):", self.threads)
 
         self.suggestions_enabled = QCheckBox("Suggest continuations while I type")
         self.suggestions_enabled.setAccessibleName("Suggest continuations while typing")
