@@ -20,13 +20,11 @@ from importlib import metadata
 from pathlib import Path
 
 from studio import __version__
+from studio.settings import Settings, load_settings
 
 NOT_INSTALLED = "not installed"
 PENDING = "checking…"
 """The value of a fact that needs llama.cpp or torch imported, before the child process reports it."""
-
-REPACK_ENV = "STUDIO_LLAMA_REPACK"
-"""``1`` forces llama.cpp's weight repacking (extra buffer types) on, ``0`` off; unset: off on AMX CPUs."""
 
 PACKAGES = (
     "shiboken6",
@@ -143,35 +141,30 @@ def package_version(name: str) -> str:
         return _unavailable(exc)
 
 
-def llama_repack_enabled(environ: Mapping[str, str] | None = None, amx: bool | None = None) -> bool:
-    """Whether llama.cpp may repack weights (``use_extra_bufts``): ``STUDIO_LLAMA_REPACK=1`` or ``0`` decides;
-    otherwise on, except on CPUs with AMX, whose kernels crash when llama.cpp was built by GCC 12.
+def llama_repack_description() -> str:
+    """Whether the LLM engine lets llama.cpp repack weights (extra buffer types) outside safe mode, and why:
+    :func:`studio.engines.llm_safe_mode.weight_repacking` in words."""
+    from studio.engines.llm_safe_mode import REPACK_ENV, weight_repacking
 
-    ``environ`` defaults to :data:`os.environ`, ``amx`` to :func:`studio.cpu.has_amx`.
-    """
-    value = (os.environ if environ is None else environ).get(REPACK_ENV, "").strip()
-    if value == "1":
-        return True
-    if value == "0":
-        return False
-    if amx is None:
-        from studio.cpu import has_amx
-
-        amx = has_amx()
-    return not amx
-
-
-def llama_repack_description(environ: Mapping[str, str] | None = None, amx: bool | None = None) -> str:
-    """:func:`llama_repack_enabled` in words, with the reason."""
-    env = os.environ if environ is None else environ
-    value = env.get(REPACK_ENV, "").strip()
-    enabled = llama_repack_enabled(env, amx)
-    state = "on" if enabled else "off"
-    if value in ("0", "1"):
-        return f"{state} ({REPACK_ENV}={value})"
-    if not enabled:
-        return f"{state} (this CPU has AMX, whose llama.cpp kernels crash when built by GCC 12; {REPACK_ENV}=1 forces it)"
+    forced = os.environ.get(REPACK_ENV, "").strip()
+    state = "on" if weight_repacking(safe_mode=False) else "off"
+    if forced in ("0", "1"):
+        return f"{state} ({REPACK_ENV}={forced})"
+    if state == "off":
+        return (
+            "off (this CPU has AMX, whose llama.cpp kernels crash when built by GCC 12; "
+            f"{REPACK_ENV}=1 forces it on)"
+        )
     return state
+
+
+def llama_safe_mode_description(model_path: str) -> str:
+    """Whether the engine loads ``model_path`` (empty: the default model) in safe mode on this machine."""
+    from studio.engines.llm_safe_mode import SafeModeStore
+
+    if SafeModeStore().needs_safe_mode(model_path):
+        return "yes (it crashed the engine on this CPU with this llama.cpp build before; no weight repacking)"
+    return "no"
 
 
 def _studio_section() -> Section:
@@ -242,20 +235,15 @@ def _cpu_section() -> Section:
     )
 
 
-def _threads_section(settings_threads: int | None) -> Section:
+def _threads_section(settings: Settings | None) -> Section:
     from studio.cpu import default_threads
 
     items = {"default (physical cores)": _safe(default_threads)}
-    if settings_threads is None:
-        try:
-            from studio.settings import load_settings
-
-            settings_threads = load_settings().threads
-        except Exception as exc:
-            items["setting"] = _unavailable(exc)
-    if settings_threads is not None:
-        items["setting"] = f"{settings_threads} (0: default)"
-        items["engines use"] = _safe(lambda: default_threads(settings_threads))
+    if settings is None:
+        items["setting"] = _unavailable("the settings could not be read")
+    else:
+        items["setting"] = f"{settings.threads} (0: default)"
+        items["engines use"] = _safe(lambda: default_threads(settings.threads))
     return Section("Threads", items)
 
 
@@ -341,11 +329,14 @@ def _ggml_devices() -> str:
     return "; ".join(devices) or "none"
 
 
-def _llama_section(runtime: bool, environ: Mapping[str, str]) -> Section:
+def _llama_section(runtime: bool, settings: Settings | None) -> Section:
     version = package_version("llama-cpp-python")
+    model_path = settings.model_path if settings is not None else ""
     items = {
         "llama-cpp-python": version,
-        "weight repacking": _safe(lambda: llama_repack_description(environ)),
+        "weight repacking": _safe(llama_repack_description),
+        "model": model_path or "the default model",
+        "safe mode for the model": _safe(lambda: llama_safe_mode_description(model_path)),
     }
     if version == NOT_INSTALLED:
         items.update(dict.fromkeys(LLAMA_RUNTIME_KEYS, NOT_INSTALLED))
@@ -418,33 +409,40 @@ def _environment_section(environ: Mapping[str, str]) -> Section:
     )
 
 
+def _load_settings() -> Settings | None:
+    try:
+        return load_settings()
+    except Exception:
+        return None
+
+
 def collect(
     runtime: bool = True,
     *,
     qt_runtime: str | None = None,
-    settings_threads: int | None = None,
-    environ: Mapping[str, str] | None = None,
+    settings: Settings | None = None,
 ) -> SystemReport:
     """Gather the report. Never raises: a missing package reads ``not installed``, a failing probe
     ``unavailable (<reason>)``.
 
     ``runtime=False`` skips what needs llama.cpp or torch imported (those facts read :data:`PENDING`);
     ``qt_runtime`` is the running Qt's version when the caller has Qt loaded (pending otherwise);
-    ``settings_threads`` the configured thread count (default: read the settings file).
+    ``settings`` the app's settings (default: read the settings file).
     """
-    env = os.environ if environ is None else environ
+    if settings is None:
+        settings = _load_settings()
     builders: list[tuple[str, Callable[[], Section]]] = [
         ("Studio", _studio_section),
         ("Python", _python_section),
         ("System", _system_section),
         ("CPU", _cpu_section),
-        ("Threads", lambda: _threads_section(settings_threads)),
+        ("Threads", lambda: _threads_section(settings)),
         ("Qt", lambda: _qt_section(qt_runtime)),
-        ("llama.cpp", lambda: _llama_section(runtime, env)),
+        ("llama.cpp", lambda: _llama_section(runtime, settings)),
         ("torch", lambda: _torch_section(runtime)),
         ("Packages", _packages_section),
         ("Folders", _folders_section),
-        ("Environment", lambda: _environment_section(env)),
+        ("Environment", lambda: _environment_section(os.environ)),
     ]
     report = SystemReport()
     for title, build in builders:

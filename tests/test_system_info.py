@@ -14,16 +14,15 @@ import pytest
 
 from studio import __version__, system_info
 from studio.cpu import cpu_info, physical_cores
+from studio.engines import llm_safe_mode
 from studio.settings import Settings, save_settings
 from studio.system_info import (
     NOT_INSTALLED,
     PENDING,
-    REPACK_ENV,
     SystemReport,
     child_command,
     collect,
     llama_repack_description,
-    llama_repack_enabled,
     package_version,
     stdout_to_stderr,
 )
@@ -80,7 +79,7 @@ def test_threads_come_from_the_settings_file() -> None:
     report = collect(runtime=False)
     assert report.get("Threads", "setting") == "3 (0: default)"
     assert report.get("Threads", "engines use") == "3"
-    automatic = collect(runtime=False, settings_threads=0)
+    automatic = collect(runtime=False, settings=Settings(threads=0))
     assert automatic.get("Threads", "engines use") == str(physical_cores())
 
 
@@ -149,28 +148,37 @@ def test_a_package_that_fails_to_import_reads_unavailable(monkeypatch: pytest.Mo
 
 
 @pytest.mark.parametrize(
-    ("env", "amx", "enabled"),
+    ("forced", "amx", "description"),
     [
-        ({}, False, True),
-        ({}, True, False),
-        ({REPACK_ENV: "1"}, True, True),
-        ({REPACK_ENV: "0"}, False, False),
-        ({REPACK_ENV: "yes please"}, True, False),
+        ("", False, "on"),
+        ("", True, "off (this CPU has AMX"),
+        ("1", True, "on (STUDIO_LLAMA_REPACK=1)"),
+        ("0", False, "off (STUDIO_LLAMA_REPACK=0)"),
     ],
 )
-def test_llama_repack_decision(env: dict[str, str], amx: bool, enabled: bool) -> None:
-    assert llama_repack_enabled(env, amx) is enabled
-    description = llama_repack_description(env, amx)
-    assert description.startswith("on" if enabled else "off")
-    if env.get(REPACK_ENV) in ("0", "1"):
-        assert f"{REPACK_ENV}={env[REPACK_ENV]}" in description
-    elif amx:
-        assert "AMX" in description
+def test_weight_repacking_is_the_engines_choice_in_words(
+    monkeypatch: pytest.MonkeyPatch, forced: str, amx: bool, description: str
+) -> None:
+    monkeypatch.setenv(llm_safe_mode.REPACK_ENV, forced)
+    monkeypatch.setattr(llm_safe_mode, "has_amx", lambda: amx)
+    assert llama_repack_description().startswith(description)
+    report = collect(runtime=False)
+    assert report.get("llama.cpp", "weight repacking").startswith(description)
+    assert report.get("llama.cpp", "weight repacking").startswith(
+        "on" if llm_safe_mode.weight_repacking(safe_mode=False) else "off"
+    )
 
 
-def test_llama_repack_follows_this_cpu_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(REPACK_ENV, raising=False)
-    assert llama_repack_enabled() is not cpu_info().has_amx
+def test_safe_mode_for_the_configured_model_is_reported(tmp_path: Path) -> None:
+    model = tmp_path / "crashy.gguf"
+    model.write_bytes(b"GGUF")
+    save_settings(Settings(model_path=str(model)))
+    report = collect(runtime=False)
+    assert report.get("llama.cpp", "model") == str(model)
+    assert report.get("llama.cpp", "safe mode for the model") == "no"
+    llm_safe_mode.SafeModeStore().remember(str(model), "SIGSEGV while loading")
+    assert collect(runtime=False).get("llama.cpp", "safe mode for the model").startswith("yes (it crashed")
+    assert collect(runtime=False, settings=Settings()).get("llama.cpp", "model") == "the default model"
 
 
 def test_stdout_to_stderr_moves_c_level_output(capfd: pytest.CaptureFixture[str]) -> None:
@@ -226,7 +234,9 @@ def test_cli_json_is_the_same_report() -> None:
     )
     assert report.get("torch", "cuda available") in ("yes", "no")
     assert report.get("llama.cpp", "system info").startswith("CPU :")
-    assert report.get("llama.cpp", "weight repacking").startswith("off" if cpu_info().has_amx else "on")
+    assert report.get("llama.cpp", "weight repacking").startswith(
+        "on" if llm_safe_mode.weight_repacking(safe_mode=False) else "off"
+    )
 
 
 def test_cli_help_lists_system_info_and_json_needs_it() -> None:

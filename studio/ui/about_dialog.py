@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio import __version__
+from studio.settings import Settings
 from studio.system_info import SystemReport, child_command, collect
 
 CHILD_TIMEOUT_MS = 180_000
@@ -43,15 +44,13 @@ class AboutDialog(QDialog):
         self,
         parent: QWidget | None = None,
         *,
-        settings_threads: int | None = None,
+        settings: Settings | None = None,
         command: list[str] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("About Studio")
         self.setAccessibleName("About Studio")
-        self.report: SystemReport = collect(
-            runtime=False, qt_runtime=qVersion(), settings_threads=settings_threads
-        )
+        self.report: SystemReport = collect(runtime=False, qt_runtime=qVersion(), settings=settings)
 
         layout = QVBoxLayout(self)
         header = QHBoxLayout()

@@ -786,7 +786,7 @@ class MainWindow(QMainWindow):
         """Help ▸ About: the version and the system report for bug reports, with a Copy button."""
         from studio.ui.about_dialog import AboutDialog
 
-        dialog = AboutDialog(self, settings_threads=self.settings.threads)
+        dialog = AboutDialog(self, settings=self.settings)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
 
