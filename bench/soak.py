@@ -237,6 +237,17 @@ def tail(path: Path, lines: int = 25) -> list[str]:
     return text.splitlines()[-lines:]
 
 
+def crash_excerpt(lines: list[str]) -> list[str]:
+    """From a faulthandler dump: the fatal error and the stack of the thread that crashed."""
+    start = next(i for i, line in enumerate(lines) if "Fatal Python error" in line)
+    excerpt = lines[max(0, start - 5) : start + 2]
+    current = next((i for i in range(start, len(lines)) if lines[i].startswith("Current thread")), None)
+    if current is not None:
+        end = next((i for i in range(current, len(lines)) if not lines[i].strip()), len(lines))
+        excerpt += lines[current:end]
+    return excerpt
+
+
 def format_minute(record: dict[str, Any], total: float) -> str:
     counts = record.get("actions_this_minute", {})
     actions = ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
@@ -337,6 +348,7 @@ def run_parent(args: argparse.Namespace) -> int:
     summary: dict[str, Any] | None = None
     start_info: dict[str, Any] = {}
     hung = False
+    ready_at: float | None = None
     buffer = b""
     with os.fdopen(read_end, "rb", buffering=0) as stats, _killing_on_interrupt(child):
         while True:
@@ -370,6 +382,7 @@ def run_parent(args: argparse.Namespace) -> int:
                         f"platform {record['platform']}, pid {record['pid']}"
                     )
                 elif kind == "ready":
+                    ready_at = time.monotonic()
                     say(f"warm-up done in {record['warmup_s']:.1f} s: {record['note']}")
                 elif kind == "minute":
                     say(format_minute(record, args.minutes))
@@ -384,10 +397,11 @@ def run_parent(args: argparse.Namespace) -> int:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pid, signal.SIGKILL)
         returncode = child.wait()
+    soaked_s = time.monotonic() - ready_at if ready_at is not None else 0.0
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(child.pid, signal.SIGKILL)  # engine processes a crashed GUI left behind
-    report = build_report(args, summary, start_info, returncode, hung, log_path)
-    report["per_minute"] = [record for record in records if record.get("type") == "minute"]
+    minutes = [record for record in records if record.get("type") == "minute"]
+    report = build_report(args, summary, start_info, returncode, hung, log_path, minutes, soaked_s)
     print_report(report)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -418,10 +432,13 @@ def build_report(
     returncode: int,
     hung: bool,
     log_path: Path,
+    minutes: list[dict[str, Any]],
+    soaked_s: float,
 ) -> dict[str, Any]:
     failures: list[str] = []
-    log_tail = tail(log_path, 40)
-    fatal = [line for line in tail(log_path, 400) if "Fatal Python error" in line]
+    lines = tail(log_path, 400)
+    fatal = [line for line in lines if "Fatal Python error" in line]
+    log_tail = crash_excerpt(lines) if fatal else lines[-40:]
     crash: dict[str, Any] = {"gui_exit": describe_status(returncode), "hung": hung, "fatal": fatal}
     if hung:
         failures.append("the GUI process hung past the deadline and was killed")
@@ -444,6 +461,18 @@ def build_report(
     if summary is not None:
         report.update({key: value for key, value in summary.items() if key != "type"})
         failures.extend(summary.get("failures", []))
+    else:  # the GUI died: what its last minute records said
+        report["soaked_minutes"] = soaked_s / 60
+        crash["after_soak_s"] = round(soaked_s, 1)
+        last = minutes[-1] if minutes else None
+        if last is not None and not last.get("immortal"):
+            tolerance = round(args.none_tolerance + NONE_TOLERANCE_PER_MINUTE * last["elapsed_s"] / 60)
+            if abs(last["none_drift"]) > tolerance:
+                failures.append(
+                    f"None refcount drifted by {last['none_drift']:+d} in the first {last['minute']} min "
+                    f"(tolerance ±{tolerance}): a binding leaks references to None"
+                )
+    report["per_minute"] = minutes
     if failures and (returncode != 0 or hung):
         report["log_tail"] = log_tail
     report["failures"] = failures
@@ -465,8 +494,19 @@ def print_report(report: dict[str, Any]) -> None:
         + "; engine restarts "
         + (", ".join(f"{kind} {info['restarts']}" for kind, info in engines.items()) or "n/a")
         + f"; engine_crashed events {len(crashed_events)}"
+        + (f"; the GUI died {crash['after_soak_s']:.0f} s into the soak" if "after_soak_s" in crash else "")
     )
     none = report.get("none_refcount")
+    last = report["per_minute"][-1] if report.get("per_minute") else None
+    if not none and last is not None:
+        out.append(
+            f"  None refcount at minute {last['minute']} (the last figures before the end): "
+            f"{last['none_refcount']}, drift {last['none_drift']:+d} since warm-up"
+            + (" (immortal)" if last.get("immortal") else "")
+        )
+        out.append(
+            f"  RSS at minute {last['minute']}: {last['rss_mb']:.1f} MB ({last['rss_growth_mb']:+.1f})"
+        )
     if none:
         label = (
             "immortal (Python >= 3.12), not checked"
