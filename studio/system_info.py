@@ -100,6 +100,8 @@ class SystemReport:
             for items in raw.values()
         ):
             raise ValueError("not a Studio system report")
+        if "version" not in raw.get("Studio", {}):
+            raise ValueError("a system report without Studio's version")
         return cls([Section(str(title), dict(items)) for title, items in raw.items()])
 
     @property
@@ -144,13 +146,14 @@ def package_version(name: str) -> str:
 def llama_repack_description() -> str:
     """Whether the LLM engine lets llama.cpp repack weights (extra buffer types) outside safe mode, and why:
     :func:`studio.engines.llm_safe_mode.weight_repacking` in words."""
+    from studio.cpu import has_amx
     from studio.engines.llm_safe_mode import REPACK_ENV, weight_repacking
 
     forced = os.environ.get(REPACK_ENV, "").strip()
     state = "on" if weight_repacking(safe_mode=False) else "off"
     if forced in ("0", "1"):
         return f"{state} ({REPACK_ENV}={forced})"
-    if state == "off":
+    if state == "off" and has_amx():
         return (
             "off (this CPU has AMX, whose llama.cpp kernels crash when built by GCC 12; "
             f"{REPACK_ENV}=1 forces it on)"

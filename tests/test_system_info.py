@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from studio import __version__, system_info
+from studio import __version__, cpu, system_info
 from studio.cpu import cpu_info, physical_cores
 from studio.engines import llm_safe_mode
 from studio.settings import Settings, save_settings
@@ -103,7 +103,9 @@ def test_json_round_trips() -> None:
     assert again.to_text() == report.to_text()
 
 
-@pytest.mark.parametrize("text", ["[]", '{"CPU": ["model"]}', '{"CPU": {"cores": 2}}', "not json"])
+@pytest.mark.parametrize(
+    "text", ["[]", "{}", '{"CPU": {"model": "x"}}', '{"CPU": ["model"]}', '{"CPU": {"cores": 2}}', "not json"]
+)
 def test_json_that_is_not_a_report_is_refused(text: str) -> None:
     with pytest.raises(ValueError):
         SystemReport.from_json(text)
@@ -161,6 +163,7 @@ def test_weight_repacking_is_the_engines_choice_in_words(
 ) -> None:
     monkeypatch.setenv(llm_safe_mode.REPACK_ENV, forced)
     monkeypatch.setattr(llm_safe_mode, "has_amx", lambda: amx)
+    monkeypatch.setattr(cpu, "has_amx", lambda: amx)
     assert llama_repack_description().startswith(description)
     report = collect(runtime=False)
     assert report.get("llama.cpp", "weight repacking").startswith(description)
