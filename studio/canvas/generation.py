@@ -12,30 +12,42 @@ The model sees a *context region*: the selection's bounds padded by a quarter of
 sides multiples of 8. :func:`apply_result` scales the model's output back and blends it through a mask
 feathered *inward* and clipped to the selection, so composite pixels outside the selection stay bit for bit
 as they were. :func:`add_result_layer` puts that on a new layer as one undo step.
+
+This is the one path of a generation job, shared by the canvas (``GenerationController``) and ``studio
+image``: :func:`image_request` turns a plan and the user's :class:`GenerateSettings` into the engine
+request, :func:`blend_region` / :func:`apply_result` blend what the engine made (previews too), and
+:func:`add_generated_layer` adds a result as a layer named and marked from the engine's parameters.
 """
 
 from __future__ import annotations
 
 import io
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
+import studio
 from studio.canvas.document import CanvasDocument, Layer, LayerRef, check_canvas_size
 from studio.canvas.errors import CanvasError
 from studio.canvas.geometry import Rect
 from studio.canvas.image_io import encode_png
 from studio.canvas.imaging import blur_mask, check_rgb, flatten_rgb, resize_mask, resize_pixels
+from studio.canvas.png_metadata import GenerationInfo
 from studio.canvas.selection import Selection
+from studio.engines.image_requests import ImageRequest
+from studio.engines.protocol import new_job_id
 
 DEFAULT_NATIVE_RESOLUTION = 512
 MIN_MODEL_SIDE = 64
 DEFAULT_FEATHER = 8.0
 CONTEXT_FRACTION = 0.25
 MIN_CONTEXT = 32
+MAX_NAME_PROMPT = 40
 
 
 class GenerationMode(StrEnum):
@@ -82,6 +94,54 @@ class GenerationPlan:
         buffer = io.BytesIO()
         Image.fromarray(self.mask).save(buffer, format="PNG")
         return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class GenerateSettings:
+    """What the user asked for (the Generate panel's fields, or ``studio image``'s options): ``seed`` -1
+    for a random seed, ``resolution`` 0 for the model's native size; ``strength`` is Vary's."""
+
+    prompt: str
+    negative_prompt: str
+    steps: int
+    guidance: float
+    seed: int
+    scheduler: str
+    num_candidates: int
+    strength: float
+    resolution: int
+    model_path: str
+
+
+def image_request(
+    plan: GenerationPlan,
+    settings: GenerateSettings,
+    *,
+    preview_every: int = 1,
+    preview_kind: str = "latent",
+) -> ImageRequest:
+    """The engine request that makes ``plan`` with ``settings``: its mode, model size, init image, mask
+    and strength come from the plan. Check it with :meth:`ImageRequest.problem` before submitting."""
+    width, height = plan.model_size
+    return ImageRequest(
+        new_job_id(),
+        mode=plan.mode.value,
+        prompt=settings.prompt,
+        negative_prompt=settings.negative_prompt,
+        steps=settings.steps,
+        guidance=settings.guidance,
+        seed=settings.seed,
+        width=width,
+        height=height,
+        scheduler=settings.scheduler,
+        num_candidates=settings.num_candidates,
+        init_image=plan.init_png(),
+        mask_image=plan.mask_png(),
+        strength=plan.strength,
+        preview_every=preview_every,
+        preview_kind=preview_kind,
+        model_path=settings.model_path,
+    )
 
 
 def model_size_for(
@@ -140,9 +200,12 @@ def plan_generation(
     native_resolution: int = DEFAULT_NATIVE_RESOLUTION,
     *,
     feather: float = DEFAULT_FEATHER,
+    strength: float = 1.0,
 ) -> GenerationPlan:
-    """Plan a Generate click for ``selection`` (usually ``document.selection``); see the module docs."""
+    """Plan a Generate click for ``selection`` (usually ``document.selection``); see the module docs.
+    ``strength``: how much inpainting and outpainting change the selected pixels (1: entirely)."""
     _check_native(native_resolution)
+    _check_strength(strength, "Inpainting strength")
     if not math.isfinite(feather) or feather < 0:
         raise CanvasError("The blend feather must be zero or more")
     size = document.size
@@ -198,6 +261,7 @@ def plan_generation(
         init_image=init_image,
         mask=mask,
         blend_mask=inward_blend_mask(selection, region, target, feather),
+        strength=1.0 if mode is GenerationMode.TEXT_TO_IMAGE else float(strength),
     )
 
 
@@ -209,8 +273,7 @@ def plan_variation(
 ) -> GenerationPlan:
     """Plan an image-to-image variation of a layer's content; the result keeps the layer's shape (alpha)."""
     _check_native(native_resolution)
-    if not isinstance(strength, int | float) or not math.isfinite(strength) or not 0.0 < strength <= 1.0:
-        raise CanvasError(f"Variation strength must be above 0 and at most 1, not {strength}")
+    _check_strength(strength, "Variation strength")
     source = document.layer(layer)
     region = source.content_bounds()
     if region is None:
@@ -232,16 +295,23 @@ def plan_variation(
     )
 
 
-def apply_result(plan: GenerationPlan, generated: np.ndarray) -> np.ndarray:
-    """Full-canvas layer pixels (``canvas_size``) holding the model output scaled into the region and
-    blended by the plan's mask; alpha is exactly 0 wherever the blend mask is 0."""
+def blend_region(plan: GenerationPlan, generated: np.ndarray) -> np.ndarray:
+    """The model output scaled to the plan's region (``H×W×4``, region size) with the blend mask as alpha:
+    exactly what applying the result puts there, and what a preview shows."""
     rgb = check_rgb(generated, "The generated image")
+    out = np.empty((plan.region.height, plan.region.width, 4), dtype=np.uint8)
+    out[:, :, :3] = resize_pixels(rgb, plan.region.size)
+    out[:, :, 3] = np.clip(np.rint(plan.blend_mask * 255.0), 0, 255).astype(np.uint8)
+    out[out[:, :, 3] == 0] = 0
+    return out
+
+
+def apply_result(plan: GenerationPlan, generated: np.ndarray) -> np.ndarray:
+    """Full-canvas layer pixels (``canvas_size``) holding :func:`blend_region` in the region; alpha is
+    exactly 0 wherever the blend mask is 0."""
     width, height = plan.canvas_size
     out = np.zeros((height, width, 4), dtype=np.uint8)
-    view = out[plan.region.slices]
-    view[:, :, :3] = resize_pixels(rgb, plan.region.size)
-    view[:, :, 3] = np.clip(np.rint(plan.blend_mask * 255.0), 0, 255).astype(np.uint8)
-    view[view[:, :, 3] == 0] = 0
+    out[plan.region.slices] = blend_region(plan, generated)
     return out
 
 
@@ -279,6 +349,45 @@ def add_result_layer(
         return document.add_layer(
             name or _DEFAULT_NAMES[plan.mode], pixels, index=index, provenance=dict(provenance or {}) or None
         )
+
+
+def layer_name(prompt: str, seed: int | None, limit: int = MAX_NAME_PROMPT) -> str:
+    """``"{prompt} ({seed})"`` with the prompt on one line and shortened to ``limit`` characters."""
+    text = " ".join(prompt.split()) or "Generated"
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip(" ,;:.") + "…"
+    return f"{text} ({seed})" if seed is not None else text
+
+
+def provenance_for(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The layer provenance of an engine result's parameters: prompt, seed, model, parameters and
+    ``ai_generated``."""
+    provenance = GenerationInfo.from_settings(params).to_provenance()
+    extra = {key: params.get(key) for key in ("scheduler", "mode", "strength", "model_family")}
+    provenance["parameters"].update({key: value for key, value in extra.items() if value is not None})
+    provenance["ai_generated"] = True
+    provenance["software"] = f"Studio {studio.__version__}"
+    return provenance
+
+
+def add_generated_layer(
+    document: CanvasDocument, plan: GenerationPlan, generated: np.ndarray, params: Mapping[str, Any]
+) -> Layer:
+    """:func:`add_result_layer` for an engine result with its parameters (``prompt``, ``seed``…): the
+    layer is named ``"{prompt} ({seed})"`` and carries :func:`provenance_for` (one undo step)."""
+    seed = params.get("seed")
+    return add_result_layer(
+        document,
+        plan,
+        generated,
+        name=layer_name(str(params.get("prompt") or ""), seed if isinstance(seed, int) else None),
+        provenance=provenance_for(params),
+    )
+
+
+def _check_strength(strength: float, what: str) -> None:
+    if not isinstance(strength, int | float) or not math.isfinite(strength) or not 0.0 < strength <= 1.0:
+        raise CanvasError(f"{what} must be above 0 and at most 1, not {strength}")
 
 
 def _check_native(native_resolution: int) -> None:

@@ -27,6 +27,9 @@ from studio.fileio import atomic_write_bytes
 
 MAX_IMAGE_PIXELS = 100_000_000
 OPEN_FORMATS = ("PNG", "JPEG", "WEBP")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")  # the files :func:`load_image` opens
+ORA_SUFFIX = ".ora"
+CANVAS_SUFFIXES = (ORA_SUFFIX, *IMAGE_SUFFIXES)  # every file the canvas opens
 _FORMAT_NAMES = "PNG, JPEG or WebP"
 # Modes Pillow converts to RGBA faithfully; 16-bit greyscale is scaled down by hand.
 _DIRECT_MODES = {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr"}

@@ -31,6 +31,7 @@ import studio
 from studio.canvas.document import CanvasDocument
 from studio.canvas.errors import ImageLoadError
 from studio.canvas.image_io import MAX_IMAGE_PIXELS, encode_png, strict_pillow
+from studio.engines.image_requests import INIT_MODES, format_parameters
 from studio.fileio import atomic_write_bytes
 
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
@@ -158,44 +159,10 @@ _A1111_SIZE = re.compile(r"^(\d+)x(\d+)$")
 _A1111_FIRST_KEY = re.compile(r"^(Steps|Sampler|CFG scale|Seed|Size|Model hash|Version): ")
 
 
-def a1111_quote(value: object) -> str:
-    """A parameter value as AUTOMATIC1111 writes it: JSON-quoted when it holds ``,``, ``:`` or a newline."""
-    text = str(value)
-    if "," not in text and "\n" not in text and ":" not in text and not text.startswith('"'):
-        return text
-    return json.dumps(text, ensure_ascii=False)
-
-
-def _number(value: float) -> str:
-    return f"{value:g}" if abs(value) < 1e15 else str(value)
-
-
 def format_a1111_parameters(info: GenerationInfo, extra: Mapping[str, object] | None = None) -> str:
-    """The AUTOMATIC1111 ``parameters`` text: prompt, ``Negative prompt: …``, then ``Key: value`` pairs."""
-    pairs: list[tuple[str, object]] = []
-    if info.steps is not None:
-        pairs.append(("Steps", info.steps))
-    if info.sampler:
-        pairs.append(("Sampler", info.sampler))
-    if info.cfg is not None:
-        pairs.append(("CFG scale", _number(info.cfg)))
-    if info.seed is not None:
-        pairs.append(("Seed", info.seed))
-    if info.width is not None and info.height is not None:
-        pairs.append(("Size", f"{info.width}x{info.height}"))
-    if info.model_hash:
-        pairs.append(("Model hash", info.model_hash))
-    if info.model:
-        pairs.append(("Model", info.model))
-    for key, value in (extra or {}).items():
-        if value is not None:
-            pairs.append((key, _number(value) if isinstance(value, float) else value))
-    pairs.append(("Version", f"Studio {studio.__version__}"))
-    lines = [info.prompt.strip()]
-    if info.negative_prompt.strip():
-        lines.append(f"Negative prompt: {info.negative_prompt.strip()}")
-    lines.append(", ".join(f"{key}: {a1111_quote(value)}" for key, value in pairs))
-    return "\n".join(lines)
+    """The AUTOMATIC1111 ``parameters`` text: prompt, ``Negative prompt: …``, then ``Key: value`` pairs
+    (through the one A1111 formatter, :func:`studio.engines.image_requests.format_parameters`)."""
+    return format_parameters(info.settings(), extra)
 
 
 def parse_a1111_parameters(text: str) -> GenerationInfo:
@@ -584,10 +551,22 @@ def export_png_with_provenance(document: CanvasDocument, path: str | os.PathLike
     """
     source = digital_source_type_for(document)
     generated = [layer for layer in document.layers if layer.visible and layer.provenance]
-    info = GenerationInfo.from_settings(generated[-1].provenance or {}) if generated else None
+    top = (generated[-1].provenance or {}) if generated else {}
+    info = GenerationInfo.from_settings(top) if generated else None
     provenance = {"layers": [{"name": layer.name, **(layer.provenance or {})} for layer in generated]}
-    pnginfo = make_pnginfo(info, source, provenance=provenance if generated else None)
+    pnginfo = make_pnginfo(
+        info, source, provenance=provenance if generated else None, extra=_denoising_strength(top)
+    )
     atomic_write_bytes(path, encode_png(document.composite(), pnginfo))
+
+
+def _denoising_strength(provenance: Mapping[str, Any]) -> dict[str, object]:
+    """``Denoising strength`` of a layer made from an init image (img2img, inpaint, outpaint), else {}."""
+    parameters = provenance.get("parameters")
+    if not isinstance(parameters, Mapping) or parameters.get("mode") not in INIT_MODES:
+        return {}
+    strength = _float(parameters.get("strength"))
+    return {} if strength is None else {"Denoising strength": strength}
 
 
 # -- reading ------------------------------------------------------------------------------------------

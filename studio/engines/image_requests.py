@@ -1,4 +1,4 @@
-"""Requests of the diffusion engine, and torch-free helpers around them (PNG text chunks, A1111 parameters).
+"""Requests of the diffusion engine, and torch-free helpers around them (size parsing, A1111 parameters).
 
 Plain picklable data: the GUI and the CLI build these without importing torch or diffusers. Images cross
 the process boundary as PNG bytes.
@@ -14,14 +14,16 @@ the same ``images`` / ``candidates`` keys.
 
 from __future__ import annotations
 
-import struct
-import zlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import studio
 from studio.engines.protocol import EngineRequest
 
 MODES = ("txt2img", "img2img", "inpaint", "outpaint")
+INIT_MODES = ("img2img", "inpaint", "outpaint")  # the modes that change an init image
 SCHEDULERS = ("default", "euler", "euler_a", "dpm++", "dpm++_karras", "ddim", "unipc", "lcm", "turbo")
 PREVIEW_KINDS = ("latent", "taesd", "none")
 PREDICTION_TYPES = ("auto", "epsilon", "v_prediction")
@@ -144,44 +146,50 @@ def parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def _quote(value: object) -> str:
+def a1111_quote(value: object) -> str:
+    """A parameter value as AUTOMATIC1111 writes it: JSON-quoted when it holds ``,``, ``:`` or a newline."""
     text = str(value)
-    if any(char in text for char in ',:\n"'):
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-    return text
+    if "," not in text and "\n" not in text and ":" not in text and not text.startswith('"'):
+        return text
+    return json.dumps(text, ensure_ascii=False)
 
 
-def format_parameters(params: dict[str, Any]) -> str:
-    """The AUTOMATIC1111 ``parameters`` text of one result's parameters (a result's ``data`` or one of its
-    ``candidates``)."""
-    lines = [str(params.get("prompt", ""))]
-    if params.get("negative_prompt"):
-        lines.append(f"Negative prompt: {params['negative_prompt']}")
-    fields: list[tuple[str, object]] = [
+def _number(value: float) -> str:
+    return f"{value:g}" if abs(value) < 1e15 else str(value)
+
+
+def format_parameters(params: Mapping[str, Any], extra: Mapping[str, object] | None = None) -> str:
+    """The AUTOMATIC1111 ``parameters`` text of one generation: the prompt, ``Negative prompt: …``, then
+    ``Key: value`` pairs ending with Studio's version.
+
+    ``params`` has the keys of a result's ``data`` or one of its ``candidates`` (``prompt``, ``steps``,
+    ``cfg``, ``seed``, ``width``, ``height``, ``sampler``, ``model``, ``model_hash``; ``mode`` and
+    ``strength`` add ``Denoising strength``); ``extra`` adds more pairs before the version. The one A1111
+    formatter: the engine's results and every PNG Studio writes use it.
+    """
+    width, height = params.get("width"), params.get("height")
+    pairs: list[tuple[str, object]] = [
         ("Steps", params.get("steps")),
         ("Sampler", params.get("sampler")),
         ("CFG scale", params.get("cfg")),
         ("Seed", params.get("seed")),
-        ("Size", f"{params.get('width')}x{params.get('height')}"),
+        ("Size", f"{width}x{height}" if width is not None and height is not None else None),
         ("Model hash", params.get("model_hash")),
         ("Model", params.get("model")),
     ]
-    if params.get("mode") in ("img2img", "inpaint", "outpaint"):
-        fields.append(("Denoising strength", params.get("strength")))
-    lines.append(", ".join(f"{key}: {_quote(value)}" for key, value in fields if value not in (None, "")))
+    if params.get("mode") in INIT_MODES:
+        pairs.append(("Denoising strength", params.get("strength")))
+    pairs.extend((extra or {}).items())
+    pairs.append(("Version", f"Studio {studio.__version__}"))
+    lines = [str(params.get("prompt") or "").strip()]
+    negative = str(params.get("negative_prompt") or "").strip()
+    if negative:
+        lines.append(f"Negative prompt: {negative}")
+    lines.append(
+        ", ".join(
+            f"{key}: {a1111_quote(_number(value) if isinstance(value, float) else value)}"
+            for key, value in pairs
+            if value is not None and value != ""
+        )
+    )
     return "\n".join(lines)
-
-
-def png_with_text(png: bytes, key: str, text: str) -> bytes:
-    """``png`` with a text chunk ``key`` = ``text`` added after IHDR (tEXt if Latin-1, else iTXt); the image
-    data is untouched."""
-    if png[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError("not a PNG")
-    try:
-        chunk_type, body = b"tEXt", key.encode("latin-1") + b"\0" + text.encode("latin-1")
-    except UnicodeEncodeError:
-        chunk_type, body = b"iTXt", key.encode("latin-1") + b"\0\0\0\0\0" + text.encode("utf-8")
-    chunk = struct.pack(">I", len(body)) + chunk_type + body
-    chunk += struct.pack(">I", zlib.crc32(chunk_type + body) & 0xFFFFFFFF)
-    ihdr_end = 8 + 8 + struct.unpack(">I", png[8:12])[0] + 4
-    return png[:ihdr_end] + chunk + png[ihdr_end:]

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.canvas.errors import CanvasError
+from studio.canvas.image_io import CANVAS_SUFFIXES
 from studio.documents.text_document import ChangedOnDiskError, DocumentError
 from studio.engines import llm_safe_mode
 from studio.engines.protocol import EngineEvent, EventKind, new_job_id
@@ -44,7 +45,6 @@ from studio.ui.write.workspace import WriteWorkspace
 log = logging.getLogger(__name__)
 
 MAX_RECENT_MODELS = 9
-IMAGE_SUFFIXES = {".ora", ".png", ".jpg", ".jpeg", ".webp"}
 WRITE_INDEX, CANVAS_INDEX = 0, 1
 
 
@@ -590,7 +590,7 @@ class MainWindow(QMainWindow):
     def open_path(self, path: str) -> bool:
         """Open a document (``.md``/``.txt``) in Write or an image (``.ora``/PNG/JPEG/WebP) on the Canvas;
         errors are shown, never raised."""
-        if Path(path).suffix.lower() in IMAGE_SUFFIXES:
+        if Path(path).suffix.lower() in CANVAS_SUFFIXES:
             return self.open_image(path)
         self.workspaces.setCurrentIndex(WRITE_INDEX)
         try:

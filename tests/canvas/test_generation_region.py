@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from studio.canvas.document import CanvasDocument
 from studio.canvas.errors import CanvasError
 from studio.canvas.generation import (
+    GenerateSettings,
     GenerationMode,
+    add_generated_layer,
     add_result_layer,
     apply_result,
+    blend_region,
+    image_request,
+    layer_name,
     model_size_for,
     plan_generation,
     plan_variation,
+    provenance_for,
 )
 from studio.canvas.geometry import Rect
 from studio.canvas.selection import Selection
@@ -232,3 +241,79 @@ def test_result_of_another_size_is_scaled_to_the_region() -> None:
     plan = plan_generation(doc, None)
     pixels = apply_result(plan, generated((77, 33)))
     assert pixels.shape == (100, 100, 4) and (pixels[:, :, 3] == 255).all()
+
+
+def test_previews_and_results_blend_alike() -> None:
+    doc = painted_document(120, 90)
+    doc.select_polygon([(20, 10), (100, 20), (80, 80)])
+    plan = plan_generation(doc, doc.selection, 64)
+    rgb = np.random.default_rng(5).integers(0, 256, (*plan.model_size[::-1], 3), dtype=np.uint8)
+    region = blend_region(plan, rgb)
+    assert region.shape == (plan.region.height, plan.region.width, 4)
+    assert np.array_equal(apply_result(plan, rgb)[plan.region.slices], region)
+    assert (region[region[:, :, 3] == 0] == 0).all()
+
+
+def test_one_request_builder_takes_geometry_from_the_plan() -> None:
+    doc = painted_document(200, 100)
+    doc.select_rect(Rect(40, 20, 60, 40))
+    settings = GenerateSettings(
+        prompt="a boat",
+        negative_prompt="fog",
+        steps=3,
+        guidance=4.5,
+        seed=11,
+        scheduler="lcm",
+        num_candidates=2,
+        strength=0.4,
+        resolution=0,
+        model_path="/models/m.safetensors",
+    )
+    plan = plan_generation(doc, doc.selection, 256, strength=0.8)
+    request = image_request(plan, settings, preview_every=0, preview_kind="none")
+    assert request.problem() is None
+    assert (request.mode, (request.width, request.height)) == ("inpaint", plan.model_size)
+    assert (request.prompt, request.negative_prompt, request.steps, request.guidance) == (
+        "a boat",
+        "fog",
+        3,
+        4.5,
+    )
+    assert (request.seed, request.scheduler, request.num_candidates) == (11, "lcm", 2)
+    assert (request.strength, request.preview_every, request.preview_kind) == (0.8, 0, "none")
+    assert request.model_path == "/models/m.safetensors"
+    assert request.init_image == plan.init_png() and request.mask_image == plan.mask_png()
+    assert plan.mask is not None
+    with Image.open(io.BytesIO(request.mask_image or b"")) as mask:
+        assert mask.size == plan.model_size and np.array_equal(np.asarray(mask), plan.mask)
+
+    txt2img = image_request(plan_generation(doc, None, 256, strength=0.8), settings)
+    assert (txt2img.mode, txt2img.init_image, txt2img.mask_image, txt2img.strength) == (
+        "txt2img",
+        None,
+        None,
+        1.0,
+    )
+    variation = image_request(plan_variation(doc, doc.active_layer, settings.strength, 256), settings)
+    assert (variation.mode, variation.strength, variation.mask_image) == ("img2img", 0.4, None)
+    with pytest.raises(CanvasError, match="Inpainting strength"):
+        plan_generation(doc, doc.selection, strength=0)
+
+
+def test_generated_layer_is_named_and_marked_from_the_engine_parameters() -> None:
+    doc = painted_document(64, 64)
+    doc.select_rect(Rect(8, 8, 24, 24))
+    plan = plan_generation(doc, doc.selection, 64, strength=0.6)
+    params = {
+        "prompt": "a  red\n door",
+        "seed": 4,
+        "steps": 2,
+        "cfg": 7.0,
+        "mode": "inpaint",
+        "strength": 0.6,
+    }
+    layer = add_generated_layer(doc, plan, generated(plan.model_size), params)
+    assert layer.name == "a red door (4)"
+    assert layer.provenance == provenance_for(params)
+    assert layer.provenance["ai_generated"] is True and layer.provenance["parameters"]["mode"] == "inpaint"
+    assert layer_name("", None) == "Generated"

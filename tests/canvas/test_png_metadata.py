@@ -307,3 +307,20 @@ def test_document_provenance_and_export(tmp_path: Path) -> None:
     read = read_generation_info(path)
     assert read is not None and read.prompt == info.prompt and read.seed == 1 and read.model == "sd:1.5"
     assert read.raw["provenance"]["layers"][0]["name"] == "Gen"
+
+
+def test_export_names_the_denoising_strength_of_an_edit(tmp_path: Path) -> None:
+    doc = CanvasDocument(8, 8)
+    provenance = studio_info().to_provenance()
+    layer = doc.add_layer("Gen", PIXELS, provenance=provenance)
+    path = tmp_path / "txt2img.png"
+    export_png_with_provenance(doc, path)
+    assert "Denoising strength" not in read_image_text(path)["parameters"]
+
+    provenance["parameters"].update(mode="inpaint", strength=0.6)
+    doc.set_layer_provenance(layer, provenance)
+    export_png_with_provenance(doc, path)
+    texts = read_image_text(path)
+    assert ", Denoising strength: 0.6, Version: Studio " in texts["parameters"]
+    assert texts["parameters"] == format_a1111_parameters(studio_info(), {"Denoising strength": 0.6})
+    assert json.loads(texts["studio"])["parameters"] == {"Denoising strength": 0.6}

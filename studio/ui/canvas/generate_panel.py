@@ -8,7 +8,6 @@ read from an opened image, and "Use these settings" copies them into the fields.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QRegularExpression, Qt, Signal
@@ -34,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.canvas.generation import GenerateSettings
 from studio.canvas.png_metadata import GenerationInfo
 from studio.engines.image_requests import MAX_SEED, MAX_SIDE, MIN_SIDE, SCHEDULERS
 from studio.engines.sd_checkpoint import model_path_problem
@@ -81,22 +81,6 @@ def scheduler_for_sampler(sampler: str | None) -> str | None:
     if not sampler:
         return None
     return _SAMPLER_ALIASES.get(sampler.strip().lower())
-
-
-@dataclass(frozen=True)
-class GenerateSettings:
-    """What the panel's fields say; ``seed`` is -1 for a random seed and ``resolution`` 0 for auto."""
-
-    prompt: str
-    negative_prompt: str
-    steps: int
-    guidance: float
-    seed: int
-    scheduler: str
-    num_candidates: int
-    strength: float
-    resolution: int
-    model_path: str
 
 
 class GeneratePanel(QWidget):

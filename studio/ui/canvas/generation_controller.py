@@ -19,26 +19,25 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
-import studio
 from studio.canvas.document import CanvasDocument, Layer
 from studio.canvas.errors import CanvasError, ImageLoadError
 from studio.canvas.generation import (
+    GenerateSettings,
     GenerationMode,
     GenerationPlan,
-    add_result_layer,
-    apply_result,
+    add_generated_layer,
+    blend_region,
+    image_request,
+    layer_name,
     plan_generation,
     plan_variation,
 )
 from studio.canvas.geometry import Rect
 from studio.canvas.image_io import load_image
-from studio.canvas.imaging import resize_pixels
-from studio.canvas.png_metadata import GenerationInfo
 from studio.engines.image_requests import ImageRequest, LoadPipelineRequest
 from studio.engines.protocol import EngineEvent, EventKind, new_job_id
-from studio.engines.sd_checkpoint import model_path_problem
 from studio.ui.canvas.candidates_strip import CandidatesStrip
-from studio.ui.canvas.generate_panel import GeneratePanel, GenerateSettings
+from studio.ui.canvas.generate_panel import GeneratePanel
 from studio.ui.jobs import JobHandle, JobRunner
 
 log = logging.getLogger(__name__)
@@ -46,7 +45,6 @@ log = logging.getLogger(__name__)
 PreviewTarget = Callable[[Rect | None, QImage | None], None]
 DocumentProvider = Callable[[], CanvasDocument | None]
 
-MAX_NAME_PROMPT = 40
 NO_MODEL_MESSAGE = (
     "No image model chosen. Click “Choose model…” and pick a Stable Diffusion .safetensors checkpoint "
     "or a diffusers model folder."
@@ -83,25 +81,6 @@ class _Job:
     handle: JobHandle
     plan: GenerationPlan
     document: CanvasDocument
-
-
-def layer_name(prompt: str, seed: int | None, limit: int = MAX_NAME_PROMPT) -> str:
-    """``"{prompt} ({seed})"`` with the prompt on one line and shortened to ``limit`` characters."""
-    text = " ".join(prompt.split()) or "Generated"
-    if len(text) > limit:
-        text = text[: limit - 1].rstrip(" ,;:.") + "…"
-    return f"{text} ({seed})" if seed is not None else text
-
-
-def provenance_for(params: dict[str, Any]) -> dict[str, Any]:
-    """The layer provenance of a result: prompt, seed, model, parameters and ``ai_generated``."""
-    info = GenerationInfo.from_settings(params)
-    provenance = info.to_provenance()
-    extra = {key: params.get(key) for key in ("scheduler", "mode", "strength", "model_family")}
-    provenance["parameters"].update({key: value for key, value in extra.items() if value is not None})
-    provenance["ai_generated"] = True
-    provenance["software"] = f"Studio {studio.__version__}"
-    return provenance
 
 
 def _qimage(pixels: np.ndarray) -> QImage:
@@ -170,11 +149,8 @@ class GenerationController(QObject):
     # -- image model ------------------------------------------------------------------------------------
 
     def load_model(self, path: str) -> JobHandle | None:
-        """Load ``path`` in the diffusion engine now (in the background) and show what it is."""
-        problem = model_path_problem(path)
-        if problem is not None:
-            self.panel.show_error(f"Cannot use this image model: {problem}.")
-            return None
+        """Load ``path`` in the diffusion engine now (in the background) and show what it is; the panel
+        checked the path when it was chosen, the engine refuses a bad one with a message."""
         handle = self.runner.run(LoadPipelineRequest(new_job_id(), model_path=path), "Loading image model")
         self._model_job = handle
 
@@ -253,10 +229,6 @@ class GenerationController(QObject):
         if not settings.model_path:
             self.panel.show_error(NO_MODEL_MESSAGE)
             return None
-        problem = model_path_problem(settings.model_path)
-        if problem is not None:
-            self.panel.show_error(f"Cannot use the image model: {problem}.")
-            return None
         return settings
 
     def _document(self) -> CanvasDocument | None:
@@ -268,25 +240,7 @@ class GenerationController(QObject):
     def _submit(
         self, plan: GenerationPlan, document: CanvasDocument, settings: GenerateSettings
     ) -> JobHandle | None:
-        width, height = plan.model_size
-        request = ImageRequest(
-            new_job_id(),
-            mode=plan.mode.value,
-            prompt=settings.prompt,
-            negative_prompt=settings.negative_prompt,
-            steps=settings.steps,
-            guidance=settings.guidance,
-            seed=settings.seed,
-            width=width,
-            height=height,
-            scheduler=settings.scheduler,
-            num_candidates=settings.num_candidates,
-            init_image=plan.init_png(),
-            mask_image=plan.mask_png(),
-            strength=plan.strength,
-            preview_every=1,
-            model_path=settings.model_path,
-        )
+        request = image_request(plan, settings, preview_every=1)
         problem = request.problem()
         if problem is not None:
             self.panel.show_error(problem[0].upper() + problem[1:] + ".")
@@ -322,11 +276,7 @@ class GenerationController(QObject):
         except ImageLoadError:
             log.warning("undecodable preview image")
             return
-        plan = job.plan
-        rgba = np.empty((plan.region.height, plan.region.width, 4), dtype=np.uint8)
-        rgba[:, :, :3] = resize_pixels(rgb, plan.region.size)
-        rgba[:, :, 3] = np.clip(np.rint(plan.blend_mask * 255.0), 0, 255).astype(np.uint8)
-        self._show_preview(plan, rgba)
+        self._show_preview(job.plan, blend_region(job.plan, rgb))
 
     def _on_success(self, job: _Job, event: EngineEvent) -> None:
         if job is not self._job:
@@ -417,9 +367,8 @@ class GenerationController(QObject):
         blended exactly as applying it will."""
         candidate = self.candidates[index]
         plan = candidate.plan
-        layer = apply_result(plan, candidate.rgb)
         dx, dy = plan.content_offset
-        return plan.region.translated(-dx, -dy), np.ascontiguousarray(layer[plan.region.slices])
+        return plan.region.translated(-dx, -dy), blend_region(plan, candidate.rgb)
 
     def preview_candidate(self, index: int) -> None:
         """Show candidate ``index`` in place (-1: clear the preview)."""
@@ -458,13 +407,7 @@ class GenerationController(QObject):
             self.panel.show_error(problem)
             return None
         try:
-            layer = add_result_layer(
-                candidate.document,
-                candidate.plan,
-                candidate.rgb,
-                name=layer_name(candidate.prompt, candidate.seed),
-                provenance=provenance_for(candidate.params),
-            )
+            layer = add_generated_layer(candidate.document, candidate.plan, candidate.rgb, candidate.params)
         except CanvasError as exc:
             self.panel.show_error(str(exc))
             return None

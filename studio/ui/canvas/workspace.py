@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from studio.canvas.document import CanvasDocument
 from studio.canvas.errors import CanvasError, ImageLoadError
-from studio.canvas.image_io import open_image
+from studio.canvas.image_io import IMAGE_SUFFIXES, ORA_SUFFIX, open_image
 from studio.canvas.ora import load_ora, save_ora
 from studio.canvas.painting import erase_selection
 from studio.canvas.png_metadata import GenerationInfo, export_png_with_provenance, read_generation_info
@@ -40,8 +40,6 @@ from studio.ui.canvas.view import CanvasView
 log = logging.getLogger(__name__)
 
 DEFAULT_CANVAS_SIZE = (512, 512)
-ORA_SUFFIX = ".ora"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
 class SidePanel(QFrame):

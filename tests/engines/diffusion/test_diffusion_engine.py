@@ -27,7 +27,6 @@ from studio.engines.image_requests import (
     UnloadPipelineRequest,
     format_parameters,
     parse_size,
-    png_with_text,
 )
 from studio.engines.protocol import CancelToken, EngineEvent, EventKind, new_job_id
 from studio.engines.sd_checkpoint import CheckpointError, inspect_checkpoint, model_path_problem
@@ -147,7 +146,7 @@ def test_txt2img_streams_progress_and_previews_every_step(folder_engine: Any, ru
         assert data[key] == value, key
     assert len(data["model_hash"]) == 10
     assert data["parameters"].startswith(
-        "a cat\nSteps: 4, Sampler: Euler, CFG scale: 7.0, Seed: 7, Size: 64x64"
+        "a cat\nSteps: 4, Sampler: Euler, CFG scale: 7, Seed: 7, Size: 64x64"
     )
 
 
@@ -551,7 +550,9 @@ def test_requests_pickle_and_need_no_torch() -> None:
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
-def test_parameters_text_and_png_chunk() -> None:
+def test_parameters_text_is_the_one_the_canvas_export_writes() -> None:
+    from studio.canvas.png_metadata import GenerationInfo, format_a1111_parameters
+
     params = {
         "prompt": "a cat, sitting",
         "negative_prompt": "blurry",
@@ -567,18 +568,12 @@ def test_parameters_text_and_png_chunk() -> None:
         "strength": 0.5,
     }
     text = format_parameters(params)
-    assert text == (
-        "a cat, sitting\nNegative prompt: blurry\nSteps: 4, Sampler: Euler a, CFG scale: 7.0, Seed: 3, "
-        'Size: 64x64, Model hash: abcdef0123, Model: "my: model", Denoising strength: 0.5'
+    assert text.startswith(
+        "a cat, sitting\nNegative prompt: blurry\nSteps: 4, Sampler: Euler a, CFG scale: 7, Seed: 3, "
+        'Size: 64x64, Model hash: abcdef0123, Model: "my: model", Denoising strength: 0.5, Version: Studio '
     )
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 8), (1, 2, 3)).save(buffer, format="PNG")
-    for value in (text, "ünïcødé → ✓"):
-        tagged = png_with_text(buffer.getvalue(), "parameters", value)
-        with Image.open(io.BytesIO(tagged)) as image:
-            image.load()
-            assert image.info["parameters"] == value
-            assert image.getpixel((0, 0)) == (1, 2, 3)
+    info = GenerationInfo.from_settings(params)
+    assert format_a1111_parameters(info, {"Denoising strength": 0.5}) == text
     assert parse_size("512x768") == (512, 768)
     with pytest.raises(ValueError):
         parse_size("500x500")

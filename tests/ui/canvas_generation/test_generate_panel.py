@@ -10,10 +10,10 @@ from PySide6.QtGui import QAction, QColor, QImage, QKeySequence
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 from pytestqt.qtbot import QtBot
 
+from studio.canvas.generation import layer_name, provenance_for
 from studio.canvas.png_metadata import parse_a1111_parameters
 from studio.ui.canvas.candidates_strip import CandidatesStrip
 from studio.ui.canvas.generate_panel import GeneratePanel, scheduler_for_sampler
-from studio.ui.canvas.generation_controller import layer_name, provenance_for
 
 A1111_TEXT = (
     "a lighthouse at dusk, oil painting\n"

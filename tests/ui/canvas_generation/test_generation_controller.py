@@ -69,7 +69,7 @@ def test_txt2img_candidates_previews_apply_and_undo(qtbot: QtBot, make_rig, tmp_
     assert last.rect == Rect(0, 0, 64, 64) and last.image is not None and not last.running
 
     QApplication.processEvents()  # lay out the new message before the screenshot
-    rig.window.grab().save("/tmp/gen.png")
+    rig.window.grab().save(str(tmp_path / "gen.png"))
 
     strip.select(1)
     strip.list.setFocus()
