@@ -181,7 +181,7 @@ def _prepare(args: argparse.Namespace) -> _Job:
         resolution=resolution,
         model_path=str(model),
     )
-    job = _Job(settings, output, size, init, Path(args.init).stem or "Image", selection, strength)
+    job = _Job(settings, output, size, init, Path(args.init).stem.strip() or "Image", selection, strength)
     # The request checks (steps, guidance, scheduler...) before the engine starts; the model's native
     # size only changes the plan's scale.
     _plan_and_request(job, resolution or 512)
