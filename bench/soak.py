@@ -1315,9 +1315,17 @@ class Soak:
         self._to_end()
         yield from self._type(self._prose())
         # type on while it streams (or once it is shown): matching characters keep it, others dismiss it
-        yield from self.until(
-            lambda: editor.has_suggestion(), editor.suggestion_delay() / 1000 + 30, "suggestion to show"
+        started = yield from self.until(
+            lambda: editor.suggestion_state() != "idle" or editor.has_suggestion(),
+            editor.suggestion_delay() / 1000 + 5,
+            "suggestion to start",
         )
+        if started:
+            yield from self.until(
+                lambda: editor.has_suggestion() or editor.suggestion_state() == "idle",
+                60,
+                "suggestion to show",
+            )
         yield from self._type(self._prose())
 
     def _do_ctrl_space(self) -> Step:
@@ -1496,7 +1504,7 @@ class Soak:
             before = canvas.document.history.undo_steps
             yield from self._drag(self._path(points[0], points[1], steps))
             self.events["strokes"] += 1
-            if tool == "brush":
+            if tool == "brush" and canvas.document.selection is None:  # a selection clips strokes
                 history = canvas.document.history
                 self._check(
                     history.undo_steps == before + 1 or before >= DEFAULT_MAX_STEPS,
