@@ -92,10 +92,10 @@ def cpu_signature() -> str:
 
 
 def llama_runtime_signature() -> str:
-    """The installed llama-cpp-python version and the identity (name, size, mtime) of its native libraries.
+    """The installed llama-cpp-python version and a digest of its native libraries' recorded hashes.
 
-    A rebuild of the same version with other compiler flags (another wheel from pip's cache) changes it.
-    Reads package metadata only: ``llama_cpp`` itself is not imported.
+    A rebuild of the same version with other compiler flags (another wheel from pip's cache) changes it;
+    reinstalling the same wheel does not. Reads package metadata only: ``llama_cpp`` itself is not imported.
     """
     try:
         distribution = metadata.distribution("llama_cpp_python")
@@ -103,14 +103,8 @@ def llama_runtime_signature() -> str:
         return "llama-cpp-python not installed"
     parts = [f"llama-cpp-python {distribution.version}"]
     for file in sorted(distribution.files or [], key=str):
-        name = file.name
-        if not (".so" in name or name.endswith((".dylib", ".dll"))):
-            continue
-        try:
-            stat = Path(str(file.locate())).stat()
-        except OSError:
-            continue
-        parts.append(f"{file}:{stat.st_size}:{stat.st_mtime_ns}")
+        if ".so" in file.name or file.name.endswith((".dylib", ".dll")):
+            parts.append(f"{file}:{file.hash.value if file.hash else file.size}")
     return parts[0] + " " + hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:12]
 
 
