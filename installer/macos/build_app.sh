@@ -25,7 +25,24 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
-# On macOS the PyPI torch wheel is CPU/MPS only; llama-cpp-python builds with Metal by default.
+# llama-cpp-python for every Mac of this architecture, not for the build machine (-mcpu=native on an
+# M3 emits instructions an M1 lacks): on Apple silicon the compiler's default target (apple-m1) with
+# Metal; on Intel the x86-64-v3 set of installer/build_bundle.sh. --no-cache-dir because pip's wheel
+# cache ignores CMAKE_ARGS.
+if [ "$(uname -m)" = arm64 ]; then
+    LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF"
+else
+    LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+-DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF -DGGML_AVX512_BF16=OFF \
+-DGGML_AVX_VNNI=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF \
+-DGGML_BACKEND_DL=OFF -DGGML_CPU_ALL_VARIANTS=OFF"
+fi
+LLAMA_REQ="$("$VENV/bin/python" -c 'import tomllib
+deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]
+print(next(d for d in deps if d.startswith("llama-cpp-python")))')"
+CMAKE_ARGS="$LLAMA_CMAKE_ARGS" FORCE_CMAKE=1 "$VENV/bin/python" -m pip install --quiet --no-cache-dir \
+    --no-binary llama-cpp-python --force-reinstall --no-deps "$LLAMA_REQ"
+# On macOS the PyPI torch wheel is CPU/MPS only.
 "$VENV/bin/python" -m pip install --quiet . "pyinstaller>=6.11"
 VERSION="$("$VENV/bin/python" -c 'import studio; print(studio.__version__)')"
 ARCH="$(uname -m)"

@@ -4,8 +4,10 @@
 #
 # Needs: Python 3.11 x64, Inno Setup 6 (iscc on PATH or in its default folder). On CI:
 #   choco install innosetup -y   (GitHub's windows runners already have Inno Setup 6)
-# The build environment gets a CPU-only torch from the PyTorch index, which keeps the installer
-# below Inno Setup's 2 GB single-file limit; set $env:STUDIO_TORCH_INDEX to another index to change it.
+# The build environment gets a CPU-only torch (TORCH_VERSION from installer\install_user.py) from the
+# PyTorch index, which keeps the installer below Inno Setup's 2 GB single-file limit; set
+# $env:STUDIO_TORCH_INDEX to another index to change it. llama-cpp-python is compiled for x86-64-v3
+# (AVX2; Haswell and newer), not for the build machine, with the flags of installer/build_bundle.sh.
 param(
     [string]$Python = "py",
     [string[]]$PythonArgs = @("-3.11"),
@@ -26,8 +28,18 @@ if (-not (Test-Path $Py)) {
     Invoke-Native "venv creation" { & $Python @PythonArgs -m venv $Venv }
 }
 $TorchIndex = if ($env:STUDIO_TORCH_INDEX) { $env:STUDIO_TORCH_INDEX } else { "https://download.pytorch.org/whl/cpu" }
+$TorchVersion = (Select-String -Path installer\install_user.py -Pattern '^TORCH_VERSION = "(.*)"$').Matches[0].Groups[1].Value
+$PortableCmakeArgs = "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF -DGGML_AVX512_BF16=OFF -DGGML_AVX_VNNI=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DGGML_BACKEND_DL=OFF -DGGML_CPU_ALL_VARIANTS=OFF"
 Invoke-Native "pip upgrade" { & $Py -m pip install --upgrade pip }
-Invoke-Native "torch install" { & $Py -m pip install torch --index-url $TorchIndex }
+Invoke-Native "torch install" { & $Py -m pip install "torch==$TorchVersion" --index-url $TorchIndex }
+$LlamaReq = & $Py -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; print(next(d for d in deps if d.startswith('llama-cpp-python')))"
+# --no-cache-dir: pip's wheel cache ignores CMAKE_ARGS and would hand back a build for this machine.
+$env:CMAKE_ARGS = $PortableCmakeArgs
+$env:FORCE_CMAKE = "1"
+Invoke-Native "llama-cpp-python build" {
+    & $Py -m pip install --no-cache-dir --no-binary llama-cpp-python --force-reinstall --no-deps $LlamaReq
+}
+Remove-Item Env:CMAKE_ARGS, Env:FORCE_CMAKE
 Invoke-Native "Studio install" { & $Py -m pip install . "pyinstaller>=6.11" }
 
 $Version = & $Py -c "import studio; print(studio.__version__)"
