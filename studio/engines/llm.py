@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -229,6 +230,10 @@ class LlmEngine:
         CPU-specific crash in llama.cpp's kernels is a crash of the load (which Studio retries in safe mode)."""
         crash_hook = os.environ.get(TEST_CRASH_ENV, "")
         if crash_hook == "always" or (crash_hook == "1" and not safe_mode):
+            with contextlib.suppress(ImportError, ValueError, OSError):
+                import resource
+
+                resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a simulated crash leaves no core file
             os.kill(os.getpid(), signal.SIGSEGV)
         llm.eval(llm.tokenize(WARM_UP_TEXT, add_bos=True, special=False))
         llm.reset()
