@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from studio.cpu import default_threads
 from studio.engines.client import EngineClient
 from studio.engines.protocol import EngineEvent, EventKind, new_job_id
 from studio.engines.text_requests import CompletionRequest, LoadModelRequest
@@ -66,9 +67,18 @@ class StudioEngine:
 
 
 def bench_throughput(model: Path, threads: int, tokens: int, repeats: int) -> None:
-    from llama_cpp import Llama
+    from studio.engines.llm import RepackChoosingLlama
+    from studio.engines.llm_safe_mode import weight_repacking
 
-    plain = Llama(str(model), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
+    # the same weight-repacking choice as the engine (off on AMX CPUs, where repacked weights crash)
+    plain = RepackChoosingLlama(
+        str(model),
+        n_ctx=2048,
+        n_threads=threads,
+        n_threads_batch=threads,
+        verbose=False,
+        use_extra_bufts=weight_repacking(False),
+    )
     studio = StudioEngine(model, threads, 2048)
     plain_rates: list[float] = []
     studio_rates: list[float] = []
@@ -147,7 +157,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--model", default="", help="GGUF model (default: the embedded Gemma 3 270M)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--threads", type=int, default=default_threads(), help="default: one per physical core"
+    )
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()

@@ -52,22 +52,12 @@ TEST_CRASH_ENV = "STUDIO_TEST_CRASH_ON_FIRST_DECODE"
 makes it die in safe mode too (simulates llama.cpp crashing on this CPU)."""
 
 
-class _CountingLlama(llama_cpp.Llama):
-    """A ``Llama`` that records how many tokens each ``eval`` processed and decodes reproducibly.
-
-    Prompts are decoded in position-aligned chunks and the last prompt token on its own; ``clean_upto``
-    is the end of the cached prefix that was decoded exactly as a fresh run would decode it. Reusing the
-    cache only up to there makes the same prompt and seed give the same text, cached or not.
-    """
-
-    eval_sizes: list[int]
-    clean_upto: int
+class RepackChoosingLlama(llama_cpp.Llama):
+    """A ``Llama`` whose weight repacking can be switched off: ``use_extra_bufts=False`` loads like llama.cpp
+    CLI's ``--no-repack`` (what AMX CPUs need, see :func:`studio.engines.llm_safe_mode.weight_repacking`)."""
 
     def __init__(self, *args: Any, use_extra_bufts: bool = True, **kwargs: Any) -> None:
-        """``use_extra_bufts=False`` loads without weight repacking (llama.cpp CLI's ``--no-repack``)."""
         self._use_extra_bufts = use_extra_bufts
-        self.eval_sizes = []
-        self.clean_upto = 0
         super().__init__(*args, **kwargs)
 
     # Llama.__init__ has no argument for use_extra_bufts: it builds ``self.model_params`` and loads the
@@ -80,6 +70,23 @@ class _CountingLlama(llama_cpp.Llama):
     def model_params(self, params: llama_cpp.llama_model_params) -> None:
         params.use_extra_bufts = self._use_extra_bufts
         self._model_params = params
+
+
+class _CountingLlama(RepackChoosingLlama):
+    """A ``Llama`` that records how many tokens each ``eval`` processed and decodes reproducibly.
+
+    Prompts are decoded in position-aligned chunks and the last prompt token on its own; ``clean_upto``
+    is the end of the cached prefix that was decoded exactly as a fresh run would decode it. Reusing the
+    cache only up to there makes the same prompt and seed give the same text, cached or not.
+    """
+
+    eval_sizes: list[int]
+    clean_upto: int
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.eval_sizes = []
+        self.clean_upto = 0
+        super().__init__(*args, **kwargs)
 
     def eval(self, tokens: Sequence[int]) -> None:
         tokens = list(tokens)
