@@ -146,7 +146,8 @@ def run_text(args: argparse.Namespace) -> int:
 
 def run_system_info(as_json: bool) -> int:
     """Print the system report of ``studio --system-info`` to stdout."""
-    from studio.system_info import collect, stdout_to_stderr
+    from studio.system_info import stdout_to_stderr
+    from studio.system_runtime import collect
 
     with stdout_to_stderr():  # what llama.cpp or torch print while loading must not mix into the report
         try:
@@ -155,7 +156,7 @@ def run_system_info(as_json: bool) -> int:
             qt_runtime = qVersion()
         except Exception as exc:
             qt_runtime = f"unavailable ({type(exc).__name__}: {exc})"
-        report = collect(runtime=True, qt_runtime=qt_runtime)
+        report = collect(qt_runtime=qt_runtime)
     sys.stdout.write(report.to_json() if as_json else report.to_text())
     sys.stdout.flush()
     return 0

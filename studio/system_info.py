@@ -1,10 +1,11 @@
 """What a bug report needs to know about this installation: versions, CPU, llama.cpp and torch backends,
 threads and folders. Qt-free.
 
-:func:`collect` gathers a :class:`SystemReport`; ``runtime=False`` reads only what is cheap (package metadata,
+:func:`collect` gathers a :class:`SystemReport`; without runtime probes it reads only what is cheap (package metadata,
 ``/proc/cpuinfo``, settings) and leaves the facts that need llama.cpp or torch imported as :data:`PENDING`, which
 is what the GUI shows at once (the GUI never imports them: it runs ``studio --system-info --json`` in a child
-process for the rest). ``studio --system-info`` prints the full report.
+process for the rest). The probes that import them live in :mod:`studio.system_runtime`, which this module never
+imports; ``studio --system-info`` prints the full report it collects.
 """
 
 from __future__ import annotations
@@ -114,23 +115,24 @@ class SystemReport:
         for section in self.sections:
             for key, value in section.items.items():
                 if value == PENDING:
-                    section.items[key] = _unavailable(reason)
+                    section.items[key] = unavailable(reason)
 
 
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def _unavailable(reason: object) -> str:
+def unavailable(reason: object) -> str:
+    """The value of a fact that could not be read: ``unavailable (<reason>)`` on one line."""
     return f"unavailable ({_one_line(str(reason)) or 'no reason given'})"
 
 
-def _safe(probe: Callable[[], object]) -> str:
+def safe_probe(probe: Callable[[], object]) -> str:
     """``probe()`` as one line of text, or ``unavailable (<reason>)`` when it raises."""
     try:
         return _one_line(str(probe()))
     except Exception as exc:  # a report must never crash: whatever a probe raises is the answer
-        return _unavailable(f"{type(exc).__name__}: {exc}")
+        return unavailable(f"{type(exc).__name__}: {exc}")
 
 
 def package_version(name: str) -> str:
@@ -140,7 +142,7 @@ def package_version(name: str) -> str:
     except metadata.PackageNotFoundError:
         return NOT_INSTALLED
     except Exception as exc:  # broken metadata
-        return _unavailable(exc)
+        return unavailable(exc)
 
 
 def llama_repack_description() -> str:
@@ -177,7 +179,7 @@ def _studio_section() -> Section:
         "Studio",
         {
             "version": __version__,
-            "location": _safe(lambda: Path(studio.__file__).resolve().parent),
+            "location": safe_probe(lambda: Path(studio.__file__).resolve().parent),
             "bundle": "yes" if getattr(sys, "frozen", False) else "no",
         },
     )
@@ -189,8 +191,8 @@ def _python_section() -> Section:
         {
             "version": platform.python_version(),
             "implementation": platform.python_implementation(),
-            "build": _safe(lambda: ", ".join(platform.python_build())),
-            "compiler": _safe(platform.python_compiler),
+            "build": safe_probe(lambda: ", ".join(platform.python_build())),
+            "compiler": safe_probe(platform.python_compiler),
             "executable": sys.executable,
         },
     )
@@ -211,10 +213,10 @@ def _system_section() -> Section:
     return Section(
         "System",
         {
-            "os": _safe(platform.platform),
-            "distribution": _safe(_distribution),
+            "os": safe_probe(platform.platform),
+            "distribution": safe_probe(_distribution),
             "machine": platform.machine(),
-            "libc": _safe(lambda: " ".join(platform.libc_ver()).strip() or "unknown"),
+            "libc": safe_probe(lambda: " ".join(platform.libc_ver()).strip() or "unknown"),
         },
     )
 
@@ -225,7 +227,7 @@ def _cpu_section() -> Section:
     try:
         cpu = cpu_info()
     except Exception as exc:
-        return Section("CPU", {"model": _unavailable(exc)})
+        return Section("CPU", {"model": unavailable(exc)})
     return Section(
         "CPU",
         {
@@ -241,12 +243,12 @@ def _cpu_section() -> Section:
 def _threads_section(settings: Settings | None) -> Section:
     from studio.cpu import default_threads
 
-    items = {"default (physical cores)": _safe(default_threads)}
+    items = {"default (physical cores)": safe_probe(default_threads)}
     if settings is None:
-        items["setting"] = _unavailable("the settings could not be read")
+        items["setting"] = unavailable("the settings could not be read")
     else:
         items["setting"] = f"{settings.threads} (0: default)"
-        items["engines use"] = _safe(lambda: default_threads(settings.threads))
+        items["engines use"] = safe_probe(lambda: default_threads(settings.threads))
     return Section("Threads", items)
 
 
@@ -283,109 +285,34 @@ TORCH_RUNTIME_KEYS = (
 )
 
 
-def _loaded_ggml_libraries() -> str:
-    """The ggml and llama libraries this process has mapped (on Linux), e.g. which CPU variant was loaded."""
-    maps = Path("/proc/self/maps")
-    if not maps.exists():
-        return "unknown on this system"
-    names = sorted(
-        {
-            Path(line.split(maxsplit=5)[5]).name
-            for line in maps.read_text(errors="replace").splitlines()
-            if len(line.split(maxsplit=5)) == 6 and ("ggml" in line or "libllama" in line)
-        }
-    )
-    return ", ".join(names) or "none"
-
-
-def _ggml_string(function: str) -> str:
-    import ctypes
-
-    from llama_cpp import llama_cpp as lib
-
-    fn = lib._lib[function]  # indexing makes a fresh function object: restype stays ours
-    fn.restype = ctypes.c_char_p
-    fn.argtypes = []
-    value = fn()
-    return value.decode(errors="replace") if value else "unknown"
-
-
-def _ggml_devices() -> str:
-    import ctypes
-
-    from llama_cpp import llama_cpp as lib
-
-    count = lib._lib["ggml_backend_dev_count"]
-    count.restype, count.argtypes = ctypes.c_size_t, []
-    get = lib._lib["ggml_backend_dev_get"]
-    get.restype, get.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
-    name = lib._lib["ggml_backend_dev_name"]
-    name.restype, name.argtypes = ctypes.c_char_p, [ctypes.c_void_p]
-    description = lib._lib["ggml_backend_dev_description"]
-    description.restype, description.argtypes = ctypes.c_char_p, [ctypes.c_void_p]
-    devices = []
-    for index in range(count()):
-        device = get(index)
-        devices.append(
-            f"{(name(device) or b'?').decode(errors='replace')} ({(description(device) or b'').decode(errors='replace')})"
-        )
-    return "; ".join(devices) or "none"
-
-
-def _llama_section(runtime: bool, settings: Settings | None) -> Section:
+def _llama_section(runtime: RuntimeProbes | None, settings: Settings | None) -> Section:
     version = package_version("llama-cpp-python")
     model_path = settings.model_path if settings is not None else ""
     items = {
         "llama-cpp-python": version,
-        "weight repacking": _safe(llama_repack_description),
+        "weight repacking": safe_probe(llama_repack_description),
         "model": model_path or "the default model",
-        "safe mode for the model": _safe(lambda: llama_safe_mode_description(model_path)),
+        "safe mode for the model": safe_probe(lambda: llama_safe_mode_description(model_path)),
     }
     if version == NOT_INSTALLED:
         items.update(dict.fromkeys(LLAMA_RUNTIME_KEYS, NOT_INSTALLED))
         return Section("llama.cpp", items)
-    if not runtime:
+    if runtime is None:
         items.update(dict.fromkeys(LLAMA_RUNTIME_KEYS, PENDING))
         return Section("llama.cpp", items)
-    try:
-        from llama_cpp import llama_cpp as lib
-    except Exception as exc:
-        items.update(
-            dict.fromkeys(LLAMA_RUNTIME_KEYS, _unavailable(f"import llama_cpp: {type(exc).__name__}: {exc}"))
-        )
-        return Section("llama.cpp", items)
-    items["ggml version"] = _safe(lambda: _ggml_string("ggml_version"))
-    items["ggml commit"] = _safe(lambda: _ggml_string("ggml_commit"))
-    items["library"] = _safe(lambda: getattr(lib._lib, "_name", "unknown"))
-    items["ggml libraries"] = _safe(_loaded_ggml_libraries)
-    items["devices"] = _safe(_ggml_devices)
-    items["gpu offload"] = _safe(lambda: "yes" if lib.llama_supports_gpu_offload() else "no")
-    items["system info"] = _safe(lambda: lib.llama_print_system_info().decode(errors="replace"))
+    items.update(runtime.llama())
     return Section("llama.cpp", items)
 
 
-def _torch_section(runtime: bool) -> Section:
+def _torch_section(runtime: RuntimeProbes | None) -> Section:
     items = {"torch": package_version("torch")}
     if items["torch"] == NOT_INSTALLED:
         items.update(dict.fromkeys(TORCH_RUNTIME_KEYS, NOT_INSTALLED))
         return Section("torch", items)
-    if not runtime:
+    if runtime is None:
         items.update(dict.fromkeys(TORCH_RUNTIME_KEYS, PENDING))
         return Section("torch", items)
-    try:
-        import torch
-    except Exception as exc:
-        items.update(
-            dict.fromkeys(TORCH_RUNTIME_KEYS, _unavailable(f"import torch: {type(exc).__name__}: {exc}"))
-        )
-        return Section("torch", items)
-    items["cpu capability"] = _safe(torch.backends.cpu.get_cpu_capability)
-    # torch's own defaults in a fresh process; the diffusion engine sets "engines use" (section Threads)
-    items["default threads"] = _safe(torch.get_num_threads)
-    items["default interop threads"] = _safe(torch.get_num_interop_threads)
-    items["cuda available"] = _safe(lambda: "yes" if torch.cuda.is_available() else "no")
-    items["cuda build"] = _safe(lambda: torch.version.cuda or "none (CPU build)")
-    items["mkldnn"] = _safe(lambda: "yes" if torch.backends.mkldnn.is_available() else "no")
+    items.update(runtime.torch())
     return Section("torch", items)
 
 
@@ -395,10 +322,10 @@ def _folders_section() -> Section:
     return Section(
         "Folders",
         {
-            "config": _safe(paths.config_dir),
-            "data": _safe(paths.data_dir),
-            "models": _safe(paths.models_dir),
-            "recovery": _safe(paths.recovery_dir),
+            "config": safe_probe(paths.config_dir),
+            "data": safe_probe(paths.data_dir),
+            "models": safe_probe(paths.models_dir),
+            "recovery": safe_probe(paths.recovery_dir),
         },
     )
 
@@ -419,8 +346,17 @@ def _load_settings() -> Settings | None:
         return None
 
 
+@dataclass(frozen=True)
+class RuntimeProbes:
+    """The facts that need llama.cpp or torch imported: each callable returns the values of
+    :data:`LLAMA_RUNTIME_KEYS` / :data:`TORCH_RUNTIME_KEYS` (:mod:`studio.system_runtime` provides them)."""
+
+    llama: Callable[[], dict[str, str]]
+    torch: Callable[[], dict[str, str]]
+
+
 def collect(
-    runtime: bool = True,
+    runtime: RuntimeProbes | None = None,
     *,
     qt_runtime: str | None = None,
     settings: Settings | None = None,
@@ -428,7 +364,8 @@ def collect(
     """Gather the report. Never raises: a missing package reads ``not installed``, a failing probe
     ``unavailable (<reason>)``.
 
-    ``runtime=False`` skips what needs llama.cpp or torch imported (those facts read :data:`PENDING`);
+    Without ``runtime`` probes the facts that need llama.cpp or torch imported read :data:`PENDING`
+    (:func:`studio.system_runtime.collect` fills them in);
     ``qt_runtime`` is the running Qt's version when the caller has Qt loaded (pending otherwise);
     ``settings`` the app's settings (default: read the settings file).
     """
@@ -452,7 +389,7 @@ def collect(
         try:
             report.sections.append(build())
         except Exception as exc:
-            report.sections.append(Section(title, {"error": _unavailable(f"{type(exc).__name__}: {exc}")}))
+            report.sections.append(Section(title, {"error": unavailable(f"{type(exc).__name__}: {exc}")}))
     return report
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from studio import __version__, cpu, system_info
+from studio import __version__, cpu, system_info, system_runtime
 from studio.cpu import cpu_info, physical_cores
 from studio.engines import llm_safe_mode
 from studio.settings import Settings, save_settings
@@ -54,7 +54,7 @@ def studio(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]
 
 
 def test_the_quick_report_has_every_section_and_leaves_runtime_facts_pending() -> None:
-    report = collect(runtime=False)
+    report = collect()
     assert [section.title for section in report.sections] == SECTIONS
     assert report.get("Studio", "version") == __version__
     assert report.get("Python", "version") == ".".join(map(str, sys.version_info[:3]))
@@ -76,15 +76,15 @@ def test_the_quick_report_has_every_section_and_leaves_runtime_facts_pending() -
 
 def test_threads_come_from_the_settings_file() -> None:
     save_settings(Settings(threads=3))
-    report = collect(runtime=False)
+    report = collect()
     assert report.get("Threads", "setting") == "3 (0: default)"
     assert report.get("Threads", "engines use") == "3"
-    automatic = collect(runtime=False, settings=Settings(threads=0))
+    automatic = collect(settings=Settings(threads=0))
     assert automatic.get("Threads", "engines use") == str(physical_cores())
 
 
 def test_text_is_key_value_lines_in_sections() -> None:
-    report = collect(runtime=False, qt_runtime="6.0.0")
+    report = collect(qt_runtime="6.0.0")
     text = report.to_text()
     blocks = text.strip().split("\n\n")
     assert blocks[0] == f"Studio {__version__} system information"
@@ -97,7 +97,7 @@ def test_text_is_key_value_lines_in_sections() -> None:
 
 
 def test_json_round_trips() -> None:
-    report = collect(runtime=False)
+    report = collect()
     again = SystemReport.from_json(report.to_json())
     assert again == report
     assert again.to_text() == report.to_text()
@@ -112,7 +112,7 @@ def test_json_that_is_not_a_report_is_refused(text: str) -> None:
 
 
 def test_failed_pending_facts_say_why() -> None:
-    report = collect(runtime=False)
+    report = collect()
     report.fail_pending("the check process crashed:\nsegfault")
     assert not report.pending
     assert report.get("torch", "cpu capability") == "unavailable (the check process crashed: segfault)"
@@ -130,7 +130,7 @@ def test_a_missing_package_reads_not_installed(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(metadata, "version", version)
     monkeypatch.setattr(system_info, "PACKAGES", (*system_info.PACKAGES, "no-such-package-studio-test"))
-    report = collect(runtime=True, qt_runtime="6.0.0")
+    report = system_runtime.collect(qt_runtime="6.0.0")
     assert report.get("Packages", "no-such-package-studio-test") == NOT_INSTALLED
     assert report.get("torch", "torch") == NOT_INSTALLED
     assert report.get("llama.cpp", "llama-cpp-python") == NOT_INSTALLED
@@ -142,7 +142,7 @@ def test_a_missing_package_reads_not_installed(monkeypatch: pytest.MonkeyPatch) 
 def test_a_package_that_fails_to_import_reads_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "torch", None)  # installed, but `import torch` fails
     monkeypatch.setitem(sys.modules, "llama_cpp", None)
-    report = collect(runtime=True, qt_runtime="6.0.0")
+    report = system_runtime.collect(qt_runtime="6.0.0")
     assert report.get("torch", "torch") == metadata.version("torch")
     assert report.get("torch", "default threads").startswith("unavailable (import torch: ")
     assert report.get("llama.cpp", "system info").startswith("unavailable (import llama_cpp: ")
@@ -165,7 +165,7 @@ def test_weight_repacking_is_the_engines_choice_in_words(
     monkeypatch.setattr(llm_safe_mode, "has_amx", lambda: amx)
     monkeypatch.setattr(cpu, "has_amx", lambda: amx)
     assert llama_repack_description().startswith(description)
-    report = collect(runtime=False)
+    report = collect()
     assert report.get("llama.cpp", "weight repacking").startswith(description)
     assert report.get("llama.cpp", "weight repacking").startswith(
         "on" if llm_safe_mode.weight_repacking(safe_mode=False) else "off"
@@ -176,12 +176,12 @@ def test_safe_mode_for_the_configured_model_is_reported(tmp_path: Path) -> None:
     model = tmp_path / "crashy.gguf"
     model.write_bytes(b"GGUF")
     save_settings(Settings(model_path=str(model)))
-    report = collect(runtime=False)
+    report = collect()
     assert report.get("llama.cpp", "model") == str(model)
     assert report.get("llama.cpp", "safe mode for the model") == "no"
     llm_safe_mode.SafeModeStore().remember(str(model), "SIGSEGV while loading")
-    assert collect(runtime=False).get("llama.cpp", "safe mode for the model").startswith("yes (it crashed")
-    assert collect(runtime=False, settings=Settings()).get("llama.cpp", "model") == "the default model"
+    assert collect().get("llama.cpp", "safe mode for the model").startswith("yes (it crashed")
+    assert collect(settings=Settings()).get("llama.cpp", "model") == "the default model"
 
 
 def test_stdout_to_stderr_moves_c_level_output(capfd: pytest.CaptureFixture[str]) -> None:

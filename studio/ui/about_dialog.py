@@ -50,7 +50,7 @@ class AboutDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("About Studio")
         self.setAccessibleName("About Studio")
-        self.report: SystemReport = collect(runtime=False, qt_runtime=qVersion(), settings=settings)
+        self.report: SystemReport = collect(qt_runtime=qVersion(), settings=settings)
 
         layout = QVBoxLayout(self)
         header = QHBoxLayout()
