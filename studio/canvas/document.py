@@ -364,6 +364,44 @@ class CanvasDocument:
         with self.edit_pixels(ref, None, label) as view:
             view[...] = pixels
 
+    def copy_pixels(self, ref: LayerRef | None = None) -> np.ndarray | None:
+        """The selected pixels of a layer (default the active one) cropped to the selection's bounds, or
+        the whole layer with no selection; a soft selection edge scales alpha. None when the selection
+        is empty. The layer is not changed."""
+        layer = self.active_layer if ref is None else self.layer(ref)
+        if self._selection is None:
+            return layer.pixels.copy()
+        bounds = self._selection.bounds()
+        rect = self.bounds.intersected(bounds) if bounds is not None else Rect(0, 0, 0, 0)
+        if rect.is_empty:
+            return None
+        pixels = layer.pixels[rect.slices].copy()
+        mask = self._selection.mask_for(rect)
+        alpha = np.rint(pixels[:, :, 3].astype(np.float32) * mask)
+        pixels[:, :, 3] = alpha.astype(np.uint8)
+        pixels[mask <= 0] = 0
+        return pixels
+
+    def paste_pixels(
+        self, pixels: np.ndarray, position: tuple[int, int] = (0, 0), name: str = "Pasted"
+    ) -> Layer:
+        """Add ``pixels`` (any size, straight-alpha RGBA) as a new layer above the active one with their
+        top-left corner at ``position``; what falls outside the canvas is cut off. One undo step."""
+        pixels = check_rgba(pixels, "The pasted image")
+        x, y = position
+        if not (_is_whole(x) and _is_whole(y)):
+            raise CanvasError(f"Paste position {position} is not in whole pixels")
+        height, width = pixels.shape[:2]
+        target = self.bounds.intersected(Rect(int(x), int(y), width, height))
+        if target.is_empty:
+            raise CanvasError("The pasted image would lie outside the canvas")
+        layer_pixels = np.zeros((self._height, self._width, 4), dtype=np.uint8)
+        source = Rect(target.x - int(x), target.y - int(y), target.width, target.height)
+        layer_pixels[target.slices] = pixels[source.slices]
+        layer = Layer(name, layer_pixels)
+        self.history.execute(InsertLayer(self.active_index + 1, layer, "Paste"))
+        return layer
+
     # -- canvas ---------------------------------------------------------------------------------------
 
     def resize_canvas(self, width: int, height: int, offset: tuple[int, int] = (0, 0)) -> None:

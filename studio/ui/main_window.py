@@ -33,10 +33,11 @@ from studio.models.default_model import DEFAULT_MODEL_NAME
 from studio.models.registry import DIFFUSION, LLM, ModelRegistry
 from studio.settings import Settings, load_settings, save_settings
 from studio.ui import model_status
+from studio.ui.actions import WorkspaceActions, make_action
 from studio.ui.canvas.candidates_strip import CandidatesStrip
 from studio.ui.canvas.generate_panel import GeneratePanel
 from studio.ui.canvas.generation_controller import GenerationController
-from studio.ui.canvas.workspace import CanvasWorkspace
+from studio.ui.canvas.workspace import DEFAULT_CANVAS_SIZE, CanvasWorkspace
 from studio.ui.jobs import JobHandle, JobRunner
 from studio.ui.model_status import ModelStatus
 from studio.ui.settings_dialog import SettingsDialog
@@ -171,6 +172,9 @@ class MainWindow(QMainWindow):
         self.write.current_document_changed.connect(self._update_title)
         self.write.autosave_failed.connect(self.show_error)
         self.workspaces.currentChanged.connect(self._update_title)
+        self.write_actions = WorkspaceActions("write")
+        self.canvas_actions = WorkspaceActions("canvas")
+        self.workspaces.currentChanged.connect(self._update_workspace_commands)
         self.canvas.path_changed.connect(self._update_title)
 
         self._build_status_bar()
@@ -383,15 +387,7 @@ class MainWindow(QMainWindow):
         slot: Callable[[], object],
         description: str = "",
     ) -> QAction:
-        action = QAction(text, self)
-        action.setShortcut(QKeySequence(shortcut))
-        name = description or text.replace("&", "").rstrip("…").rstrip(".")
-        action.setStatusTip(name)
-        action.setToolTip(name)
-        action.setObjectName(name.lower().replace(" ", "_"))
-        action.triggered.connect(slot)
-        self.addAction(action)
-        return action
+        return make_action(self, text, slot, shortcut=shortcut, description=description)
 
     def _build_menus(self) -> None:
         menus = self.menuBar()
@@ -412,18 +408,22 @@ class MainWindow(QMainWindow):
                 "Save &As…", "Ctrl+Shift+S", self.save_document_as, "Save the document under a new name"
             )
         )
-        file_menu.addAction(
-            self._action("&Close", QKeySequence.StandardKey.Close, self.close_document, "Close the document")
+        self.close_action = self._action(
+            "&Close", QKeySequence.StandardKey.Close, self.close_current, "Close the document"
         )
+        file_menu.addAction(self.close_action)
         file_menu.addSeparator()
         file_menu.addAction(self._action("New &Canvas…", "Ctrl+Alt+N", self.new_canvas, "New canvas"))
-        file_menu.addAction(
-            self._action("&Export PNG…", "Ctrl+E", self.export_png, "Export the canvas as a PNG image")
+        export_action = self._action(
+            "&Export PNG…", "Ctrl+E", self.export_png, "Export the canvas as a PNG image"
         )
+        self.canvas_actions.add(export_action)
+        file_menu.addAction(export_action)
         file_menu.addSeparator()
         file_menu.addAction(self._action("&Quit", "Ctrl+Q", self.close, "Quit Studio"))
 
         edit_menu = menus.addMenu("&Edit")
+        # Write: the editor's own commands (its keys are handled by the editor itself)
         for text, key, method in (
             ("&Undo", QKeySequence.StandardKey.Undo, "undo"),
             ("&Redo", QKeySequence.StandardKey.Redo, "redo"),
@@ -434,13 +434,27 @@ class MainWindow(QMainWindow):
         ):
             action = self._action(text, key, partial(self._editor_call, method))
             action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+            self.write_actions.add(action)
+            edit_menu.addAction(action)
+        # Canvas: pixels and selection
+        canvas = self.canvas
+        for action in (
+            canvas.undo_action,
+            canvas.redo_action,
+            canvas.cut_action,
+            canvas.copy_action,
+            canvas.paste_action,
+            canvas.erase_selection_action,
+            canvas.select_all_action,
+            canvas.deselect_action,
+            canvas.invert_action,
+        ):
             edit_menu.addAction(action)
         edit_menu.addSeparator()
-        edit_menu.addAction(
-            self._action(
-                "Suggest &Continuation", "Ctrl+Space", self.request_suggestion, "Suggest a continuation now"
-            )
+        suggest_action = self._action(
+            "Suggest &Continuation", "Ctrl+Space", self.request_suggestion, "Suggest a continuation now"
         )
+        edit_menu.addAction(suggest_action)
         self.suggestions_action = self._action(
             "Suggest While &Typing",
             "Ctrl+Shift+Space",
@@ -449,6 +463,7 @@ class MainWindow(QMainWindow):
         )
         self.suggestions_action.setCheckable(True)
         self.suggestions_action.setChecked(self.settings.suggestions_enabled)
+        self.write_actions.add(suggest_action, self.suggestions_action)
         edit_menu.addAction(self.suggestions_action)
         edit_menu.addAction(
             self._action("Cancel &Job", "Ctrl+.", self.job_status.cancel_current, "Cancel the running job")
@@ -493,7 +508,7 @@ class MainWindow(QMainWindow):
             )
         )
 
-        image_menu = menus.addMenu("&Image")
+        self.image_menu = image_menu = menus.addMenu("&Image")
         panel = self.generate_panel
         for action in (
             panel.generate_action,
@@ -503,16 +518,29 @@ class MainWindow(QMainWindow):
         ):
             image_menu.addAction(action)
         image_menu.addSeparator()
-        skipped = {self.canvas.undo_action, self.canvas.redo_action, self.canvas.select_all_action}
+        in_edit_menu = set(edit_menu.actions())
         for action in self.canvas.actions():
-            if action not in skipped:
+            if action not in in_edit_menu:
                 image_menu.addAction(action)
+        self.canvas_actions.add(
+            self.canvas.actions(), panel.actions(), self.candidates.actions(), image_menu.menuAction()
+        )
 
         self.models_menu = menus.addMenu("&Models")
         self._rebuild_models_menu()
 
         help_menu = menus.addMenu("&Help")
         help_menu.addAction(self._action("&About Studio", "F1", self.show_about, "About Studio"))
+        self._update_workspace_commands()
+
+    def _update_workspace_commands(self, *_args: object) -> None:
+        """Show and arm the commands of the visible workspace only (its menus, its shortcuts)."""
+        on_canvas = self.canvas_active
+        self.write_actions.set_active(not on_canvas)
+        self.canvas_actions.set_active(on_canvas)
+        what = "canvas" if on_canvas else "document"
+        self.close_action.setStatusTip(f"Close the {what}")
+        self.close_action.setToolTip(f"Close the {what}")
 
     def _rebuild_models_menu(self) -> None:
         menu = self.models_menu
@@ -689,6 +717,20 @@ class MainWindow(QMainWindow):
         except (DocumentError, OSError) as exc:
             self.show_error(f"Could not save: {exc} Your text is still here and in the recovery folder.")
             return False
+        return True
+
+    def close_current(self) -> bool:
+        """File ▸ Close: close what the visible workspace shows (the canvas, or the current document)."""
+        if self.canvas_active:
+            return self.close_canvas()
+        self.close_document()
+        return True
+
+    def close_canvas(self) -> bool:
+        """Close the canvas (asking about unsaved changes first); a new blank canvas takes its place."""
+        if not self._canvas_may_be_replaced():
+            return False
+        self.canvas.new_canvas(*DEFAULT_CANVAS_SIZE)
         return True
 
     def close_document(self) -> None:

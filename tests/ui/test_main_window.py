@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction
 from pytestqt.qtbot import QtBot
 
 from studio.settings import Settings, load_settings, save_settings
@@ -70,28 +69,6 @@ def test_startup_imports_no_model_code(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report == {"visible": True, "heavy": []}
-
-
-def test_every_action_has_a_shortcut_and_a_name(qtbot: QtBot) -> None:
-    window = make_window(qtbot)
-    actions = [
-        action
-        for menu in window.menuBar().findChildren(type(window.models_menu))
-        for action in menu.actions()
-    ]
-    actions = [action for action in actions if not action.isSeparator() and action.menu() is None]
-    assert len(actions) >= 20
-    for action in actions:
-        assert isinstance(action, QAction)
-        assert not action.shortcut().isEmpty(), action.text()
-        assert action.text().replace("&", "").strip(), action
-        assert action.statusTip(), action.text()
-    shortcuts = [action.shortcut().toString() for action in actions]
-    assert len(shortcuts) == len(set(shortcuts)), shortcuts
-    titles = [action.text().replace("&", "") for action in window.menuBar().actions()]
-    assert titles == ["File", "Edit", "View", "Image", "Models", "Help"]
-    assert window.job_status.cancel_button.accessibleName()
-    close_window(window)
 
 
 @pytest.mark.llm

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QMimeData, Qt
 from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPixmap
+
+from studio.canvas.errors import CanvasError
+from studio.canvas.image_io import IMAGE_SUFFIXES, load_image
 
 CHECKER_LIGHT = QColor(204, 204, 204)
 CHECKER_DARK = QColor(153, 153, 153)
@@ -40,6 +44,25 @@ def qimage_to_rgba(image: QImage) -> np.ndarray:
     stride = converted.bytesPerLine()
     buffer = np.frombuffer(converted.constBits(), dtype=np.uint8, count=stride * height)
     return buffer.reshape(height, stride)[:, : width * 4].reshape(height, width, 4).copy()
+
+
+def mime_to_rgba(mime: QMimeData | None) -> np.ndarray:
+    """The image that clipboard or drop data carries (image data, or a local PNG/JPEG/WebP file it names)
+    as ``H×W×4 uint8`` straight-alpha pixels. Raises :class:`CanvasError` with a message for the user
+    when there is no image."""
+    if mime is not None and mime.hasImage():
+        data = mime.imageData()
+        image = data.toImage() if isinstance(data, QPixmap) else data
+        if isinstance(image, QImage) and not image.isNull():
+            return qimage_to_rgba(image)
+    if mime is not None and mime.hasUrls():
+        files = [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
+        images = [path for path in files if path.suffix.lower() in IMAGE_SUFFIXES]
+        if images:
+            return load_image(images[0])
+        if files:
+            raise CanvasError(f"“{files[0].name}” is not a PNG, JPEG or WebP image")
+    raise CanvasError("The clipboard holds no image to paste")
 
 
 class PixelBuffer:

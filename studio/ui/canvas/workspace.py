@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -21,13 +21,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.canvas.document import CanvasDocument
+from studio.canvas.document import CanvasDocument, Layer
 from studio.canvas.errors import CanvasError, ImageLoadError
 from studio.canvas.image_io import IMAGE_SUFFIXES, ORA_SUFFIX, open_image
 from studio.canvas.ora import load_ora, save_ora
 from studio.canvas.painting import erase_selection
 from studio.canvas.png_metadata import GenerationInfo, export_png_with_provenance, read_generation_info
+from studio.ui.actions import make_action
 from studio.ui.canvas.layers_panel import LayersPanel
+from studio.ui.canvas.qimage import mime_to_rgba, rgba_to_qimage
 from studio.ui.canvas.tools import (
     TOOL_CLASSES,
     CanvasTool,
@@ -343,6 +345,50 @@ class CanvasWorkspace(QWidget):
         """Erase the selected pixels of the active layer (all of it with no selection)."""
         self._run(lambda: erase_selection(self.document, self.document.active_layer))
 
+    # -- clipboard --------------------------------------------------------------------------------------
+
+    def copy(self) -> bool:
+        """Put the selected pixels of the active layer (all of it with no selection) on the system
+        clipboard as an image with alpha; False (and a message) when the selection is empty."""
+        self._finish_tool()
+        pixels = self.document.copy_pixels()
+        if pixels is None:
+            self.failed.emit("The selection is empty: there is nothing to copy")
+            return False
+        QGuiApplication.clipboard().setImage(rgba_to_qimage(pixels))
+        return True
+
+    def cut(self) -> bool:
+        """Copy the selected pixels, then erase them from the active layer (one undo step)."""
+        if not self.copy():
+            return False
+        self.erase_selection()
+        return True
+
+    def paste(self) -> Layer | None:
+        """Add the clipboard's image (from Studio, another app, or an image file it names) as a new layer
+        “Pasted” at the selection's top-left, or centred in the visible part of the canvas (one undo step).
+        Anything else on the clipboard gets a message and changes nothing."""
+        self._finish_tool()
+        try:
+            pixels = mime_to_rgba(QGuiApplication.clipboard().mimeData())
+            position = self._paste_position(pixels.shape[1], pixels.shape[0])
+            return self.document.paste_pixels(pixels, position)
+        except CanvasError as exc:
+            self.failed.emit(f"Cannot paste: {exc}")
+            return None
+
+    def _paste_position(self, width: int, height: int) -> tuple[int, int]:
+        document = self.document
+        bounds = document.selection.bounds() if document.selection is not None else None
+        if bounds is not None:
+            return bounds.x, bounds.y
+        visible = self.view.visible_canvas_rect()
+        centre = visible.center()
+        x = min(max(round(centre.x() - width / 2), 0), max(document.width - width, 0))
+        y = min(max(round(centre.y() - height / 2), 0), max(document.height - height, 0))
+        return x, y
+
     # -- tools ------------------------------------------------------------------------------------------
 
     @property
@@ -369,20 +415,28 @@ class CanvasWorkspace(QWidget):
         slot: Callable[[], object],
         description: str,
     ) -> QAction:
-        action = QAction(text, self)
-        sequence = QKeySequence(shortcut)
-        action.setShortcut(sequence)
-        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        action.setStatusTip(description)
-        action.setToolTip(f"{description} ({sequence.toString(QKeySequence.SequenceFormat.NativeText)})")
-        action.setObjectName(text.replace("&", "").rstrip("…").lower().replace(" ", "_"))
-        action.triggered.connect(slot)
-        self.addAction(action)
-        return action
+        # canvas shortcuts work while the focus is in the canvas workspace
+        return make_action(
+            self,
+            text,
+            slot,
+            shortcut=shortcut,
+            description=description,
+            context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
+        )
 
     def _build_actions(self) -> None:
         self.undo_action = self._action("&Undo", "Ctrl+Z", self.undo, "Undo the last canvas change")
         self.redo_action = self._action("&Redo", "Ctrl+Shift+Z", self.redo, "Redo the last undone change")
+        self.cut_action = self._action(
+            "Cu&t", QKeySequence.StandardKey.Cut, self.cut, "Copy the selected pixels and erase them"
+        )
+        self.copy_action = self._action(
+            "&Copy", QKeySequence.StandardKey.Copy, self.copy, "Copy the selected pixels of the active layer"
+        )
+        self.paste_action = self._action(
+            "&Paste", QKeySequence.StandardKey.Paste, self.paste, "Paste an image as a new layer"
+        )
         self.zoom_in_action = self._action("Zoom &In", "Ctrl++", self.view.zoom_in, "Zoom in")
         self.zoom_in_action.setShortcuts([QKeySequence("Ctrl++"), QKeySequence("Ctrl+=")])
         self.zoom_out_action = self._action("Zoom &Out", "Ctrl+-", self.view.zoom_out, "Zoom out")
@@ -429,6 +483,9 @@ class CanvasWorkspace(QWidget):
         return [
             self.undo_action,
             self.redo_action,
+            self.cut_action,
+            self.copy_action,
+            self.paste_action,
             self.zoom_in_action,
             self.zoom_out_action,
             self.fit_action,
@@ -454,6 +511,9 @@ class CanvasWorkspace(QWidget):
         self.redo_action.setText(f"&Redo {history.redo_label}" if history.redo_label else "&Redo")
         has_selection = document.selection is not None
         self.deselect_action.setEnabled(has_selection)
+        pixels_to_copy = document.selection is None or document.selection.bounds() is not None
+        self.copy_action.setEnabled(pixels_to_copy)
+        self.cut_action.setEnabled(pixels_to_copy)
 
     def _update_status(self, *_args: object) -> None:
         document = self._document
