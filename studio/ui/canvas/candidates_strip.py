@@ -7,7 +7,7 @@ data in the same order. Discarding removes the thumbnail and then emits ``candid
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QKeyCombination, QObject, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QIcon, QImage, QKeyEvent, QKeySequence, QPixmap
+from PySide6.QtGui import QAction, QIcon, QImage, QKeyEvent, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from studio.ui.actions import make_action
 
 THUMBNAIL_SIDE = 96
 
@@ -103,17 +105,14 @@ class CandidatesStrip(QWidget):
         return super().eventFilter(watched, event)
 
     def _make_action(self, text: str, shortcut: str, slot: object, description: str) -> QAction:
-        action = QAction(text, self)
-        action.setShortcut(QKeySequence(shortcut))
-        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        action.setStatusTip(description)
-        action.setToolTip(
-            f"{description} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})"
+        return make_action(
+            self,
+            text,
+            slot,  # type: ignore[arg-type]
+            shortcut=shortcut,
+            description=description,
+            context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
         )
-        action.setObjectName(description.lower().replace(" ", "_").replace("(", "").replace(")", ""))
-        action.triggered.connect(lambda _checked=False: slot())  # type: ignore[operator]
-        self.addAction(action)
-        return action
 
     # -- contents ---------------------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ from studio.canvas.generation import GenerateSettings
 from studio.canvas.png_metadata import GenerationInfo
 from studio.engines.image_requests import MAX_SEED, MAX_SIDE, MIN_SIDE, SCHEDULERS
 from studio.engines.sd_checkpoint import model_path_problem
+from studio.ui.actions import make_action
 
 SCHEDULER_LABELS = {
     "default": "Model default",
@@ -244,17 +245,7 @@ class GeneratePanel(QWidget):
     # -- building ---------------------------------------------------------------------------------------
 
     def _make_action(self, text: str, shortcut: str, slot: object, description: str) -> QAction:
-        action = QAction(text, self)
-        action.setShortcut(QKeySequence(shortcut))
-        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        action.setStatusTip(description)
-        action.setToolTip(
-            f"{description} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})"
-        )
-        action.setObjectName(description.lower().replace(" ", "_").replace(".", ""))
-        action.triggered.connect(lambda _checked=False: slot())  # type: ignore[operator]
-        self.addAction(action)
-        return action
+        return make_action(self, text, slot, shortcut=shortcut, description=description)  # type: ignore[arg-type]
 
     @staticmethod
     def _button(action: QAction, text: str) -> QPushButton:

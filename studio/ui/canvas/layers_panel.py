@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from studio.canvas.document import CanvasDocument, Layer
 from studio.canvas.errors import CanvasError
 from studio.canvas.geometry import Rect
+from studio.ui.actions import make_action
 from studio.ui.canvas.qimage import thumbnail_pixmap
 from studio.ui.canvas.tools import tool_icon
 
@@ -127,18 +128,15 @@ class LayersPanel(QWidget):
     def _action(
         self, text: str, shortcut: str, icon: str, slot: Callable[[], object], description: str
     ) -> QAction:
-        action = QAction(text, self)
-        action.setShortcut(QKeySequence(shortcut))
-        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        action.setStatusTip(description)
-        action.setToolTip(
-            f"{description} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})"
+        return make_action(
+            self,
+            text,
+            slot,
+            shortcut=shortcut,
+            description=description,
+            context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
+            icon=tool_icon(icon) if icon else None,
         )
-        action.setObjectName(text.replace("&", "").rstrip("…").lower().replace(" ", "_"))
-        if icon:
-            action.setIcon(tool_icon(icon))
-        action.triggered.connect(slot)
-        return action
 
     def _button(self, action: QAction) -> QToolButton:
         button = QToolButton()
