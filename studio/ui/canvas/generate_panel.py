@@ -11,7 +11,7 @@ import secrets
 from pathlib import Path
 
 from PySide6.QtCore import QRegularExpression, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence, QRegularExpressionValidator
+from PySide6.QtGui import QAction, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
