@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
-    QAction,
     QFocusEvent,
     QHideEvent,
     QInputMethodEvent,
@@ -27,6 +26,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
 
+from studio.ui.actions import make_action
 from studio.ui.write.ghost_text import (
     ContinuationHandle,
     ContinuationProvider,
@@ -97,17 +97,15 @@ class MarkdownEditor(QPlainTextEdit):
         self._timer.setInterval(DEFAULT_SUGGESTION_DELAY_MS)
         self._timer.timeout.connect(self._on_pause)
 
-        self.suggest_action = QAction("Suggest Continuation", self)
-        self.suggest_action.setObjectName("suggest_continuation")
-        self.suggest_action.setToolTip("Ask the AI to continue the text at the cursor")
-        self.suggest_action.setStatusTip(
-            "Ask the AI to continue the text at the cursor (ghost text; Tab accepts)"
+        self.suggest_action = make_action(
+            self,
+            "Suggest Continuation",
+            self.request_suggestion,
+            shortcut=_suggest_shortcut(),
+            description="Ask the AI to continue the text at the cursor (ghost text; Tab accepts)",
+            context=Qt.ShortcutContext.WidgetShortcut,
         )
         self.suggest_action.setWhatsThis(self.suggest_action.statusTip())
-        self.suggest_action.setShortcut(_suggest_shortcut())
-        self.suggest_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        self.suggest_action.triggered.connect(self.request_suggestion)
-        self.addAction(self.suggest_action)
 
         self.document().contentsChange.connect(self._on_contents_change)
         self.cursorPositionChanged.connect(self._on_cursor_moved)
