@@ -393,7 +393,7 @@ class MainWindow(QMainWindow):
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
         file_menu.addAction(
-            self._action("&New", QKeySequence.StandardKey.New, self.new_document, "New document")
+            self._action("&New Document", QKeySequence.StandardKey.New, self.new_document, "New document")
         )
         file_menu.addAction(
             self._action(

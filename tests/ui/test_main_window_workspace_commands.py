@@ -274,3 +274,14 @@ def test_paste_of_text_on_the_canvas_gives_a_message_and_changes_nothing(qtbot: 
     assert canvas.document.history.undo_steps == steps
     assert window.error_label.isVisible() and "no image" in window.error_label.text()
     window.close()
+
+
+def test_the_canvas_fits_an_800_by_600_window(qtbot: QtBot) -> None:
+    window = make_window(qtbot)
+    window.resize(800, 600)
+    window.workspaces.setCurrentIndex(CANVAS_INDEX)
+    qtbot.waitUntil(lambda: window.canvas.view.isVisible())
+    assert window.width() <= 800  # the tool options scroll instead of widening the window
+    for panel in window.canvas.side_panels():
+        assert panel.width() >= panel.minimumSizeHint().width(), panel.accessibleName()
+    window.close()

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QScrollArea,
     QSizePolicy,
     QSplitter,
     QToolBar,
@@ -42,6 +43,7 @@ from studio.ui.canvas.view import CanvasView
 log = logging.getLogger(__name__)
 
 DEFAULT_CANVAS_SIZE = (512, 512)
+SIDE_MIN_WIDTH = 220
 
 
 class SidePanel(QFrame):
@@ -116,7 +118,18 @@ class CanvasWorkspace(QWidget):
         center_layout = QVBoxLayout(center)
         center_layout.setContentsMargins(0, 0, 0, 0)
         center_layout.setSpacing(0)
-        center_layout.addWidget(self.options_bar)
+        # the options bar scrolls sideways rather than making the window wider than a small screen
+        options_scroller = QScrollArea()
+        options_scroller.setAccessibleName("Tool options")
+        options_scroller.setWidget(self.options_bar)
+        options_scroller.setWidgetResizable(True)
+        options_scroller.setFrameShape(QFrame.Shape.NoFrame)
+        options_scroller.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        options_scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        options_scroller.setFixedHeight(
+            self.options_bar.sizeHint().height() + options_scroller.horizontalScrollBar().sizeHint().height()
+        )
+        center_layout.addWidget(options_scroller)
         line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)
         line.setFrameShadow(QFrame.Shadow.Sunken)
@@ -130,7 +143,7 @@ class CanvasWorkspace(QWidget):
         self._splitter.setStretchFactor(0, 1)
         self._splitter.setStretchFactor(1, 0)
         self._splitter.setCollapsible(0, False)
-        self._side.setMinimumWidth(220)
+        self._side.setMinimumWidth(SIDE_MIN_WIDTH)
         self._splitter.setSizes([800, 280])
 
         layout = QHBoxLayout(self)
@@ -156,6 +169,8 @@ class CanvasWorkspace(QWidget):
         self._side.addWidget(panel)
         self._side.setStretchFactor(self._side.count() - 1, 1)
         self._side_panels.append(panel)
+        # the column is never narrower than its widest panel needs (nothing is cut off at the right)
+        self._side.setMinimumWidth(max(SIDE_MIN_WIDTH, self._side.minimumSizeHint().width()))
         return panel
 
     def side_panels(self) -> list[QWidget]:
