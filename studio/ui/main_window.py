@@ -423,18 +423,15 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self._action("&Quit", "Ctrl+Q", self.close, "Quit Studio"))
 
         edit_menu = menus.addMenu("&Edit")
-        # Write: the editor's own commands (its keys are handled by the editor itself)
-        for text, key, method in (
-            ("&Undo", QKeySequence.StandardKey.Undo, "undo"),
-            ("&Redo", QKeySequence.StandardKey.Redo, "redo"),
-            ("Cu&t", QKeySequence.StandardKey.Cut, "cut"),
-            ("&Copy", QKeySequence.StandardKey.Copy, "copy"),
-            ("&Paste", QKeySequence.StandardKey.Paste, "paste"),
-            ("Select &All", QKeySequence.StandardKey.SelectAll, "selectAll"),
+        write = self.write
+        for action in (
+            write.undo_action,
+            write.redo_action,
+            write.cut_action,
+            write.copy_action,
+            write.paste_action,
+            write.select_all_action,
         ):
-            action = self._action(text, key, partial(self._editor_call, method))
-            action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-            self.write_actions.add(action)
             edit_menu.addAction(action)
         # Canvas: pixels and selection
         canvas = self.canvas
@@ -451,10 +448,7 @@ class MainWindow(QMainWindow):
         ):
             edit_menu.addAction(action)
         edit_menu.addSeparator()
-        suggest_action = self._action(
-            "Suggest &Continuation", "Ctrl+Space", self.request_suggestion, "Suggest a continuation now"
-        )
-        edit_menu.addAction(suggest_action)
+        edit_menu.addAction(write.suggest_action)
         self.suggestions_action = self._action(
             "Suggest While &Typing",
             "Ctrl+Shift+Space",
@@ -463,7 +457,7 @@ class MainWindow(QMainWindow):
         )
         self.suggestions_action.setCheckable(True)
         self.suggestions_action.setChecked(self.settings.suggestions_enabled)
-        self.write_actions.add(suggest_action, self.suggestions_action)
+        self.write_actions.add(write.actions(), self.suggestions_action)
         edit_menu.addAction(self.suggestions_action)
         edit_menu.addAction(
             self._action("Cancel &Job", "Ctrl+.", self.job_status.cancel_current, "Cancel the running job")
@@ -589,16 +583,6 @@ class MainWindow(QMainWindow):
         )
 
     # commands
-
-    def _editor_call(self, method: str) -> None:
-        if self.canvas_active:
-            canvas_method = {"undo": "undo", "redo": "redo", "selectAll": "select_all"}.get(method)
-            if canvas_method is not None:
-                getattr(self.canvas, canvas_method)()
-            return
-        editor = self.write.current_editor()
-        if editor is not None:
-            getattr(editor, method)()
 
     def new_document(self) -> None:
         self.workspaces.setCurrentIndex(WRITE_INDEX)
@@ -785,11 +769,6 @@ class MainWindow(QMainWindow):
             + "\n\nRestore it?",
         )
         return answer == QMessageBox.StandardButton.Yes
-
-    def request_suggestion(self) -> None:
-        editor = self.write.current_editor()
-        if editor is not None:
-            editor.request_suggestion()
 
     def _toggle_suggestions(self) -> None:
         self.settings.suggestions_enabled = self.suggestions_action.isChecked()

@@ -101,6 +101,6 @@ def test_generate_on_the_canvas_with_previews_progress_and_provenance(
     assert info is not None and info.prompt == "a lighthouse at dusk" and info.seed == 11
     assert read_digital_source_type(exported).endswith("trainedAlgorithmicMedia")
     # the window's Undo on the Canvas removes the applied layer
-    window._editor_call("undo")
+    window.canvas.undo_action.trigger()
     assert len(window.canvas.document.layers) == before
     window.close()

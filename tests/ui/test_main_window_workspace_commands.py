@@ -285,3 +285,21 @@ def test_the_canvas_fits_an_800_by_600_window(qtbot: QtBot) -> None:
     for panel in window.canvas.side_panels():
         assert panel.width() >= panel.minimumSizeHint().width(), panel.accessibleName()
     window.close()
+
+
+def test_edit_menu_on_write_acts_on_the_current_document(qtbot: QtBot) -> None:
+    window = make_window(qtbot)
+    window.workspaces.setCurrentIndex(WRITE_INDEX)
+    editor = window.write.current_editor()
+    assert editor is not None
+    edit = [action for action in menu(window, "Edit").actions() if action.isVisible()]
+    assert window.write.paste_action in edit and window.canvas.paste_action not in edit
+    QGuiApplication.clipboard().setText("pasted words")
+    window.write.paste_action.trigger()
+    assert editor.toPlainText() == "pasted words"
+    window.write.select_all_action.trigger()
+    window.write.cut_action.trigger()
+    assert editor.toPlainText() == "" and QGuiApplication.clipboard().text() == "pasted words"
+    window.write.undo_action.trigger()
+    assert editor.toPlainText() == "pasted words"
+    window.close()

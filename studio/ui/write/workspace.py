@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QTextCursor
+from PySide6.QtGui import QAction, QKeySequence, QTextCursor
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from studio.documents.provenance import ProvenanceStore
@@ -24,6 +24,7 @@ from studio.documents.text_document import (
     TextFormat,
     UnreadableDocumentError,
 )
+from studio.ui.actions import make_action
 from studio.ui.write.editor import DEFAULT_SUGGESTION_DELAY_MS, MarkdownEditor
 from studio.ui.write.ghost_text import ContinuationProvider
 
@@ -122,6 +123,7 @@ class WriteWorkspace(QWidget):
         self._debounce_timer = self._single_shot(AUTOSAVE_DEBOUNCE_MS)
         self._deadline_timer = self._single_shot(AUTOSAVE_MAX_DELAY_MS)
         self._retry_timer = self._single_shot(AUTOSAVE_RETRY_MS)
+        self._build_actions()
 
     def _single_shot(self, milliseconds: int) -> QTimer:
         timer = QTimer(self)
@@ -129,6 +131,59 @@ class WriteWorkspace(QWidget):
         timer.setInterval(milliseconds)
         timer.timeout.connect(self._journal)
         return timer
+
+    # -- commands --------------------------------------------------------------------------------------------
+
+    def _build_actions(self) -> None:
+        # The editor handles these keys itself; the actions are for the Edit menu and act on the current editor.
+        def edit(text: str, key: QKeySequence.StandardKey, method: str, description: str) -> QAction:
+            return make_action(
+                self,
+                text,
+                lambda: self._editor_call(method),
+                shortcut=key,
+                description=description,
+                context=Qt.ShortcutContext.WidgetShortcut,
+            )
+
+        self.undo_action = edit("&Undo", QKeySequence.StandardKey.Undo, "undo", "Undo the last edit")
+        self.redo_action = edit("&Redo", QKeySequence.StandardKey.Redo, "redo", "Redo the last undone edit")
+        self.cut_action = edit("Cu&t", QKeySequence.StandardKey.Cut, "cut", "Cut the selected text")
+        self.copy_action = edit("&Copy", QKeySequence.StandardKey.Copy, "copy", "Copy the selected text")
+        self.paste_action = edit("&Paste", QKeySequence.StandardKey.Paste, "paste", "Paste text")
+        self.select_all_action = edit(
+            "Select &All", QKeySequence.StandardKey.SelectAll, "selectAll", "Select the whole document"
+        )
+        self.suggest_action = make_action(
+            self,
+            "Suggest &Continuation",
+            self.request_suggestion,
+            shortcut="Ctrl+Space",
+            description="Suggest a continuation now",
+        )
+
+    def actions(self) -> list[QAction]:  # type: ignore[override]
+        """The workspace's commands for the main window's Edit menu (each with a shortcut and a status tip)."""
+        return [
+            self.undo_action,
+            self.redo_action,
+            self.cut_action,
+            self.copy_action,
+            self.paste_action,
+            self.select_all_action,
+            self.suggest_action,
+        ]
+
+    def _editor_call(self, method: str) -> None:
+        editor = self.current_editor()
+        if editor is not None:
+            getattr(editor, method)()
+
+    def request_suggestion(self) -> None:
+        """Ask for a continuation at the cursor of the current document now."""
+        editor = self.current_editor()
+        if editor is not None:
+            editor.request_suggestion()
 
     # -- tabs and documents ----------------------------------------------------------------------------------
 
