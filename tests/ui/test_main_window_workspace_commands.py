@@ -262,7 +262,9 @@ def test_paste_takes_images_from_other_apps_and_image_files(qtbot: QtBot, tmp_pa
     window.close()
 
 
-def test_paste_of_text_on_the_canvas_gives_a_message_and_changes_nothing(qtbot: QtBot) -> None:
+def test_paste_of_text_on_the_canvas_gives_a_message_and_changes_nothing(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
     window = make_window(qtbot)
     window.workspaces.setCurrentIndex(CANVAS_INDEX)
     canvas = window.canvas
@@ -273,6 +275,30 @@ def test_paste_of_text_on_the_canvas_gives_a_message_and_changes_nothing(qtbot: 
     assert len(canvas.document.layers) == layers_before
     assert canvas.document.history.undo_steps == steps
     assert window.error_label.isVisible() and "no image" in window.error_label.text()
+    # a file that is not an image, copied in a file manager
+    notes = tmp_path / "notes.txt"
+    notes.write_text("words", encoding="utf-8")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(notes))])
+    QGuiApplication.clipboard().setMimeData(mime)
+    canvas.paste_action.trigger()
+    assert len(canvas.document.layers) == layers_before
+    assert "notes.txt" in window.error_label.text()
+    window.close()
+
+
+def test_paste_without_selection_lands_in_the_middle_of_what_is_visible(qtbot: QtBot) -> None:
+    window = make_window(qtbot)
+    window.workspaces.setCurrentIndex(CANVAS_INDEX)
+    canvas = window.canvas
+    canvas.new_canvas(64, 48)
+    canvas.fit_action.trigger()  # the whole canvas is visible, centred
+    QGuiApplication.clipboard().setImage(rgba_to_qimage(np.full((6, 8, 4), 255, dtype=np.uint8)))
+    layer = canvas.paste()
+    assert layer is not None
+    bounds = layer.content_bounds()
+    assert bounds is not None and bounds.size == (8, 6)
+    assert abs(bounds.x - 28) <= 1 and abs(bounds.y - 21) <= 1
     window.close()
 
 
