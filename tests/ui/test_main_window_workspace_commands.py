@@ -329,3 +329,23 @@ def test_edit_menu_on_write_acts_on_the_current_document(qtbot: QtBot) -> None:
     window.write.undo_action.trigger()
     assert editor.toPlainText() == "pasted words"
     window.close()
+
+
+def test_clipboard_keys_in_the_prompt_box_edit_text_not_pixels(qtbot: QtBot) -> None:
+    window = make_window(qtbot)
+    window.workspaces.setCurrentIndex(CANVAS_INDEX)
+    prompt = window.generate_panel.prompt_edit
+    prompt.setFocus()
+    qtbot.waitUntil(prompt.hasFocus)
+    QGuiApplication.clipboard().setText("a lighthouse")
+    layers_before = len(window.canvas.document.layers)
+    qtbot.keyClick(prompt, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert prompt.toPlainText() == "a lighthouse"
+    assert len(window.canvas.document.layers) == layers_before and not window.error_label.isVisible()
+    # in the canvas view the same keys paste pixels
+    QGuiApplication.clipboard().setImage(rgba_to_qimage(pattern(4, 4)))
+    window.canvas.view.setFocus()
+    qtbot.waitUntil(window.canvas.view.hasFocus)
+    qtbot.keyClick(window.canvas.view, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert len(window.canvas.document.layers) == layers_before + 1
+    window.close()
