@@ -1127,6 +1127,15 @@ class Soak:
 
         QTest.keyClick(widget, key, modifiers if modifiers is not None else Qt.KeyboardModifier.NoModifier)
 
+    def _shortcut(self, widget: Any, text: str) -> None:
+        """Press the shortcut of the window's menu command ``text`` (as the menu shows it)."""
+        from PySide6.QtTest import QTest
+
+        action = next(a for a in self.window.actions() if a.text().replace("&", "").rstrip("…") == text)
+        assert not action.shortcut().isEmpty(), f"no shortcut for {text}"
+        combination = action.shortcut()[0]  # type: ignore[index]
+        QTest.keyClick(widget, combination.key(), combination.keyboardModifiers())
+
     def _focus(self, widget: Any) -> Step:
         from PySide6.QtWidgets import QApplication
 
@@ -1405,12 +1414,12 @@ class Soak:
         yield from self.until(lambda: len(window.write.editors()) == count + 1, 5, "Ctrl+N")
         yield from self._focus(self._editor())
         yield from self._type(self._prose())
-        while len(window.write.editors()) > 4:  # close the oldest (Ctrl+W; unsaved ones are saved)
+        while len(window.write.editors()) > 4:  # close the oldest (unsaved ones are saved)
             window.write.tab_widget.setCurrentIndex(0)
             yield from self._focus(self._editor())
             fewer = _fewer_than(window.write.editors, len(window.write.editors()))
-            self._key(self._editor(), Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)
-            if not (yield from self.until(fewer, 5, "Ctrl+W")):
+            self._shortcut(self._editor(), "Close")  # File ▸ Close (Ctrl+F4 here, not Ctrl+W)
+            if not (yield from self.until(fewer, 5, "File ▸ Close shortcut")):
                 break
             self.events["closed_documents"] += 1
         if window.write.editors():
