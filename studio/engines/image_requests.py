@@ -21,24 +21,12 @@ from typing import Any, ClassVar
 
 import studio
 from studio.engines.protocol import EngineRequest
+from studio.engines.schedulers import SCHEDULERS, Scheduler
 
 MODES = ("txt2img", "img2img", "inpaint", "outpaint")
 INIT_MODES = ("img2img", "inpaint", "outpaint")  # the modes that change an init image
-SCHEDULERS = ("default", "euler", "euler_a", "dpm++", "dpm++_karras", "ddim", "unipc", "lcm", "turbo")
 PREVIEW_KINDS = ("latent", "taesd", "none")
 PREDICTION_TYPES = ("auto", "epsilon", "v_prediction")
-
-# A1111's sampler names, written into provenance.
-SAMPLER_NAMES = {
-    "euler": "Euler",
-    "euler_a": "Euler a",
-    "dpm++": "DPM++ 2M",
-    "dpm++_karras": "DPM++ 2M Karras",
-    "ddim": "DDIM",
-    "unipc": "UniPC",
-    "lcm": "LCM",
-    "turbo": "Euler a",
-}
 
 MIN_SIDE, MAX_SIDE = 64, 2048
 MAX_SEED = 2**63 - 1
@@ -92,7 +80,7 @@ class ImageRequest(EngineRequest):
     seed: int = 0
     width: int = 512
     height: int = 512
-    scheduler: str = "default"
+    scheduler: str = Scheduler.DEFAULT  # a Scheduler value
     num_candidates: int = 1
     init_image: bytes | None = None
     mask_image: bytes | None = None

@@ -35,53 +35,16 @@ from PySide6.QtWidgets import (
 
 from studio.canvas.generation import GenerateSettings
 from studio.canvas.png_metadata import GenerationInfo
-from studio.engines.image_requests import MAX_SEED, MAX_SIDE, MIN_SIDE, SCHEDULERS
+from studio.engines.image_requests import MAX_SEED, MAX_SIDE, MIN_SIDE
+from studio.engines.schedulers import SCHEDULER_SPECS, scheduler_for_sampler
 from studio.engines.sd_checkpoint import model_path_problem
 from studio.ui.actions import make_action
-
-SCHEDULER_LABELS = {
-    "default": "Model default",
-    "euler": "Euler",
-    "euler_a": "Euler a",
-    "dpm++": "DPM++ 2M",
-    "dpm++_karras": "DPM++ 2M Karras",
-    "ddim": "DDIM",
-    "unipc": "UniPC",
-    "lcm": "LCM (few steps)",
-    "turbo": "Turbo (1–4 steps)",
-}
-
-# Sampler / scheduler names other tools write (A1111, ComfyUI, InvokeAI), lower-cased → Studio's scheduler.
-_SAMPLER_ALIASES = {
-    "euler": "euler",
-    "euler a": "euler_a",
-    "euler_a": "euler_a",
-    "euler_ancestral": "euler_a",
-    "dpm++ 2m": "dpm++",
-    "dpmpp_2m": "dpm++",
-    "dpm++": "dpm++",
-    "dpm++ 2m karras": "dpm++_karras",
-    "dpmpp_2m_k": "dpm++_karras",
-    "dpm++_karras": "dpm++_karras",
-    "ddim": "ddim",
-    "unipc": "unipc",
-    "uni_pc": "unipc",
-    "lcm": "lcm",
-    "turbo": "turbo",
-}
 
 DEFAULT_STEPS = 20
 DEFAULT_GUIDANCE = 7.0
 DEFAULT_CANDIDATES = 2
 DEFAULT_STRENGTH = 0.5
 MAX_CANDIDATES = 8
-
-
-def scheduler_for_sampler(sampler: str | None) -> str | None:
-    """Studio's scheduler for another tool's sampler name (``"Euler a"`` → ``"euler_a"``), or None."""
-    if not sampler:
-        return None
-    return _SAMPLER_ALIASES.get(sampler.strip().lower())
 
 
 class GeneratePanel(QWidget):
@@ -180,8 +143,8 @@ class GeneratePanel(QWidget):
         self.resolution_spin.setSuffix(" px")
         self.scheduler_combo = QComboBox()
         self.scheduler_combo.setAccessibleName("Sampler")
-        for key in SCHEDULERS:
-            self.scheduler_combo.addItem(SCHEDULER_LABELS.get(key, key), key)
+        for key, spec in SCHEDULER_SPECS.items():
+            self.scheduler_combo.addItem(spec.label, key.value)
         self.candidates_spin = QSpinBox()
         self.candidates_spin.setAccessibleName("Number of candidates")
         self.candidates_spin.setRange(1, MAX_CANDIDATES)
@@ -321,7 +284,7 @@ class GeneratePanel(QWidget):
         return str(self.scheduler_combo.currentData())
 
     def set_scheduler(self, scheduler: str) -> None:
-        index = self.scheduler_combo.findData(scheduler)
+        index = self.scheduler_combo.findData(str(scheduler))
         if index >= 0:
             self.scheduler_combo.setCurrentIndex(index)
 

@@ -498,7 +498,7 @@ def test_shipped_configs_say_what_is_missing(
 ) -> None:
     path = write_safetensors(tmp_path / f"{family}-model.safetensors", sd_header(family))
     with monkeypatch.context() as patch:  # as if Studio's own tokenizer copy were missing
-        patch.setattr("studio.engines.diffusion.SHIPPED_TOKENIZER_DIR", tmp_path / "absent")
+        patch.setattr("studio.engines.diffusion_loading.SHIPPED_TOKENIZER_DIR", tmp_path / "absent")
         no_tokenizer = run(engine, LoadPipelineRequest(new_job_id(), model_path=str(path)))[-1]
     assert no_tokenizer.kind is EventKind.ERROR
     assert "vocab.json" in no_tokenizer.text and f"'{family}-model.config/'" in no_tokenizer.text

@@ -100,18 +100,11 @@ def empty_hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def engine_tokenizers(family: str, folder: Path) -> dict[str, Any]:
     """The tokenizers the engine makes for a single file of ``family`` in ``folder`` (nothing else there)."""
-    from studio.engines.diffusion import DiffusionEngine
+    from studio.engines.diffusion_loading import make_tokenizers
     from studio.engines.sd_checkpoint import inspect_checkpoint
 
     path = header_only_checkpoint(folder / f"{family}.safetensors", family)
-    engine = DiffusionEngine()
-    try:
-        tokenizers: dict[str, Any] = engine._tokenizers(
-            path, inspect_checkpoint(path), LoadPipelineRequest("t")
-        )
-        return tokenizers
-    finally:
-        engine.close()
+    return make_tokenizers(path, inspect_checkpoint(path), LoadPipelineRequest("t"))
 
 
 # --- the files ---------------------------------------------------------------------------------------------
@@ -202,7 +195,7 @@ def test_shipped_tokenizer_loads_offline_with_clips_ids(pad: str, pad_id: int) -
 def test_engine_uses_the_shipped_tokenizer_with_nothing_else(
     family: str, tmp_path: Path, empty_hf_cache: Path
 ) -> None:
-    from studio.engines.diffusion import SHIPPED_TOKENIZER_DIR
+    from studio.engines.diffusion_loading import SHIPPED_TOKENIZER_DIR
 
     assert SHIPPED_TOKENIZER_DIR.resolve() == SHIPPED.resolve()
     tokenizers = engine_tokenizers(family, tmp_path / "models")
@@ -241,33 +234,28 @@ def test_engine_tokenizers_match_the_family_folders(
 def test_other_tokenizers_still_come_first(tmp_path: Path, empty_hf_cache: Path) -> None:
     """Beside the checkpoint, in Studio's data folder, in the HF cache, then Studio's copy."""
     from studio import paths
-    from studio.engines.diffusion import DiffusionEngine
+    from studio.engines.diffusion_loading import find_tokenizer
     from studio.engines.sd_checkpoint import inspect_checkpoint
 
     path = header_only_checkpoint(tmp_path / "models" / "model.safetensors", "sd15")
     info = inspect_checkpoint(path)
-    engine = DiffusionEngine()
 
     def found() -> Path:
-        folder: Path = engine._find_tokenizer(path, info, LoadPipelineRequest("t"))
-        return folder.resolve()
+        return find_tokenizer(path, info, LoadPipelineRequest("t")).resolve()
 
-    try:
-        assert found() == SHIPPED.resolve()
-        snapshot = empty_hf_cache / "models--openai--clip-vit-large-patch14" / "snapshots" / ("0" * 40)
-        snapshot.mkdir(parents=True)
-        (snapshot.parent.parent / "refs").mkdir()
-        (snapshot.parent.parent / "refs" / "main").write_text("0" * 40)
-        for file in ("vocab.json", "merges.txt"):
-            shutil.copy(SHIPPED / file, snapshot / file)
-        assert found() == snapshot.resolve()
-        user = paths.data_dir() / "diffusion" / "tokenizer"
-        shutil.copytree(snapshot, user)
-        assert found() == user.resolve()
-        shutil.copytree(snapshot, path.parent / "tokenizer")
-        assert found() == (path.parent / "tokenizer").resolve()
-    finally:
-        engine.close()
+    assert found() == SHIPPED.resolve()
+    snapshot = empty_hf_cache / "models--openai--clip-vit-large-patch14" / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot.parent.parent / "refs").mkdir()
+    (snapshot.parent.parent / "refs" / "main").write_text("0" * 40)
+    for file in ("vocab.json", "merges.txt"):
+        shutil.copy(SHIPPED / file, snapshot / file)
+    assert found() == snapshot.resolve()
+    user = paths.data_dir() / "diffusion" / "tokenizer"
+    shutil.copytree(snapshot, user)
+    assert found() == user.resolve()
+    shutil.copytree(snapshot, path.parent / "tokenizer")
+    assert found() == (path.parent / "tokenizer").resolve()
 
 
 def test_tokenizer_is_found_in_a_fresh_offline_process(tmp_path: Path) -> None:
@@ -278,14 +266,13 @@ def test_tokenizer_is_found_in_a_fresh_offline_process(tmp_path: Path) -> None:
     script = """
 import json, sys
 from pathlib import Path
-from studio.engines.diffusion import DiffusionEngine
+from studio.engines.diffusion_loading import make_tokenizers
 from studio.engines.image_requests import LoadPipelineRequest
 from studio.engines.sd_checkpoint import inspect_checkpoint
-engine = DiffusionEngine()
 out = {}
 for path in sorted(Path(sys.argv[1]).glob("*/*.safetensors")):
     info = inspect_checkpoint(path)
-    made = engine._tokenizers(path, info, LoadPipelineRequest("t"))
+    made = make_tokenizers(path, info, LoadPipelineRequest("t"))
     out[info.family] = {
         name: [str(Path(t.name_or_path).resolve()), t.pad_token_id, t("a photo of a cat").input_ids]
         for name, t in made.items()
