@@ -172,7 +172,8 @@ def bench_small(args: argparse.Namespace, workdir: Path) -> list[str]:
 def bench_full_size() -> list[str]:
     import torch
 
-    from studio.engines.diffusion import CONFIGS_DIR, DiffusionEngine
+    from studio.engines.diffusion import DiffusionEngine
+    from studio.engines.diffusion_loading import CONFIGS_DIR
     from studio.testing.tiny_diffusion import random_pipeline_from_configs
 
     started = time.perf_counter()
