@@ -55,7 +55,7 @@ class EngineClient:
         self._process: BaseProcess | None = None
         self._connection: Connection | None = None
         self._reader: threading.Thread | None = None
-        self._running_jobs: set[str] = set()
+        self._running_jobs: dict[str, BaseProcess] = {}  # job id -> the process running it
         self._closing = False
         self._started_once = False
         self.restarts = 0
@@ -110,18 +110,19 @@ class EngineClient:
             request = self._preload()
             if request is not None:
                 self._send_locked(host.RUN, request)
-                self._running_jobs.add(request.job_id)
+                self._running_jobs[request.job_id] = process
 
     def submit(self, request: EngineRequest) -> str:
         """Send ``request`` to the engine (starting a process if needed); returns its job id."""
         with self._lock:
             if self._process is None or not self._process.is_alive():
                 self._start_locked()
-            self._running_jobs.add(request.job_id)
+            assert self._process is not None
+            self._running_jobs[request.job_id] = self._process
             try:
                 self._send_locked(host.RUN, request)
             except OSError as exc:
-                self._running_jobs.discard(request.job_id)
+                self._running_jobs.pop(request.job_id, None)
                 raise RuntimeError(f"Could not reach the {self.kind} engine: {exc}") from exc
         return request.job_id
 
@@ -147,17 +148,18 @@ class EngineClient:
                 continue
             if event.kind.is_terminal:
                 with self._lock:
-                    self._running_jobs.discard(event.job_id)
+                    self._running_jobs.pop(event.job_id, None)
             self._deliver(event)
         process.join(timeout=5)
         with self._lock:
-            if self._process is not process:
-                return
-            orphaned = sorted(self._running_jobs)
-            self._running_jobs.clear()
-            closing = self._closing
-            self._process = None
-            self._connection = None
+            # a request may have started the next process already: only this process's jobs are orphaned
+            orphaned = sorted(job_id for job_id, owner in self._running_jobs.items() if owner is process)
+            for job_id in orphaned:
+                del self._running_jobs[job_id]
+            closing = self._closing and self._process is process
+            if self._process is process:
+                self._process = None
+                self._connection = None
         connection.close()
         if closing:
             for job_id in orphaned:

@@ -126,4 +126,6 @@ class Engine(Protocol):
 ENGINE_FACTORIES: dict[str, str] = {
     "llm": "studio.engines.llm:LlmEngine",
     "diffusion": "studio.engines.diffusion:DiffusionEngine",
+    # no model: streams given tokens, fails or crashes on request, for fast tests of the plumbing
+    "fake": "studio.testing.fake_engine:FakeEngine",
 }
