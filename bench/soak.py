@@ -408,6 +408,7 @@ def run_parent(args: argparse.Namespace) -> int:
         os.killpg(child.pid, signal.SIGKILL)  # engine processes a crashed GUI left behind
     minutes = [record for record in records if record.get("type") == "minute"]
     report = build_report(args, summary, start_info, returncode, hung, log_path, minutes, soaked_s)
+    report["home"] = str(home) if report["failures"] or args.keep else None
     print_report(report)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +48,7 @@ def test_a_gui_process_that_aborts_is_reported_as_a_crash(tmp_path: Path) -> Non
     assert report["crash"]["gui_exit"] == "killed by SIGABRT"
     assert any("GUI process crashed: killed by SIGABRT" in failure for failure in report["failures"])
     assert "FAILED" in result.stdout and "killed by SIGABRT" in result.stdout
+    shutil.rmtree(report["home"])  # kept for a look after a failure
 
 
 ONE_PASS = [
