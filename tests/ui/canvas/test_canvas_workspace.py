@@ -283,7 +283,6 @@ def test_screenshot_looks_like_a_paint_app(qtbot: QtBot, tmp_path: Path) -> None
     QApplication.processEvents()
     image = workspace.grab().toImage()
     assert image.save(str(tmp_path / "canvas.png"))
-    image.save("/tmp/canvas.png")
     assert (image.width(), image.height()) == (1200, 800)
     # The canvas shows the sun where it is.
     sun_at = workspace.view.canvas_to_widget((300, 180))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
@@ -176,7 +177,7 @@ def test_shortcut_wins_over_a_window_action_on_the_same_keys(
 
 
 def test_ghost_text_is_painted_but_not_in_document(
-    qtbot: QtBot, editor: MarkdownEditor, provider: ScriptedProvider
+    qtbot: QtBot, editor: MarkdownEditor, provider: ScriptedProvider, tmp_path: Path
 ) -> None:
     text = (
         "# Chapter One\n\nThe night was *dark* and `quiet`. She walked to the door and\n\n> A quote\n- item"
@@ -193,7 +194,7 @@ def test_ghost_text_is_painted_but_not_in_document(
     )
     assert editor.toPlainText() == text
     assert editor.document_text() == text
-    editor.grab().save("/tmp/ghost.png")
+    assert editor.grab().save(str(tmp_path / "ghost.png"))  # kept with the test run, to look at
     after = editor.viewport().grab().toImage()
 
     # Grey pixels appear right of the caret on its line, and on the row below (the wrapped/second line).
