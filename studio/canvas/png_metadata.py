@@ -41,7 +41,6 @@ COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA = (
 XMP_KEY = "XML:com.adobe.xmp"
 STUDIO_KEY = "studio"
 STUDIO_METADATA_VERSION = 1
-SOURCES = ("a1111", "comfyui", "invokeai", "studio")
 
 _MAX_JSON = 8 * 1024 * 1024
 _MAX_GRAPH_DEPTH = 32

@@ -199,11 +199,6 @@ class Selection:
         """The same selection moved by ``dx``, ``dy`` pixels."""
         return Selection._wrap(self._mask, self._frame.translated(dx, dy))
 
-    def clipped(self, rect: Rect) -> Selection:
-        """Only the part of the selection inside ``rect``."""
-        frame = self._frame.intersected(rect)
-        return Selection(self.mask_for(frame), (frame.x, frame.y))._trimmed()
-
     def _trimmed(self) -> Selection:
         local = nonzero_bounds(self._mask)
         if local is None:

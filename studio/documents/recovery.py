@@ -189,10 +189,12 @@ class RecoveryStore:
         return self.directory / f"session-{session_id}.lock"
 
     def start_session(self) -> None:
-        """Take this session's lock so other instances leave our snapshots alone."""
+        """Take this session's lock so other instances leave our snapshots alone, and delete the locks that
+        ended sessions left behind with nothing to recover."""
         if self._lock is None:
             self._lock = LockFile(self._lock_path(self.session_id))
         self._lock.acquire()
+        self.remove_stale_locks()
 
     def end_session(self) -> None:
         """Release this session's lock (snapshots that remain become recoverable)."""

@@ -105,16 +105,6 @@ class _CountingLlama(RepackChoosingLlama):
             super().eval(last)
 
 
-def longest_common_prefix(first: Sequence[int], second: Sequence[int]) -> int:
-    """Length of the common prefix of two token sequences."""
-    count = 0
-    for a, b in zip(first, second, strict=False):
-        if a != b:
-            break
-        count += 1
-    return count
-
-
 def fit_to_context(tokens: list[int], budget: int, keep_head: int, chunk: int) -> list[int]:
     """Drop tokens after the first ``keep_head`` so that at most ``budget`` remain.
 
@@ -139,10 +129,6 @@ class LlmEngine:
         self._active_cancel: CancelToken | None = None
         self._abort_callback: Any = None
         self._fim_tokens: tuple[int, int, int] | None = None
-
-    @property
-    def is_loaded(self) -> bool:
-        return self._llm is not None
 
     def handle(self, request: EngineRequest, cancel: CancelToken) -> Iterator[EngineEvent]:
         if isinstance(request, LoadModelRequest):

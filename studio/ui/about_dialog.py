@@ -7,7 +7,7 @@ when the child answers, or says why it could not.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QProcess, QProcessEnvironment, Qt, QTimer, Signal, qVersion
+from PySide6.QtCore import QProcess, QProcessEnvironment, Qt, QTimer, qVersion
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QApplication,
@@ -36,9 +36,6 @@ def _last_line(data: bytes) -> str:
 
 class AboutDialog(QDialog):
     """Version, a one-line description, and the system report in a read-only view with Copy and Close."""
-
-    report_changed = Signal()
-    """The report was filled in by the child process, or its pending facts were marked unavailable."""
 
     def __init__(
         self,
@@ -186,7 +183,6 @@ class AboutDialog(QDialog):
         self.report = report
         self._set_status(status)
         self._show_report()
-        self.report_changed.emit()
 
     def done(self, result: int) -> None:
         """Closing stops a child process that is still working."""

@@ -1,4 +1,4 @@
-"""The view-model of the active LLM: observable properties with ``<prop>_changed`` signals."""
+"""The view-model of the active LLM: observable properties and one ``changed`` signal."""
 
 from __future__ import annotations
 
@@ -13,11 +13,8 @@ ERROR = "error"
 class ModelStatus(QObject):
     """State of the active model: not loaded / loading (with progress) / ready / error."""
 
-    state_changed = Signal(str)
-    name_changed = Signal(str)
-    progress_changed = Signal(object)  # float 0..1 or None
-    message_changed = Signal(str)
     changed = Signal()
+    """Any of the properties changed."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -36,7 +33,6 @@ class ModelStatus(QObject):
     def state(self, value: str) -> None:
         if value != self._state:
             self._state = value
-            self.state_changed.emit(value)
             self.changed.emit()
 
     @property
@@ -47,7 +43,6 @@ class ModelStatus(QObject):
     def name(self, value: str) -> None:
         if value != self._name:
             self._name = value
-            self.name_changed.emit(value)
             self.changed.emit()
 
     @property
@@ -58,7 +53,6 @@ class ModelStatus(QObject):
     def progress(self, value: float | None) -> None:
         if value != self._progress:
             self._progress = value
-            self.progress_changed.emit(value)
             self.changed.emit()
 
     @property
@@ -69,9 +63,4 @@ class ModelStatus(QObject):
     def message(self, value: str) -> None:
         if value != self._message:
             self._message = value
-            self.message_changed.emit(value)
             self.changed.emit()
-
-    @property
-    def is_ready(self) -> bool:
-        return self._state == READY

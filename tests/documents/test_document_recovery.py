@@ -109,6 +109,31 @@ def test_lock_file_blocks_live_holder_and_takes_over_dead_one(tmp_path: Path) ->
     assert not path.exists()
 
 
+def test_starting_a_session_deletes_the_locks_of_ended_sessions_with_nothing_to_recover(
+    tmp_path: Path,
+) -> None:
+    def dead_lock(session_id: str) -> Path:
+        path = tmp_path / f"session-{session_id}.lock"
+        path.write_text(json.dumps({"host": socket.gethostname(), "pid": _dead_pid(), "created_at": 0}))
+        return path
+
+    crashed = RecoveryStore(tmp_path, session_id="crashed")
+    crashed.snapshot("doc1", "unsaved words")
+    crashed_lock, empty_lock = dead_lock("crashed"), dead_lock("empty")
+    running = RecoveryStore(tmp_path, session_id="running")
+    running.start_session()
+    store = RecoveryStore(tmp_path)
+    store.start_session()
+    try:
+        assert not empty_lock.exists()
+        assert crashed_lock.exists()  # its snapshot is still offered for recovery
+        assert [entry.doc_id for entry in store.recoverable()] == ["doc1"]
+        assert (tmp_path / "session-running.lock").exists() and store._lock_path(store.session_id).exists()
+    finally:
+        store.end_session()
+        running.end_session()
+
+
 def test_foreign_host_lock_goes_stale_with_age() -> None:
     assert LockInfo("other-host", 1, created_at=1000.0).is_alive(now=1000.0 + 60)
     assert not LockInfo("other-host", 1, created_at=1000.0).is_alive(now=1000.0 + 3 * 24 * 3600)

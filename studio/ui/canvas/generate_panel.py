@@ -54,7 +54,6 @@ class GeneratePanel(QWidget):
     vary_requested = Signal()
     cancel_requested = Signal()
     model_changed = Signal(str)  # the chosen image model's path
-    settings_loaded = Signal()  # "Use these settings" copied an image's settings into the fields
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -404,10 +403,6 @@ class GeneratePanel(QWidget):
 
     # -- settings read from an image --------------------------------------------------------------------
 
-    @property
-    def loaded_info(self) -> GenerationInfo | None:
-        return self._loaded_info
-
     def show_generation_info(self, info: GenerationInfo | None) -> None:
         """Show the settings read from an opened image (None hides the box)."""
         self._loaded_info = info
@@ -465,7 +460,6 @@ class GeneratePanel(QWidget):
         if info.model and Path(self._model_path).stem != Path(info.model).stem:
             notes.append(f"it was made with the model “{info.model}”")
         self.show_message("Loaded the image's settings" + (f" ({'; '.join(notes)})" if notes else "") + ".")
-        self.settings_loaded.emit()
 
     def _update_seed_enabled(self, random: bool) -> None:
         self.seed_edit.setEnabled(not random)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject
 from PySide6.QtGui import QImage
 
 from studio.canvas.document import CanvasDocument, Layer
@@ -98,10 +98,6 @@ def _decode_rgb(png: bytes) -> np.ndarray:
 class GenerationController(QObject):
     """Connects a :class:`GeneratePanel` and a :class:`CandidatesStrip` to the diffusion engine and the
     canvas document."""
-
-    running_changed = Signal(bool)
-    layer_applied = Signal(object)  # the new Layer
-    candidates_changed = Signal()
 
     def __init__(
         self,
@@ -251,7 +247,6 @@ class GenerationController(QObject):
         self._job = job
         self.panel.set_running(True)
         self.panel.show_message(f"{_JOB_LABELS[plan.mode]}…")
-        self.running_changed.emit(True)
         handle.on_progress(lambda fraction, message: self._on_progress(job, fraction, message))
         handle.on_preview(lambda event: self._on_preview(job, event))
         handle.on_success(lambda event: self._on_success(job, event))
@@ -262,7 +257,6 @@ class GenerationController(QObject):
     def _end_job(self) -> None:
         self._job = None
         self.panel.set_running(False)
-        self.running_changed.emit(False)
 
     def _on_progress(self, job: _Job, fraction: float | None, message: str) -> None:
         if job is self._job:
@@ -346,7 +340,6 @@ class GenerationController(QObject):
             self.strip.add_candidate(_qimage(rgb), _describe(candidate))
         if len(self.candidates) == first:
             return None
-        self.candidates_changed.emit()
         return first
 
     # -- previews ---------------------------------------------------------------------------------------
@@ -414,18 +407,15 @@ class GenerationController(QObject):
         self.strip.select(-1)
         self.clear_preview()
         self.panel.show_message(f"Added the layer “{layer.name}”.")
-        self.layer_applied.emit(layer)
         return layer
 
     def _on_discarded(self, index: int) -> None:
         if 0 <= index < len(self.candidates):
             del self.candidates[index]
-            self.candidates_changed.emit()
 
     def _on_cleared(self) -> None:
         self.candidates.clear()
         self.clear_preview()
-        self.candidates_changed.emit()
 
 
 def _describe(candidate: Candidate) -> str:

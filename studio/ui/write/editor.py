@@ -51,7 +51,6 @@ class _Request:
 
     handle: ContinuationHandle | None = None
     done: bool = False
-    got_text: bool = False
     after_cr: bool = False
 
 
@@ -68,8 +67,6 @@ class MarkdownEditor(QPlainTextEdit):
     """The :class:`SuggestionState` value: ``idle``, ``waiting`` or ``streaming``."""
     suggestion_failed = Signal(str)
     """A continuation request failed; the message is fit for the status bar."""
-    ai_ranges_changed = Signal()
-    """The AI provenance ranges changed (accepted text, or edits that moved or cut them)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -122,10 +119,6 @@ class MarkdownEditor(QPlainTextEdit):
             self.dismiss_suggestion()
             self._provider = provider
         self._update_action()
-
-    def continuation_provider(self) -> ContinuationProvider | None:
-        """The current provider."""
-        return self._provider
 
     def set_suggestion_delay(self, milliseconds: int) -> None:
         """How long typing must pause before a suggestion is requested (default 600 ms)."""
@@ -220,12 +213,6 @@ class MarkdownEditor(QPlainTextEdit):
             self._provenance.add(start, end)
         self._refresh_provenance()
 
-    def clear_ai_ranges(self) -> None:
-        """Forget the AI provenance (e.g. after the user reviewed the text)."""
-        if self._provenance:
-            self._provenance.clear()
-            self._refresh_provenance()
-
     def shutdown(self) -> None:
         """Stop timers and cancel any running generation (call before the editor goes away)."""
         self._timer.stop()
@@ -291,7 +278,6 @@ class MarkdownEditor(QPlainTextEdit):
             self.dismiss_suggestion()  # the cursor moved on: this suggestion is for a place we left
             return
         self._ghost += text
-        request.got_text = True
         self._set_state(SuggestionState.STREAMING)
         self.viewport().update()
 
@@ -368,7 +354,6 @@ class MarkdownEditor(QPlainTextEdit):
             selection.format = fmt  # type: ignore[misc]
             selections.append(selection)
         self.setExtraSelections(selections)
-        self.ai_ranges_changed.emit()
 
     # -- events ----------------------------------------------------------------------------------------------
 

@@ -47,8 +47,7 @@ def test_use_these_settings_loads_a1111_info(qtbot: QtBot) -> None:
     assert "AUTOMATIC1111" in panel.info_label.text()
     assert panel.prompt_edit.toPlainText() == ""  # shown, not yet used
 
-    with qtbot.waitSignal(panel.settings_loaded):
-        qtbot.mouseClick(panel.use_info_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(panel.use_info_button, Qt.MouseButton.LeftButton)
     settings = panel.settings()
     assert settings.prompt == "a lighthouse at dusk, oil painting"
     assert settings.negative_prompt == "blurry, lowres"
