@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from pytestqt.qtbot import QtBot
@@ -43,8 +43,8 @@ class Calls:
     def _cancel(self) -> None:
         self.cancelled += 1
 
-    def _record(self, callback):  # type: ignore[no-untyped-def]
-        def record(*args):  # type: ignore[no-untyped-def]
+    def _record(self, callback: Callable[..., object]) -> Callable[..., None]:
+        def record(*args: object) -> None:
             self.threads.add(threading.current_thread())
             callback(*args)
 
