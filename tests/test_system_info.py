@@ -47,6 +47,18 @@ RUNTIME_FACTS = [
 ]
 
 
+MODEL_LIBRARIES = ("torch", "llama_cpp")
+
+
+def imported_model_libraries() -> set[str]:
+    return {name for name in MODEL_LIBRARIES if sys.modules.get(name) is not None}
+
+
+def newly_imported_model_libraries(before: set[str]) -> list[str]:
+    """Model libraries imported since ``before`` (other tests in this process may have imported some)."""
+    return sorted(imported_model_libraries() - before)
+
+
 def studio(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "studio", *args], capture_output=True, text=True, timeout=timeout, check=False
@@ -54,6 +66,7 @@ def studio(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]
 
 
 def test_the_quick_report_has_every_section_and_leaves_runtime_facts_pending() -> None:
+    already_imported = imported_model_libraries()
     report = collect()
     assert [section.title for section in report.sections] == SECTIONS
     assert report.get("Studio", "version") == __version__
@@ -71,7 +84,7 @@ def test_the_quick_report_has_every_section_and_leaves_runtime_facts_pending() -
     for title, key in RUNTIME_FACTS:
         assert report.get(title, key) == PENDING
     assert report.pending
-    assert "torch" not in sys.modules and "llama_cpp" not in sys.modules
+    assert newly_imported_model_libraries(already_imported) == []
 
 
 def test_threads_come_from_the_settings_file() -> None:
@@ -120,6 +133,7 @@ def test_failed_pending_facts_say_why() -> None:
 
 
 def test_a_missing_package_reads_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    already_imported = imported_model_libraries()
     assert package_version("no-such-package-studio-test") == NOT_INSTALLED
     real_version = metadata.version
 
@@ -136,7 +150,7 @@ def test_a_missing_package_reads_not_installed(monkeypatch: pytest.MonkeyPatch) 
     assert report.get("llama.cpp", "llama-cpp-python") == NOT_INSTALLED
     for title, key in RUNTIME_FACTS[1:]:
         assert report.get(title, key) == NOT_INSTALLED
-    assert "torch" not in sys.modules and "llama_cpp" not in sys.modules
+    assert newly_imported_model_libraries(already_imported) == []
 
 
 def test_a_package_that_fails_to_import_reads_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
