@@ -25,7 +25,6 @@ import io
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -39,7 +38,7 @@ from studio.canvas.image_io import encode_png
 from studio.canvas.imaging import blur_mask, check_rgb, flatten_rgb, resize_mask, resize_pixels
 from studio.canvas.png_metadata import GenerationInfo
 from studio.canvas.selection import Selection
-from studio.engines.image_requests import ImageRequest
+from studio.engines.image_requests import GenerationMode, ImageRequest
 from studio.engines.protocol import new_job_id
 
 DEFAULT_NATIVE_RESOLUTION = 512
@@ -48,13 +47,6 @@ DEFAULT_FEATHER = 8.0
 CONTEXT_FRACTION = 0.25
 MIN_CONTEXT = 32
 MAX_NAME_PROMPT = 40
-
-
-class GenerationMode(StrEnum):
-    TEXT_TO_IMAGE = "txt2img"
-    IMAGE_TO_IMAGE = "img2img"
-    INPAINT = "inpaint"
-    OUTPAINT = "outpaint"
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,7 +117,7 @@ def image_request(
     width, height = plan.model_size
     return ImageRequest(
         new_job_id(),
-        mode=plan.mode.value,
+        mode=plan.mode,
         prompt=settings.prompt,
         negative_prompt=settings.negative_prompt,
         steps=settings.steps,

@@ -38,6 +38,7 @@ from studio.engines.diffusion_loading import (
 )
 from studio.engines.diffusion_previews import PreviewPlan
 from studio.engines.image_requests import (
+    GenerationMode,
     ImageRequest,
     LoadPipelineRequest,
     UnloadPipelineRequest,
@@ -209,7 +210,7 @@ class DiffusionEngine:
                 "sampler": sampler,
                 "scheduler": Scheduler(request.scheduler).value,
                 "mode": request.mode,
-                "strength": request.strength if request.mode != "txt2img" else None,
+                "strength": request.strength if request.mode.needs_init_image else None,
                 "model": model.name,
                 "model_hash": model.model_hash[:10],
                 "model_family": model.family,
@@ -234,12 +235,12 @@ class DiffusionEngine:
     ) -> tuple[Image.Image | None, Image.Image | None, int, int]:
         init: Image.Image | None = None
         mask: Image.Image | None = None
-        if request.mode != "txt2img":
+        if request.mode.needs_init_image:
             assert request.init_image is not None
             raw = decode_image(request.init_image, "init image")
             if request.mask_image is not None:
                 mask = decode_image(request.mask_image, "mask image").convert("L")
-            elif request.mode in ("inpaint", "outpaint"):
+            elif request.mode.needs_mask:
                 if raw.mode in ("RGBA", "LA", "PA") or "transparency" in raw.info:
                     alpha = raw.convert("RGBA").getchannel("A")
                     mask = alpha.point(lambda value: 255 if value < 128 else 0)
@@ -256,11 +257,11 @@ class DiffusionEngine:
             init = init.resize((width, height), Image.Resampling.LANCZOS)
         if mask is not None and mask.size != (width, height):
             mask = mask.resize((width, height), Image.Resampling.BILINEAR)
-        if request.mode == "outpaint" and init is not None and mask is not None:
+        if request.mode is GenerationMode.OUTPAINT and init is not None and mask is not None:
             init = fill_masked(init, mask)
         return init, mask, width, height
 
-    def _pipeline_for(self, model: LoadedModel, mode: str) -> Any:
+    def _pipeline_for(self, model: LoadedModel, mode: GenerationMode) -> Any:
         """The pipeline for ``mode``, sharing the loaded modules (made once with ``from_pipe``)."""
         from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting
 
@@ -313,11 +314,11 @@ class DiffusionEngine:
                 init if init is not None else Image.new("RGB", (width, height), (127, 127, 127))
             )
             arguments["mask_image"] = Image.new("L", (width, height), 255)
-            arguments["strength"] = request.strength if mode == "img2img" else 1.0
+            arguments["strength"] = request.strength if mode is GenerationMode.IMAGE_TO_IMAGE else 1.0
             arguments.update(height=height, width=width)
-        elif mode == "txt2img":
+        elif mode is GenerationMode.TEXT_TO_IMAGE:
             arguments.update(height=height, width=width)
-        elif mode == "img2img":
+        elif mode is GenerationMode.IMAGE_TO_IMAGE:
             arguments.update(image=init, strength=request.strength)
         else:
             arguments.update(

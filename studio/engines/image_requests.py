@@ -17,14 +17,35 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, ClassVar
 
 import studio
 from studio.engines.protocol import EngineRequest
 from studio.engines.schedulers import SCHEDULERS, Scheduler
 
-MODES = ("txt2img", "img2img", "inpaint", "outpaint")
-INIT_MODES = ("img2img", "inpaint", "outpaint")  # the modes that change an init image
+
+class GenerationMode(StrEnum):
+    """What an image job does: draw from nothing, vary an init image, or fill its masked part."""
+
+    TEXT_TO_IMAGE = "txt2img"
+    IMAGE_TO_IMAGE = "img2img"
+    INPAINT = "inpaint"
+    OUTPAINT = "outpaint"
+
+    @property
+    def needs_init_image(self) -> bool:
+        """True for the modes that change an init image."""
+        return self is not GenerationMode.TEXT_TO_IMAGE
+
+    @property
+    def needs_mask(self) -> bool:
+        """True for the modes that regenerate only a masked part."""
+        return self in (GenerationMode.INPAINT, GenerationMode.OUTPAINT)
+
+
+MODES = tuple(mode.value for mode in GenerationMode)
+INIT_MODES = tuple(mode.value for mode in GenerationMode if mode.needs_init_image)
 PREVIEW_KINDS = ("latent", "taesd", "none")
 PREDICTION_TYPES = ("auto", "epsilon", "v_prediction")
 
@@ -72,7 +93,7 @@ class ImageRequest(EngineRequest):
     """
 
     engine_kind: ClassVar[str] = "diffusion"
-    mode: str = "txt2img"
+    mode: GenerationMode = GenerationMode.TEXT_TO_IMAGE
     prompt: str = ""
     negative_prompt: str = ""
     steps: int = 20
@@ -88,6 +109,12 @@ class ImageRequest(EngineRequest):
     preview_every: int = 1
     preview_kind: str = "latent"
     model_path: str = ""
+
+    def __post_init__(self) -> None:
+        # a known mode given as a plain string (the CLI, old callers) becomes the enum; an unknown one stays
+        # as given, for problem() to name
+        if not isinstance(self.mode, GenerationMode) and self.mode in MODES:
+            object.__setattr__(self, "mode", GenerationMode(self.mode))
 
     def problem(self) -> str | None:
         """What is wrong with this request (a message for the user), or None."""
@@ -110,12 +137,12 @@ class ImageRequest(EngineRequest):
         for name, side in (("width", self.width), ("height", self.height)):
             if side != 0 and (side % 8 or not MIN_SIDE <= side <= MAX_SIDE):
                 return f"{name} must be a multiple of 8 between {MIN_SIDE} and {MAX_SIDE} (got {side})"
-        if self.mode != "txt2img":
+        if self.mode != GenerationMode.TEXT_TO_IMAGE:
             if not self.init_image:
                 return f"{self.mode} needs an init image"
             if not 0.0 < self.strength <= 1.0:
                 return f"strength must be above 0 and at most 1 (got {self.strength})"
-            if self.mode == "img2img" and int(self.steps * self.strength) < 1:
+            if self.mode == GenerationMode.IMAGE_TO_IMAGE and int(self.steps * self.strength) < 1:
                 return f"steps × strength must be at least 1 (got {self.steps} × {self.strength})"
         return None
 

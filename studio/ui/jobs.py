@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -22,6 +23,15 @@ log = logging.getLogger(__name__)
 POLL_INTERVAL_MS = 15
 
 
+class JobState(StrEnum):
+    """Where a job stands: running until its terminal event."""
+
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
 class JobHandle:
     """A job submitted through :class:`JobRunner`; callbacks run on the GUI thread."""
 
@@ -29,7 +39,7 @@ class JobHandle:
         self.runner = runner
         self.request = request
         self.label = label
-        self.state = "running"
+        self.state = JobState.RUNNING
         self.progress: float | None = None
         self.message = ""
         self.text = ""
@@ -42,7 +52,7 @@ class JobHandle:
 
     @property
     def is_done(self) -> bool:
-        return self.state != "running"
+        return self.state is not JobState.RUNNING
 
     def _add(self, key: EventKind | str, callback: Callable[..., Any]) -> JobHandle:
         self._callbacks.setdefault(key, []).append(callback)
@@ -89,13 +99,13 @@ class JobHandle:
             self.progress, self.message = event.progress, event.text
             args = (event.progress, event.text)
         elif kind is EventKind.ERROR:
-            self.state, self.message = "failed", event.text
+            self.state, self.message = JobState.FAILED, event.text
             args = (event.text,)
         elif kind is EventKind.CANCELLED:
-            self.state = "cancelled"
+            self.state = JobState.CANCELLED
             args = ()
         elif kind is EventKind.RESULT:
-            self.state = "done"
+            self.state = JobState.DONE
             args = (event,)
         elif kind is EventKind.PREVIEW:
             args = (event,)

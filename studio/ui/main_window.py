@@ -32,16 +32,15 @@ from studio.engines.text_requests import CompletionRequest, LoadModelRequest
 from studio.models.default_model import DEFAULT_MODEL_NAME
 from studio.models.registry import DIFFUSION, LLM, ModelRegistry
 from studio.settings import Settings, load_settings, save_settings
-from studio.ui import model_status
 from studio.ui.actions import WorkspaceActions, make_action
 from studio.ui.canvas.candidates_strip import CandidatesStrip
 from studio.ui.canvas.generate_panel import GeneratePanel
 from studio.ui.canvas.generation_controller import GenerationController
 from studio.ui.canvas.workspace import DEFAULT_CANVAS_SIZE, CanvasWorkspace
 from studio.ui.jobs import JobHandle, JobRunner
-from studio.ui.model_status import ModelStatus
+from studio.ui.model_status import ModelState, ModelStatus
 from studio.ui.settings_dialog import SettingsDialog
-from studio.ui.write.workspace import WriteWorkspace
+from studio.ui.write.workspace import UnsavedChoice, WriteWorkspace
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +248,7 @@ class MainWindow(QMainWindow):
     def _track_model_job(self, handle: JobHandle) -> None:
         self._model_job = handle
         status = self.model_status
-        status.state = model_status.LOADING
+        status.state = ModelState.LOADING
         status.name = self._model_display_name(handle.request)
         status.progress = 0.0
         status.message = "Loading…"
@@ -279,7 +278,7 @@ class MainWindow(QMainWindow):
                 status.message = notice or f"{status.message}. {llm_safe_mode.SAFE_MODE_REMEMBERED}"
                 if notice:
                     self.statusBar().showMessage(notice, 60_000)
-            status.state = model_status.READY
+            status.state = ModelState.READY
 
         def restart_in_safe_mode() -> None:
             if self.isVisible():  # not after the window closed (and stopped its engines)
@@ -307,13 +306,13 @@ class MainWindow(QMainWindow):
                 self._rebuild_models_menu()
                 status.name = str(event.data.get("model_name") or status.name)
                 status.message = message
-                status.state = model_status.READY
+                status.state = ModelState.READY
                 return
             status.message = message
-            status.state = model_status.ERROR
+            status.state = ModelState.ERROR
 
         def on_cancelled() -> None:
-            status.state = model_status.NOT_LOADED
+            status.state = ModelState.NOT_LOADED
 
         handle.on_progress(on_progress).on_success(on_success).on_failure(on_failure).on_cancelled(
             on_cancelled
@@ -341,7 +340,7 @@ class MainWindow(QMainWindow):
         ):
             self.show_error(event.text)
             if event.data.get("engine_crashed"):
-                self.model_status.state = model_status.NOT_LOADED
+                self.model_status.state = ModelState.NOT_LOADED
                 self.model_status.message = "The engine stopped; it restarts with the next request."
 
     def show_error(self, message: str) -> None:
@@ -372,8 +371,8 @@ class MainWindow(QMainWindow):
 
     def _update_model_label(self) -> None:
         status = self.model_status
-        state = status.state
-        if state == model_status.LOADING and status.progress is not None:
+        state = str(status.state)
+        if status.state is ModelState.LOADING and status.progress is not None:
             state = f"loading {round(status.progress * 100)}%"
         self.model_label.setText(f"{status.name or DEFAULT_MODEL_NAME}: {state}")
         self.model_label.setToolTip(status.message)
@@ -646,9 +645,9 @@ class MainWindow(QMainWindow):
         if not self.canvas.is_modified:
             return True
         choice = self.ask_canvas_unsaved()
-        if choice == "save":
+        if choice == UnsavedChoice.SAVE:
             return self.save_canvas()
-        return choice == "discard"
+        return choice == UnsavedChoice.DISCARD
 
     def save_canvas(self, ask_path: bool = False) -> bool:
         """Save the canvas as OpenRaster (asking for a name when it has none)."""
@@ -739,8 +738,8 @@ class MainWindow(QMainWindow):
         dialog = NewCanvasDialog(self)
         return dialog.canvas_size() if dialog.exec() else None
 
-    def ask_canvas_unsaved(self) -> str:
-        """``"save"``, ``"discard"`` or ``"cancel"`` for a modified canvas about to be replaced or closed."""
+    def ask_canvas_unsaved(self) -> UnsavedChoice:
+        """Save, discard or cancel, for a modified canvas about to be replaced or closed."""
         answer = QMessageBox.question(
             self,
             "Unsaved Canvas",
@@ -750,9 +749,9 @@ class MainWindow(QMainWindow):
             | QMessageBox.StandardButton.Cancel,
         )
         return {
-            QMessageBox.StandardButton.Save: "save",
-            QMessageBox.StandardButton.Discard: "discard",
-        }.get(answer, "cancel")
+            QMessageBox.StandardButton.Save: UnsavedChoice.SAVE,
+            QMessageBox.StandardButton.Discard: UnsavedChoice.DISCARD,
+        }.get(answer, UnsavedChoice.CANCEL)
 
     def confirm_overwrite(self, message: str) -> bool:
         answer = QMessageBox.question(

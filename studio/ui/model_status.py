@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from PySide6.QtCore import QObject, Signal
 
-NOT_LOADED = "not loaded"
-LOADING = "loading"
-READY = "ready"
-ERROR = "error"
+
+class ModelState(StrEnum):
+    """Where the active model stands."""
+
+    NOT_LOADED = "not loaded"
+    LOADING = "loading"
+    READY = "ready"
+    ERROR = "error"
+
+
+NOT_LOADED = ModelState.NOT_LOADED
+LOADING = ModelState.LOADING
+READY = ModelState.READY
+ERROR = ModelState.ERROR
 
 
 class ModelStatus(QObject):
@@ -18,7 +30,7 @@ class ModelStatus(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._state = NOT_LOADED
+        self._state = ModelState.NOT_LOADED
         self._name = ""
         self._progress: float | None = None
         self._message = ""
@@ -26,11 +38,11 @@ class ModelStatus(QObject):
         self.model_path = ""
 
     @property
-    def state(self) -> str:
+    def state(self) -> ModelState:
         return self._state
 
     @state.setter
-    def state(self, value: str) -> None:
+    def state(self, value: ModelState) -> None:
         if value != self._state:
             self._state = value
             self.changed.emit()

@@ -20,7 +20,7 @@ WAIT_MS = 240_000
 def make_window(qtbot: QtBot, settings: Settings | None = None) -> MainWindow:
     window = MainWindow(settings if settings is not None else Settings(suggestions_enabled=False))
     window.write.ask_unsaved_changes = lambda _title: UnsavedChoice.DISCARD  # type: ignore[method-assign]
-    window.ask_canvas_unsaved = lambda: "discard"  # type: ignore[method-assign]
+    window.ask_canvas_unsaved = lambda: UnsavedChoice.DISCARD  # type: ignore[method-assign]
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)

@@ -22,7 +22,7 @@ from studio.ui.write.workspace import UnsavedChoice
 def make_window(qtbot: QtBot) -> MainWindow:
     window = MainWindow(Settings(suggestions_enabled=False))
     window.write.ask_unsaved_changes = lambda _title: UnsavedChoice.DISCARD  # type: ignore[method-assign]
-    window.ask_canvas_unsaved = lambda: "discard"  # type: ignore[method-assign]
+    window.ask_canvas_unsaved = lambda: UnsavedChoice.DISCARD  # type: ignore[method-assign]
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
@@ -148,14 +148,14 @@ def test_file_close_on_the_canvas_closes_the_canvas_not_the_document(qtbot: QtBo
     window.canvas.document.add_layer("Sketch")  # an unsaved change
     asked: list[bool] = []
 
-    def cancel() -> str:
+    def cancel() -> UnsavedChoice:
         asked.append(True)
-        return "cancel"
+        return UnsavedChoice.CANCEL
 
     window.ask_canvas_unsaved = cancel  # type: ignore[method-assign]
     window.close_action.trigger()
     assert asked == [True] and window.canvas.title == "photo.png"  # cancelled: nothing closed
-    window.ask_canvas_unsaved = lambda: "discard"  # type: ignore[method-assign]
+    window.ask_canvas_unsaved = lambda: UnsavedChoice.DISCARD  # type: ignore[method-assign]
     window.close_action.trigger()
     assert window.canvas.title == "Untitled" and not window.canvas.is_modified
     assert window.workspaces.currentIndex() == CANVAS_INDEX
