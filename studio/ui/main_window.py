@@ -26,9 +26,7 @@ from PySide6.QtWidgets import (
 from studio.canvas.errors import CanvasError
 from studio.canvas.image_io import CANVAS_SUFFIXES
 from studio.documents.text_document import ChangedOnDiskError, DocumentError
-from studio.engines import llm_safe_mode
-from studio.engines.protocol import EngineEvent, EventKind, new_job_id
-from studio.engines.text_requests import CompletionRequest, LoadModelRequest
+from studio.engines.protocol import EngineEvent
 from studio.models.default_model import DEFAULT_MODEL_NAME
 from studio.models.registry import DIFFUSION, LLM, ModelRegistry
 from studio.settings import Settings, load_settings, save_settings
@@ -38,46 +36,16 @@ from studio.ui.canvas.generate_panel import GeneratePanel
 from studio.ui.canvas.generation_controller import GenerationController
 from studio.ui.canvas.workspace import DEFAULT_CANVAS_SIZE, CanvasWorkspace
 from studio.ui.jobs import JobHandle, JobRunner
-from studio.ui.model_status import ModelState, ModelStatus
+from studio.ui.model_controller import ModelController
+from studio.ui.model_status import ModelState
 from studio.ui.settings_dialog import SettingsDialog
+from studio.ui.write.continuation import EngineContinuationProvider
 from studio.ui.write.workspace import UnsavedChoice, WriteWorkspace
 
 log = logging.getLogger(__name__)
 
 MAX_RECENT_MODELS = 9
 WRITE_INDEX, CANVAS_INDEX = 0, 1
-
-
-class EngineContinuationProvider:
-    """Ghost-text continuations from the LLM engine, for the Write workspace's editors."""
-
-    def __init__(self, runner: JobRunner, settings: Callable[[], Settings]) -> None:
-        self._runner = runner
-        self._settings = settings
-
-    def start_continuation(
-        self,
-        prefix: str,
-        suffix: str,
-        on_tokens: Callable[[str], None],
-        on_finished: Callable[[], None],
-        on_failed: Callable[[str], None],
-    ) -> JobHandle:
-        settings = self._settings()
-        request = CompletionRequest(
-            new_job_id(),
-            prompt=prefix,
-            suffix=suffix,
-            max_tokens=settings.suggestion_max_tokens,
-            temperature=settings.temperature,
-            stop=("\n\n",),
-        )
-        return (
-            self._runner.run(request, "Suggesting")
-            .on_tokens(on_tokens)
-            .on_success(lambda _event: on_finished())
-            .on_failure(on_failed)
-        )
 
 
 class JobStatusWidget(QWidget):
@@ -145,16 +113,15 @@ class MainWindow(QMainWindow):
         self.setAccessibleName("Studio")
         self.resize(1100, 750)
         self.runner = JobRunner(self)
-        self.model_status = ModelStatus(self)
         self.models = ModelRegistry()
-        self._previous_model_path = self.settings.model_path
-        self.model_status.name = Path(self.settings.model_path).name or DEFAULT_MODEL_NAME
-        self._model_job: JobHandle | None = None
-        self._safe_mode_models: set[str] = set()  # crashed while loading in this session: load in safe mode
-        self._gave_up_models: dict[str, str] = {}  # crashed even in safe mode (path -> why): not reloaded
-        self._safe_mode_notice = ""  # shown when the safe-mode load that follows a crash succeeds
-        self.runner.set_preload("llm", self._make_load_request)
-        self.runner.event_received.connect(self._on_engine_event)
+        # not after the window closed (and stopped its engines): no restart in safe mode
+        self.model_controller = ModelController(
+            self.runner, self.models, lambda: self.settings, self.isVisible, parent=self
+        )
+        self.model_status = self.model_controller.status
+        self.model_controller.error.connect(self.show_error)
+        self.model_controller.notice.connect(self.statusBar().showMessage)
+        self.model_controller.models_changed.connect(self._rebuild_models_menu)
 
         self.workspaces = QTabWidget()
         self.workspaces.setDocumentMode(True)
@@ -220,128 +187,11 @@ class MainWindow(QMainWindow):
 
     def start_engines(self) -> None:
         """Start the LLM engine process in the background (it loads the chosen model)."""
-        self.runner.start_engine("llm")
-
-    def _load_request(self) -> LoadModelRequest:
-        """A request to load the chosen model with the current context size and threads; in safe mode when
-        the model crashed the engine on this machine before."""
-        path = self.settings.model_path
-        request = LoadModelRequest(
-            new_job_id(),
-            model_path=path,
-            n_ctx=self.settings.context_size,
-            n_threads=self.settings.threads,
-            safe_mode=path in self._safe_mode_models,
-        )
-        return llm_safe_mode.with_safe_mode_if_remembered(request, llm_safe_mode.SafeModeStore())
-
-    def _make_load_request(self) -> LoadModelRequest | None:
-        why = self._gave_up_models.get(self.settings.model_path)
-        if why is not None:
-            # it crashed even in safe mode: a fresh engine process starts without it (no crash loop)
-            self.show_error(why)
-            return None
-        request = self._load_request()
-        self._track_model_job(self.runner.track(request, "Loading model"))
-        return request
-
-    def _track_model_job(self, handle: JobHandle) -> None:
-        self._model_job = handle
-        status = self.model_status
-        status.state = ModelState.LOADING
-        status.name = self._model_display_name(handle.request)
-        status.progress = 0.0
-        status.message = "Loading…"
-
-        def on_progress(fraction: float | None, message: str) -> None:
-            status.progress = fraction
-            status.message = message
-
-        def on_success(event: EngineEvent) -> None:
-            requested = getattr(handle.request, "model_path", "")
-            if requested:
-                self.models.record(
-                    requested,
-                    LLM,
-                    name=str(event.data.get("model_name", "")),
-                    model_kind=event.data.get("model_kind"),
-                    architecture=event.data.get("architecture"),
-                )
-                self._rebuild_models_menu()
-            status.model_kind = str(event.data.get("model_kind", ""))
-            status.model_path = str(event.data.get("model_path", ""))
-            status.name = str(event.data.get("model_name") or status.name)
-            status.progress = 1.0
-            status.message = f"{status.model_kind} model, {event.data.get('n_ctx')} tokens of context"
-            if event.data.get("safe_mode"):
-                notice, self._safe_mode_notice = self._safe_mode_notice, ""
-                status.message = notice or f"{status.message}. {llm_safe_mode.SAFE_MODE_REMEMBERED}"
-                if notice:
-                    self.statusBar().showMessage(notice, 60_000)
-            status.state = ModelState.READY
-
-        def restart_in_safe_mode() -> None:
-            if self.isVisible():  # not after the window closed (and stopped its engines)
-                self.runner.start_engine("llm")
-
-        def on_failure(message: str) -> None:
-            event = handle.last_event
-            request = handle.request
-            if event is not None and isinstance(request, LoadModelRequest) and llm_safe_mode.is_crash(event):
-                if llm_safe_mode.retry_after_crash(request, event, llm_safe_mode.SafeModeStore()) is not None:
-                    # the engine died in the load (its warm-up decode): load once more, in safe mode
-                    self._safe_mode_models.add(request.model_path)
-                    self._safe_mode_notice = llm_safe_mode.SAFE_MODE_NOTICE
-                    status.message = (
-                        "The model crashed on this computer's processor; restarting in safe mode…"
-                    )
-                    QTimer.singleShot(0, self, restart_in_safe_mode)
-                    return
-                message = llm_safe_mode.crashed_in_safe_mode_message(event)
-                self._gave_up_models[request.model_path] = message
-            self.show_error(message)
-            if event is not None and event.data.get("model_kept"):
-                # the previous model still serves: keep using it
-                self.settings.model_path = self._previous_model_path
-                self._rebuild_models_menu()
-                status.name = str(event.data.get("model_name") or status.name)
-                status.message = message
-                status.state = ModelState.READY
-                return
-            status.message = message
-            status.state = ModelState.ERROR
-
-        def on_cancelled() -> None:
-            status.state = ModelState.NOT_LOADED
-
-        handle.on_progress(on_progress).on_success(on_success).on_failure(on_failure).on_cancelled(
-            on_cancelled
-        )
-
-    @staticmethod
-    def _model_display_name(request: object) -> str:
-        path = getattr(request, "model_path", "")
-        return Path(path).name if path else DEFAULT_MODEL_NAME
+        self.model_controller.start_engine()
 
     def load_model(self, path: str) -> None:
         """Make ``path`` (empty: the default model) the active model and load it."""
-        self._previous_model_path = self.settings.model_path
-        self.settings.model_path = path
-        self._rebuild_models_menu()
-        client = self.runner.client("llm")
-        if client.is_alive:
-            self._track_model_job(self.runner.run(self._load_request(), "Loading model"))
-        else:
-            self.runner.start_engine("llm")
-
-    def _on_engine_event(self, event: EngineEvent) -> None:
-        if event.kind is EventKind.ERROR and (
-            self._model_job is None or event.job_id != self._model_job.job_id
-        ):
-            self.show_error(event.text)
-            if event.data.get("engine_crashed"):
-                self.model_status.state = ModelState.NOT_LOADED
-                self.model_status.message = "The engine stopped; it restarts with the next request."
+        self.model_controller.load_model(path)
 
     def show_error(self, message: str) -> None:
         """Tell the user about a failure without blocking (status bar, in red)."""
