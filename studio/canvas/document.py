@@ -14,11 +14,8 @@ undone, and is announced on the document's signals:
 from __future__ import annotations
 
 import copy
-import math
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,18 +31,13 @@ from studio.canvas.history import (
     SetLayerAttribute,
     SetSelection,
 )
-from studio.canvas.imaging import check_rgba, composite_over, nonzero_bounds, thumbnail
+from studio.canvas.imaging import check_rgba, composite_over, thumbnail
+from studio.canvas.layer import MAX_LAYER_NAME, Layer, LayerRef, clean_layer_name, clean_opacity
 from studio.canvas.selection import Selection, SelectionMode
 from studio.canvas.signals import Signal
 
 MAX_CANVAS_SIDE = 32_768
 MAX_CANVAS_PIXELS = 100_000_000
-MAX_LAYER_NAME = 256
-
-
-def new_layer_id() -> str:
-    """A fresh, unique layer id."""
-    return uuid.uuid4().hex[:12]
 
 
 def check_canvas_size(width: int, height: int) -> None:
@@ -63,72 +55,6 @@ def check_canvas_size(width: int, height: int) -> None:
 
 def _is_whole(value: object) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
-
-
-def _clean_name(name: str) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise CanvasError("A layer name cannot be empty")
-    name = " ".join(name.split())
-    if len(name) > MAX_LAYER_NAME:
-        raise CanvasError(f"A layer name can have at most {MAX_LAYER_NAME} characters")
-    return name
-
-
-def _clean_opacity(opacity: float) -> float:
-    try:
-        value = float(opacity)
-    except (TypeError, ValueError):
-        raise CanvasError("Opacity must be a number between 0 and 1") from None
-    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-        raise CanvasError(f"Opacity must be between 0 and 1, not {opacity}")
-    return value
-
-
-@dataclass(eq=False)
-class Layer:
-    """One raster layer. ``provenance`` describes AI-generated content (prompt, seed, model, parameters)."""
-
-    name: str
-    pixels: np.ndarray
-    visible: bool = True
-    opacity: float = 1.0
-    provenance: dict[str, Any] | None = None
-    id: str = field(default_factory=new_layer_id)
-
-    def __post_init__(self) -> None:
-        self.name = _clean_name(self.name)
-        self.pixels = check_rgba(self.pixels, f"The pixels of layer “{self.name}”")
-        self.opacity = _clean_opacity(self.opacity)
-        self.visible = bool(self.visible)
-
-    @property
-    def width(self) -> int:
-        return int(self.pixels.shape[1])
-
-    @property
-    def height(self) -> int:
-        return int(self.pixels.shape[0])
-
-    def content_bounds(self) -> Rect | None:
-        """Bounding rectangle of the pixels that are not fully transparent, or None when empty."""
-        return nonzero_bounds(self.pixels[:, :, 3])
-
-    def thumbnail(self, max_side: int = 64) -> np.ndarray:
-        """A small RGBA copy of the layer (opacity and visibility not applied)."""
-        return thumbnail(self.pixels, max_side)
-
-    def duplicate(self, name: str | None = None) -> Layer:
-        """A copy with a new id (pixels and provenance copied)."""
-        return Layer(
-            name or self.name,
-            self.pixels.copy(),
-            self.visible,
-            self.opacity,
-            copy.deepcopy(self.provenance),
-        )
-
-
-LayerRef = Layer | str
 
 
 class CanvasDocument:
@@ -314,13 +240,13 @@ class CanvasDocument:
             self.move_layer_to(ref, index - 1)
 
     def rename_layer(self, ref: LayerRef, name: str) -> None:
-        self._change_attribute(ref, "name", _clean_name(name), "Rename layer")
+        self._change_attribute(ref, "name", clean_layer_name(name), "Rename layer")
 
     def set_layer_visible(self, ref: LayerRef, visible: bool) -> None:
         self._change_attribute(ref, "visible", bool(visible), "Show layer" if visible else "Hide layer")
 
     def set_layer_opacity(self, ref: LayerRef, opacity: float) -> None:
-        self._change_attribute(ref, "opacity", _clean_opacity(opacity), "Layer opacity")
+        self._change_attribute(ref, "opacity", clean_opacity(opacity), "Layer opacity")
 
     def set_layer_provenance(self, ref: LayerRef, provenance: dict[str, Any] | None) -> None:
         self._change_attribute(ref, "provenance", copy.deepcopy(provenance), "Layer provenance")
@@ -470,7 +396,7 @@ class CanvasDocument:
         """The selection over the canvas (``H×W float32``), or None when nothing is selected."""
         return None if self._selection is None else self._selection.canvas_mask(self._width, self._height)
 
-    # -- internals (applied by history commands; they notify but never record) ---------------------
+    # -- internals ------------------------------------------------------------------------------------
 
     def _change_attribute(self, ref: LayerRef, attribute: str, value: Any, label: str) -> None:
         layer = self.layer(ref)
@@ -479,36 +405,47 @@ class CanvasDocument:
             return
         self.history.execute(SetLayerAttribute(layer.id, attribute, old, value, label))
 
-    def _insert_layer(self, index: int, layer: Layer) -> None:
+    # -- applied by history commands (:class:`~studio.canvas.history.HistoryTarget`): they notify but never
+    # record; every other caller uses the recording methods above
+
+    def apply_insert_layer(self, index: int, layer: Layer) -> None:
+        """Put ``layer`` at ``index`` and make it active (not recorded)."""
         self._layers.insert(index, layer)
         self.layers_changed.emit()
         self.set_active_layer(layer)
 
-    def _remove_layer(self, index: int) -> None:
+    def apply_remove_layer(self, index: int) -> None:
+        """Take out the layer at ``index`` (not recorded)."""
         layer = self._layers.pop(index)
         if layer.id == self._active_id:
             self.set_active_layer(self._layers[max(0, index - 1)])
         self.layers_changed.emit()
 
-    def _move_layer(self, old: int, new: int) -> None:
+    def apply_move_layer(self, old: int, new: int) -> None:
+        """Move the layer at ``old`` to ``new`` (not recorded)."""
         self._layers.insert(new, self._layers.pop(old))
         self.layers_changed.emit()
 
-    def _set_layer_attribute(self, layer_id: str, attribute: str, value: Any) -> None:
+    def apply_layer_attribute(self, layer_id: str, attribute: str, value: Any) -> None:
+        """Set a layer's ``attribute`` to a copy of ``value`` (not recorded)."""
         setattr(self.layer(layer_id), attribute, copy.deepcopy(value))
         self.layers_changed.emit()
 
-    def _set_selection(self, selection: Selection | None) -> None:
+    def apply_selection(self, selection: Selection | None) -> None:
+        """Replace the selection (not recorded)."""
         self._selection = selection
         self.selection_changed.emit()
 
-    def _notify_pixels(self, rect: Rect, layer_id: str) -> None:
+    def notify_pixels(self, rect: Rect, layer_id: str) -> None:
+        """Announce that pixels of ``layer_id`` changed inside ``rect``."""
         if not rect.is_empty:
             self.pixels_changed.emit(rect, layer_id)
 
-    def _resize(
+    def apply_resize(
         self, size: tuple[int, int], offset: tuple[int, int], saved: dict[str, np.ndarray] | None
     ) -> None:
+        """Resize every layer to ``size``, content shifted by ``offset``; layers in ``saved`` get their saved
+        pixels back instead (not recorded)."""
         width, height = size
         dx, dy = offset
         for layer in self._layers:

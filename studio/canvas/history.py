@@ -12,21 +12,42 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from studio.canvas.errors import CanvasError
 from studio.canvas.geometry import Rect
+from studio.canvas.layer import Layer
+from studio.canvas.selection import Selection
 from studio.canvas.signals import Signal
-
-if TYPE_CHECKING:
-    from studio.canvas.document import CanvasDocument, Layer
-    from studio.canvas.selection import Selection
 
 DEFAULT_TILE_SIZE = 64
 DEFAULT_MAX_STEPS = 100
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+
+
+class HistoryTarget(Protocol):
+    """What commands change: the document's unrecorded primitives (a
+    :class:`~studio.canvas.document.CanvasDocument` is one)."""
+
+    def layer(self, ref: str) -> Layer: ...
+
+    def notify_pixels(self, rect: Rect, layer_id: str) -> None: ...
+
+    def apply_insert_layer(self, index: int, layer: Layer) -> None: ...
+
+    def apply_remove_layer(self, index: int) -> None: ...
+
+    def apply_move_layer(self, old: int, new: int) -> None: ...
+
+    def apply_layer_attribute(self, layer_id: str, attribute: str, value: Any) -> None: ...
+
+    def apply_selection(self, selection: Selection | None) -> None: ...
+
+    def apply_resize(
+        self, size: tuple[int, int], offset: tuple[int, int], saved: dict[str, np.ndarray] | None
+    ) -> None: ...
 
 
 class Command(ABC):
@@ -35,10 +56,10 @@ class Command(ABC):
     label: str = ""
 
     @abstractmethod
-    def undo(self, document: CanvasDocument) -> None: ...
+    def undo(self, document: HistoryTarget) -> None: ...
 
     @abstractmethod
-    def redo(self, document: CanvasDocument) -> None: ...
+    def redo(self, document: HistoryTarget) -> None: ...
 
     def held_bytes(self, undone: bool) -> int:
         """Pixel memory only this command keeps alive (bookkeeping not counted); ``undone`` tells whether
@@ -54,7 +75,7 @@ class TileEdit(Command):
     tiles: list[tuple[int, int, np.ndarray]]
     label: str = "Paint"
 
-    def _swap(self, document: CanvasDocument) -> None:
+    def _swap(self, document: HistoryTarget) -> None:
         layer = document.layer(self.layer_id)
         dirty = Rect(0, 0, 0, 0)
         for index, (x, y, data) in enumerate(self.tiles):
@@ -63,12 +84,12 @@ class TileEdit(Command):
             layer.pixels[rect.slices] = data
             self.tiles[index] = (x, y, current)
             dirty = dirty.united(rect)
-        document._notify_pixels(dirty, layer.id)
+        document.notify_pixels(dirty, layer.id)
 
-    def undo(self, document: CanvasDocument) -> None:
+    def undo(self, document: HistoryTarget) -> None:
         self._swap(document)
 
-    def redo(self, document: CanvasDocument) -> None:
+    def redo(self, document: HistoryTarget) -> None:
         self._swap(document)
 
     def held_bytes(self, undone: bool) -> int:
@@ -82,11 +103,11 @@ class Macro(Command):
     label: str
     commands: list[Command] = field(default_factory=list)
 
-    def undo(self, document: CanvasDocument) -> None:
+    def undo(self, document: HistoryTarget) -> None:
         for command in reversed(self.commands):
             command.undo(document)
 
-    def redo(self, document: CanvasDocument) -> None:
+    def redo(self, document: HistoryTarget) -> None:
         for command in self.commands:
             command.redo(document)
 
@@ -100,11 +121,11 @@ class InsertLayer(Command):
     layer: Layer
     label: str = "Add layer"
 
-    def undo(self, document: CanvasDocument) -> None:
-        document._remove_layer(self.index)
+    def undo(self, document: HistoryTarget) -> None:
+        document.apply_remove_layer(self.index)
 
-    def redo(self, document: CanvasDocument) -> None:
-        document._insert_layer(self.index, self.layer)
+    def redo(self, document: HistoryTarget) -> None:
+        document.apply_insert_layer(self.index, self.layer)
 
     def held_bytes(self, undone: bool) -> int:
         return int(self.layer.pixels.nbytes) if undone else 0
@@ -116,11 +137,11 @@ class RemoveLayer(Command):
     layer: Layer
     label: str = "Delete layer"
 
-    def undo(self, document: CanvasDocument) -> None:
-        document._insert_layer(self.index, self.layer)
+    def undo(self, document: HistoryTarget) -> None:
+        document.apply_insert_layer(self.index, self.layer)
 
-    def redo(self, document: CanvasDocument) -> None:
-        document._remove_layer(self.index)
+    def redo(self, document: HistoryTarget) -> None:
+        document.apply_remove_layer(self.index)
 
     def held_bytes(self, undone: bool) -> int:
         return 0 if undone else int(self.layer.pixels.nbytes)
@@ -132,11 +153,11 @@ class MoveLayer(Command):
     new_index: int
     label: str = "Move layer"
 
-    def undo(self, document: CanvasDocument) -> None:
-        document._move_layer(self.new_index, self.old_index)
+    def undo(self, document: HistoryTarget) -> None:
+        document.apply_move_layer(self.new_index, self.old_index)
 
-    def redo(self, document: CanvasDocument) -> None:
-        document._move_layer(self.old_index, self.new_index)
+    def redo(self, document: HistoryTarget) -> None:
+        document.apply_move_layer(self.old_index, self.new_index)
 
 
 @dataclass
@@ -147,11 +168,11 @@ class SetLayerAttribute(Command):
     new: Any
     label: str = "Layer property"
 
-    def undo(self, document: CanvasDocument) -> None:
-        document._set_layer_attribute(self.layer_id, self.attribute, self.old)
+    def undo(self, document: HistoryTarget) -> None:
+        document.apply_layer_attribute(self.layer_id, self.attribute, self.old)
 
-    def redo(self, document: CanvasDocument) -> None:
-        document._set_layer_attribute(self.layer_id, self.attribute, self.new)
+    def redo(self, document: HistoryTarget) -> None:
+        document.apply_layer_attribute(self.layer_id, self.attribute, self.new)
 
 
 @dataclass
@@ -160,11 +181,11 @@ class SetSelection(Command):
     new: Selection | None
     label: str = "Selection"
 
-    def undo(self, document: CanvasDocument) -> None:
-        document._set_selection(self.old)
+    def undo(self, document: HistoryTarget) -> None:
+        document.apply_selection(self.old)
 
-    def redo(self, document: CanvasDocument) -> None:
-        document._set_selection(self.new)
+    def redo(self, document: HistoryTarget) -> None:
+        document.apply_selection(self.new)
 
     def held_bytes(self, undone: bool) -> int:
         kept = self.new if undone else self.old
@@ -181,11 +202,11 @@ class ResizeCanvas(Command):
     saved: dict[str, np.ndarray] | None
     label: str = "Canvas size"
 
-    def undo(self, document: CanvasDocument) -> None:
-        document._resize(self.old_size, (-self.offset[0], -self.offset[1]), self.saved)
+    def undo(self, document: HistoryTarget) -> None:
+        document.apply_resize(self.old_size, (-self.offset[0], -self.offset[1]), self.saved)
 
-    def redo(self, document: CanvasDocument) -> None:
-        document._resize(self.new_size, self.offset, None)
+    def redo(self, document: HistoryTarget) -> None:
+        document.apply_resize(self.new_size, self.offset, None)
 
     def held_bytes(self, undone: bool) -> int:
         # Once undone the saved arrays are the live layers again, and redo recomputes the resized ones.
@@ -197,7 +218,7 @@ class History:
 
     def __init__(
         self,
-        document: CanvasDocument,
+        document: HistoryTarget,
         *,
         tile_size: int = DEFAULT_TILE_SIZE,
         max_steps: int = DEFAULT_MAX_STEPS,
