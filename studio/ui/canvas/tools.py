@@ -1,8 +1,8 @@
 """Canvas tools (brush, eraser, rectangle and lasso select, move layer, colour picker), their shared
 options, and the options bar.
 
-A tool gets the view's mouse and key events in canvas coordinates (:class:`~studio.ui.canvas.view.
-ToolEvent`) and edits the view's document through the Qt-free canvas core. Each brush stroke, selection
+A tool gets the view's mouse and key events in canvas coordinates (:class:`ToolEvent`) and edits the
+view's document through the Qt-free canvas core; it sees the view only as a :class:`ToolHost`. Each brush stroke, selection
 and layer move is one undo step. Tools raise :class:`CanvasError` to refuse an edit; the view reports it.
 """
 
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
@@ -32,13 +34,37 @@ from studio.canvas.geometry import Rect
 from studio.canvas.painting import MAX_BRUSH_SIZE, Brush, Stroke, pick_colour, translate_layer
 from studio.canvas.selection import Selection, SelectionMode
 from studio.ui.canvas.qimage import qcolor_to_rgba, rgba_to_qcolor
-from studio.ui.canvas.view import CanvasView, ToolEvent
 
 MAX_SIZE = 1000
 MAX_FEATHER = 200.0
 CLOSE_DISTANCE = 8.0  # viewport pixels from the first lasso point that close the lasso
 LASSO_STEP = 2.0  # viewport pixels between freehand lasso points
 DRAG_DISTANCE = 6.0  # viewport pixels a press must travel to be a freehand drag rather than a click
+
+
+@dataclass(frozen=True)
+class ToolEvent:
+    """A mouse event as a tool sees it: canvas and widget position, buttons and modifiers."""
+
+    pos: QPointF
+    widget_pos: QPointF
+    button: Qt.MouseButton
+    buttons: Qt.MouseButton
+    modifiers: Qt.KeyboardModifier
+
+
+class ToolHost(Protocol):
+    """What a tool needs from the view it works in (a :class:`~studio.ui.canvas.view.CanvasView` is one)."""
+
+    @property
+    def document(self) -> CanvasDocument | None: ...
+
+    @property
+    def zoom(self) -> float: ...
+
+    def canvas_to_widget(self, point: QPointF | tuple[float, float]) -> QPointF: ...
+
+    def canvas_rect_to_widget(self, rect: Rect | QRectF) -> QRectF: ...
 
 
 class ToolOptions(QObject):
@@ -158,28 +184,28 @@ class CanvasTool:
     def cursor(self) -> QCursor:
         return QCursor(Qt.CursorShape.CrossCursor)
 
-    def activate(self, view: CanvasView) -> None:
+    def activate(self, view: ToolHost) -> None:
         """The tool became current in ``view``."""
 
-    def deactivate(self, view: CanvasView) -> None:
+    def deactivate(self, view: ToolHost) -> None:
         """Another tool became current."""
 
-    def press(self, view: CanvasView, event: ToolEvent) -> None: ...
+    def press(self, view: ToolHost, event: ToolEvent) -> None: ...
 
-    def move(self, view: CanvasView, event: ToolEvent) -> None: ...
+    def move(self, view: ToolHost, event: ToolEvent) -> None: ...
 
-    def release(self, view: CanvasView, event: ToolEvent) -> None: ...
+    def release(self, view: ToolHost, event: ToolEvent) -> None: ...
 
-    def double_click(self, view: CanvasView, event: ToolEvent) -> None: ...
+    def double_click(self, view: ToolHost, event: ToolEvent) -> None: ...
 
-    def key_press(self, view: CanvasView, key: Qt.Key, modifiers: Qt.KeyboardModifier) -> bool:
+    def key_press(self, view: ToolHost, key: Qt.Key, modifiers: Qt.KeyboardModifier) -> bool:
         """Handle a key; True when it was used."""
         return False
 
-    def leave(self, view: CanvasView) -> None:
+    def leave(self, view: ToolHost) -> None:
         """The pointer left the view."""
 
-    def cancel(self, view: CanvasView) -> None:
+    def cancel(self, view: ToolHost) -> None:
         """Stop what is in progress (an open stroke is finished, not lost)."""
 
     @property
@@ -187,15 +213,15 @@ class CanvasTool:
         """True while a drag or an unfinished lasso is in progress."""
         return False
 
-    def paint_overlay(self, view: CanvasView, painter: QPainter) -> None:
+    def paint_overlay(self, view: ToolHost, painter: QPainter) -> None:
         """Draw feedback in viewport coordinates."""
 
-    def overlay_bounds(self, view: CanvasView) -> QRectF | None:
+    def overlay_bounds(self, view: ToolHost) -> QRectF | None:
         """The viewport area :meth:`paint_overlay` draws in, or None."""
         return None
 
 
-def _document(view: CanvasView) -> CanvasDocument:
+def _document(view: ToolHost) -> CanvasDocument:
     document = view.document
     if document is None:
         raise CanvasError("There is no canvas")
@@ -220,7 +246,7 @@ class BrushTool(CanvasTool):
     def busy(self) -> bool:
         return self._stroke is not None
 
-    def press(self, view: CanvasView, event: ToolEvent) -> None:
+    def press(self, view: ToolHost, event: ToolEvent) -> None:
         document = _document(view)
         layer = document.active_layer
         if not layer.visible:
@@ -229,12 +255,12 @@ class BrushTool(CanvasTool):
         self._stroke = Stroke(document, layer, self.options.brush(self.eraser))
         self._stroke.move_to(event.pos.x(), event.pos.y())
 
-    def move(self, view: CanvasView, event: ToolEvent) -> None:
+    def move(self, view: ToolHost, event: ToolEvent) -> None:
         self._hover = event.widget_pos
         if self._stroke is not None and event.buttons & Qt.MouseButton.LeftButton:
             self._stroke.line_to(event.pos.x(), event.pos.y())
 
-    def release(self, view: CanvasView, event: ToolEvent) -> None:
+    def release(self, view: ToolHost, event: ToolEvent) -> None:
         stroke, self._stroke = self._stroke, None
         if stroke is not None:
             try:
@@ -242,21 +268,21 @@ class BrushTool(CanvasTool):
             finally:
                 stroke.finish()
 
-    def cancel(self, view: CanvasView) -> None:
+    def cancel(self, view: ToolHost) -> None:
         stroke, self._stroke = self._stroke, None
         if stroke is not None:
             stroke.finish()
 
-    def leave(self, view: CanvasView) -> None:
+    def leave(self, view: ToolHost) -> None:
         self._hover = None
 
-    def _circle(self, view: CanvasView) -> QRectF | None:
+    def _circle(self, view: ToolHost) -> QRectF | None:
         if self._hover is None:
             return None
         radius = max(1.0, self.options.size * view.zoom / 2)
         return QRectF(self._hover.x() - radius, self._hover.y() - radius, 2 * radius, 2 * radius)
 
-    def paint_overlay(self, view: CanvasView, painter: QPainter) -> None:
+    def paint_overlay(self, view: ToolHost, painter: QPainter) -> None:
         circle = self._circle(view)
         if circle is None or circle.width() < 4:
             return
@@ -267,7 +293,7 @@ class BrushTool(CanvasTool):
         painter.setPen(_cosmetic(QColor(255, 255, 255, 200)))
         painter.drawEllipse(circle.adjusted(1, 1, -1, -1))
 
-    def overlay_bounds(self, view: CanvasView) -> QRectF | None:
+    def overlay_bounds(self, view: ToolHost) -> QRectF | None:
         return self._circle(view)
 
 
@@ -282,7 +308,7 @@ class EraserTool(BrushTool):
 
 
 class _SelectTool(CanvasTool):
-    def _commit(self, view: CanvasView, shape: Selection, mode: SelectionMode, label: str) -> None:
+    def _commit(self, view: ToolHost, shape: Selection, mode: SelectionMode, label: str) -> None:
         feather = self.options.feather
         if feather > 0 and not shape.is_empty:
             shape = shape.feathered(feather)
@@ -307,15 +333,15 @@ class RectSelectTool(_SelectTool):
     def busy(self) -> bool:
         return self._start is not None
 
-    def press(self, view: CanvasView, event: ToolEvent) -> None:
+    def press(self, view: ToolHost, event: ToolEvent) -> None:
         self._start = self._current = event.pos
         self._mode = selection_mode(event.modifiers)
 
-    def move(self, view: CanvasView, event: ToolEvent) -> None:
+    def move(self, view: ToolHost, event: ToolEvent) -> None:
         if self._start is not None and event.buttons & Qt.MouseButton.LeftButton:
             self._current = event.pos
 
-    def release(self, view: CanvasView, event: ToolEvent) -> None:
+    def release(self, view: ToolHost, event: ToolEvent) -> None:
         if self._start is None:
             return
         self._current = event.pos
@@ -339,20 +365,20 @@ class RectSelectTool(_SelectTool):
             round(max(a.y(), b.y())),
         )
 
-    def key_press(self, view: CanvasView, key: Qt.Key, modifiers: Qt.KeyboardModifier) -> bool:
+    def key_press(self, view: ToolHost, key: Qt.Key, modifiers: Qt.KeyboardModifier) -> bool:
         if key == Qt.Key.Key_Escape and self._start is not None:
             self.cancel(view)
             return True
         return False
 
-    def cancel(self, view: CanvasView) -> None:
+    def cancel(self, view: ToolHost) -> None:
         self._start = self._current = None
 
-    def overlay_bounds(self, view: CanvasView) -> QRectF | None:
+    def overlay_bounds(self, view: ToolHost) -> QRectF | None:
         rect = self.rect()
         return None if rect is None else view.canvas_rect_to_widget(rect)
 
-    def paint_overlay(self, view: CanvasView, painter: QPainter) -> None:
+    def paint_overlay(self, view: ToolHost, painter: QPainter) -> None:
         bounds = self.overlay_bounds(view)
         if bounds is None:
             return
@@ -391,7 +417,7 @@ class LassoSelectTool(_SelectTool):
         """The lasso's points so far (canvas coordinates)."""
         return [(p.x(), p.y()) for p in self._points]
 
-    def press(self, view: CanvasView, event: ToolEvent) -> None:
+    def press(self, view: ToolHost, event: ToolEvent) -> None:
         self._hover = event.pos
         self._dragging, self._dragged = True, False
         self._press_at = event.widget_pos
@@ -406,7 +432,7 @@ class LassoSelectTool(_SelectTool):
             return
         self._points.append(event.pos)
 
-    def move(self, view: CanvasView, event: ToolEvent) -> None:
+    def move(self, view: ToolHost, event: ToolEvent) -> None:
         self._hover = event.pos
         if self._dragging and self._points and event.buttons & Qt.MouseButton.LeftButton:
             last = view.canvas_to_widget(self._points[-1])
@@ -415,7 +441,7 @@ class LassoSelectTool(_SelectTool):
             if _distance(self._press_at, event.widget_pos) >= DRAG_DISTANCE:
                 self._dragged = True
 
-    def release(self, view: CanvasView, event: ToolEvent) -> None:
+    def release(self, view: ToolHost, event: ToolEvent) -> None:
         if not self._dragging:
             return
         self._dragging = False
@@ -426,10 +452,10 @@ class LassoSelectTool(_SelectTool):
             else:
                 self.cancel(view)
 
-    def double_click(self, view: CanvasView, event: ToolEvent) -> None:
+    def double_click(self, view: ToolHost, event: ToolEvent) -> None:
         self.finish(view)
 
-    def key_press(self, view: CanvasView, key: Qt.Key, modifiers: Qt.KeyboardModifier) -> bool:
+    def key_press(self, view: ToolHost, key: Qt.Key, modifiers: Qt.KeyboardModifier) -> bool:
         if not self._points:
             return False
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
@@ -442,27 +468,27 @@ class LassoSelectTool(_SelectTool):
             return False
         return True
 
-    def finish(self, view: CanvasView) -> None:
+    def finish(self, view: ToolHost) -> None:
         """Close the lasso and select its inside (fewer than three points select nothing)."""
         points, mode = self.points, self._mode
         self.cancel(view)
         if len(points) >= 3:
             self._commit(view, Selection.polygon(points), mode, "Lasso select")
 
-    def cancel(self, view: CanvasView) -> None:
+    def cancel(self, view: ToolHost) -> None:
         self._points = []
         self._dragging = self._dragged = False
 
-    def leave(self, view: CanvasView) -> None:
+    def leave(self, view: ToolHost) -> None:
         self._hover = None
 
-    def _widget_points(self, view: CanvasView) -> list[QPointF]:
+    def _widget_points(self, view: ToolHost) -> list[QPointF]:
         points = [view.canvas_to_widget(p) for p in self._points]
         if points and self._hover is not None and not self._dragging:
             points.append(view.canvas_to_widget(self._hover))
         return points
 
-    def overlay_bounds(self, view: CanvasView) -> QRectF | None:
+    def overlay_bounds(self, view: ToolHost) -> QRectF | None:
         points = self._widget_points(view)
         if not points:
             return None
@@ -472,7 +498,7 @@ class LassoSelectTool(_SelectTool):
             .adjusted(-CLOSE_DISTANCE, -CLOSE_DISTANCE, CLOSE_DISTANCE, CLOSE_DISTANCE)
         )
 
-    def paint_overlay(self, view: CanvasView, painter: QPainter) -> None:
+    def paint_overlay(self, view: ToolHost, painter: QPainter) -> None:
         points = self._widget_points(view)
         if not points:
             return
@@ -516,7 +542,7 @@ class MoveTool(CanvasTool):
     def cursor(self) -> QCursor:
         return QCursor(Qt.CursorShape.SizeAllCursor)
 
-    def press(self, view: CanvasView, event: ToolEvent) -> None:
+    def press(self, view: ToolHost, event: ToolEvent) -> None:
         document = _document(view)
         layer = document.active_layer
         self._bounds = layer.content_bounds()
@@ -529,14 +555,14 @@ class MoveTool(CanvasTool):
         self.offset = (0, 0)
         document.history.begin_stroke("Move layer")
 
-    def move(self, view: CanvasView, event: ToolEvent) -> None:
+    def move(self, view: ToolHost, event: ToolEvent) -> None:
         if self._start is None or not event.buttons & Qt.MouseButton.LeftButton:
             return
         offset = (round(event.pos.x() - self._start.x()), round(event.pos.y() - self._start.y()))
         if offset != self.offset:
             self._place(view, offset)
 
-    def release(self, view: CanvasView, event: ToolEvent) -> None:
+    def release(self, view: ToolHost, event: ToolEvent) -> None:
         if self._start is None:
             return
         try:
@@ -544,7 +570,7 @@ class MoveTool(CanvasTool):
         finally:
             self._end(view)
 
-    def _place(self, view: CanvasView, offset: tuple[int, int]) -> None:
+    def _place(self, view: ToolHost, offset: tuple[int, int]) -> None:
         document = _document(view)
         original = self._original
         assert self._bounds is not None and self._placed is not None and self._layer_id is not None
@@ -562,7 +588,7 @@ class MoveTool(CanvasTool):
         self._placed = target
         self.offset = offset
 
-    def _end(self, view: CanvasView) -> None:
+    def _end(self, view: ToolHost) -> None:
         if self._start is None:
             return
         self._start = None
@@ -571,10 +597,10 @@ class MoveTool(CanvasTool):
         if document is not None and document.history.in_stroke:
             document.history.end_stroke()
 
-    def cancel(self, view: CanvasView) -> None:
+    def cancel(self, view: ToolHost) -> None:
         self._end(view)
 
-    def key_press(self, view: CanvasView, key: Qt.Key, modifiers: Qt.KeyboardModifier) -> bool:
+    def key_press(self, view: ToolHost, key: Qt.Key, modifiers: Qt.KeyboardModifier) -> bool:
         steps = {
             Qt.Key.Key_Left: (-1, 0),
             Qt.Key.Key_Right: (1, 0),
@@ -598,14 +624,14 @@ class ColourPickerTool(CanvasTool):
     shortcut = "I"
     description = "Colour picker: take the brush colour from the image"
 
-    def press(self, view: CanvasView, event: ToolEvent) -> None:
+    def press(self, view: ToolHost, event: ToolEvent) -> None:
         self._pick(view, event.pos)
 
-    def move(self, view: CanvasView, event: ToolEvent) -> None:
+    def move(self, view: ToolHost, event: ToolEvent) -> None:
         if event.buttons & Qt.MouseButton.LeftButton:
             self._pick(view, event.pos)
 
-    def _pick(self, view: CanvasView, pos: QPointF) -> None:
+    def _pick(self, view: ToolHost, pos: QPointF) -> None:
         document = _document(view)
         if not document.bounds.contains_point(pos.x(), pos.y()):
             return

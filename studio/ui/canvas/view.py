@@ -9,8 +9,6 @@ position in zoomed canvas pixels, so the canvas origin sits at ``(-h.value(), -v
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, QSize, Qt, QTimer, Signal
@@ -37,9 +35,7 @@ from studio.canvas.errors import CanvasError
 from studio.canvas.geometry import Rect
 from studio.canvas.selection import Selection
 from studio.ui.canvas.qimage import PixelBuffer, checker_brush
-
-if TYPE_CHECKING:
-    from studio.ui.canvas.tools import CanvasTool
+from studio.ui.canvas.tools import CanvasTool, ToolEvent
 
 ZOOM_STEPS = (
     1 / 32,
@@ -72,17 +68,6 @@ SELECTION_TINT = (70, 140, 255)
 SELECTION_TINT_ALPHA = 64
 MAX_TINT_PIXELS = 4_000_000
 ANTS_INTERVAL_MS = 180
-
-
-@dataclass(frozen=True)
-class ToolEvent:
-    """A mouse event as a tool sees it: canvas and widget position, buttons and modifiers."""
-
-    pos: QPointF
-    widget_pos: QPointF
-    button: Qt.MouseButton
-    buttons: Qt.MouseButton
-    modifiers: Qt.KeyboardModifier
 
 
 def selection_outline(selection: Selection) -> QPainterPath:
