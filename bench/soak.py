@@ -909,6 +909,8 @@ class Soak:
         window = getattr(self, "window", None)
         if window is None:
             return
+        # no new suggestion may start while the jobs are counted (a typing pause would start one)
+        window.write.set_suggestions_enabled(False)
         editor = window.write.current_editor()
         if editor is not None and (editor.has_suggestion() or editor.suggestion_state() != "idle"):
             editor.setFocus()
