@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from studio.cpu import default_threads
 from studio.engines.client import EngineClient
 from studio.engines.protocol import EngineEvent, EventKind, new_job_id
+from studio.engines.results import CompletionResult
 from studio.engines.text_requests import CompletionRequest, LoadModelRequest
 from studio.models.default_model import ensure_default_model
 
@@ -56,11 +57,13 @@ class StudioEngine:
             if event.kind.is_terminal:
                 return event, first
 
-    def complete(self, request: CompletionRequest) -> tuple[EngineEvent, float, float | None]:
+    def complete(self, request: CompletionRequest) -> tuple[CompletionResult, float, float | None]:
         started = time.perf_counter()
         self.client.submit(request)
         event, first = self._wait(request.job_id)
-        return event, time.perf_counter() - started, first
+        if not isinstance(event.result, CompletionResult):
+            raise SystemExit(f"the engine sent no completion result: {event}")
+        return event.result, time.perf_counter() - started, first
 
     def close(self) -> None:
         self.client.shutdown()
@@ -103,8 +106,8 @@ def bench_throughput(model: Path, threads: int, tokens: int, repeats: int) -> No
             request = CompletionRequest(
                 new_job_id(), prompt=prompt, max_tokens=tokens, seed=seed, temperature=0.7
             )
-            event, elapsed, _first = studio.complete(request)
-            studio_rates.append(event.data["completion_tokens"] / elapsed)
+            completed, elapsed, _first = studio.complete(request)
+            studio_rates.append(completed.completion_tokens / elapsed)
     studio.close()
     plain.close()
     plain_median, studio_median = statistics.median(plain_rates), statistics.median(studio_rates)
@@ -120,8 +123,8 @@ def bench_first_token(model: Path, threads: int, repeats: int) -> None:
     studio = StudioEngine(model, threads, 4096)
     document = DOCUMENT_SENTENCE * 124  # about 2,000 Gemma tokens
     warm = CompletionRequest(new_job_id(), prompt=document, max_tokens=1)
-    event, _elapsed, _first = studio.complete(warm)
-    document_tokens = event.data["prompt_tokens"]
+    completed, _elapsed, _first = studio.complete(warm)
+    document_tokens = completed.prompt_tokens
     with_reuse: list[float] = []
     without_reuse: list[float] = []
     evaluated_with: list[int] = []
@@ -133,10 +136,10 @@ def bench_first_token(model: Path, threads: int, repeats: int) -> None:
                 # make sure the cache holds the document as it was before the keystrokes
                 studio.complete(CompletionRequest(new_job_id(), prompt=typed[:-4], max_tokens=1))
             request = CompletionRequest(new_job_id(), prompt=typed, max_tokens=8, reuse_cache=reuse)
-            event, elapsed, first = studio.complete(request)
+            completed, elapsed, first = studio.complete(request)
             results.append(first if first is not None else elapsed)
             if reuse:
-                evaluated_with.append(event.data["prompt_tokens_evaluated"])
+                evaluated_with.append(completed.prompt_tokens_evaluated)
     studio.close()
     print(
         f"Time to first ghost-text token, typing at the end of a {document_tokens}-token document "

@@ -17,7 +17,7 @@ import queue
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from studio.engines.image_requests import MAX_SIDE, MIN_SIDE, SCHEDULERS, parse_size
 from studio.engines.sd_checkpoint import CheckpointError, inspect_checkpoint, model_path_problem
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from studio.engines.client import EngineClient
     from studio.engines.image_requests import ImageRequest
     from studio.engines.protocol import EngineEvent, EngineRequest
+    from studio.engines.results import ImageResult
+
+R = TypeVar("R")
 
 EXIT_ERROR = 2
 EXIT_CANCELLED = 130
@@ -284,11 +287,13 @@ def _generate(job: _Job, quiet: bool) -> int:
         load = LoadPipelineRequest(new_job_id(), model_path=job.model_path)
         current = load.job_id
         loaded = _run(client, events, load, progress)
-        model_size = int(loaded.data.get("default_size") or 0)
+        model_size = loaded.default_size if loaded is not None else 0
         document, plan, request = _plan_and_request(job, model_size)
         current = request.job_id
         result = _run(client, events, request, progress)
-        _write_results(document, plan, result.data, job.output, quiet)
+        if result is None:
+            raise ImageCliError("the engine sent no image")
+        _write_results(document, plan, result, job.output, quiet)
         return 0
     except (KeyboardInterrupt, _Cancelled) as exc:
         progress.end_line()
@@ -327,10 +332,10 @@ class _Progress:
 def _run(
     client: EngineClient,
     events: queue.Queue[EngineEvent],
-    request: EngineRequest,
+    request: EngineRequest[R],
     progress: _Progress,
-) -> EngineEvent:
-    """Submit ``request`` and show its progress until it ends; returns its result event."""
+) -> R | None:
+    """Submit ``request`` and show its progress until it ends; returns its typed result."""
     from studio.engines.protocol import EventKind
 
     client.submit(request)
@@ -351,11 +356,11 @@ def _run(
             raise _Cancelled
         elif event.kind is EventKind.RESULT:
             progress.end_line()
-            return event
+            return cast("R | None", event.result)
 
 
 def _write_results(
-    document: CanvasDocument, plan: GenerationPlan, data: dict[str, Any], output: Path, quiet: bool
+    document: CanvasDocument, plan: GenerationPlan, result: ImageResult, output: Path, quiet: bool
 ) -> None:
     """Add each candidate to ``document`` as the canvas applies one, export it as the canvas exports a
     PNG, and undo it again."""
@@ -364,8 +369,7 @@ def _write_results(
     from studio.canvas.image_io import load_image
     from studio.canvas.png_metadata import export_png_with_provenance
 
-    images: list[bytes] = data.get("images") or []
-    candidates: list[dict[str, Any]] = data.get("candidates") or []
+    images, candidates = result.images, result.candidates
     if not images:
         raise ImageCliError("the engine sent no image")
     for path, png, params in zip(_output_paths(output, len(images)), images, candidates, strict=True):

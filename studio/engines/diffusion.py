@@ -45,6 +45,7 @@ from studio.engines.image_requests import (
     format_parameters,
 )
 from studio.engines.protocol import CancelToken, EngineError, EngineEvent, EngineRequest, JobCancelled
+from studio.engines.results import ImageResult, PipelineLoadResult
 from studio.engines.schedulers import SCHEDULER_SPECS, Scheduler, default_sampler_name
 
 _DONE = object()
@@ -124,7 +125,7 @@ class DiffusionEngine:
         if isinstance(request, LoadPipelineRequest):
             yield protocol.started(job, kind="load")
             model = yield from self._ensure_loaded(request, cancel)
-            yield protocol.result(job, text=f"Loaded {model.name}", **model.describe())
+            yield protocol.result(job, PipelineLoadResult(**model.describe()), text=f"Loaded {model.name}")
         elif isinstance(request, UnloadPipelineRequest):
             self._unload()
             yield protocol.result(job, text="Unloaded")
@@ -220,15 +221,8 @@ class DiffusionEngine:
             if count > 1:
                 yield protocol.preview(job, png, (index + 1) / count, candidate=index, final=True, seed=seed)
         first = candidates[0]
-        yield protocol.result(
-            job,
-            text=f"{count} image{'s' if count > 1 else ''}",
-            image=pngs[0],
-            images=pngs,
-            candidates=candidates,
-            parameters=format_parameters(first),
-            **first,
-        )
+        images = ImageResult(tuple(pngs), tuple(candidates), format_parameters(first))
+        yield protocol.result(job, images, text=f"{count} image{'s' if count > 1 else ''}", image=pngs[0])
 
     def _prepare_images(
         self, request: ImageRequest, model: LoadedModel

@@ -4,8 +4,8 @@ Plain picklable data: the GUI and the CLI build these without importing torch or
 the process boundary as PNG bytes.
 
 Results: a generation job ends with **one** ``result`` event (a terminal event ends a job in the protocol):
-``image`` is the first candidate's PNG, ``data["images"]`` all candidates' PNGs in order and
-``data["candidates"]`` one parameter dict per candidate (its own ``seed``: candidate ``i`` uses ``seed + i``,
+``image`` is the first candidate's PNG and ``result`` an :class:`~studio.engines.results.ImageResult` with all
+candidates' PNGs in order (``images``) and one parameter dict per candidate (``candidates``) (its own ``seed``: candidate ``i`` uses ``seed + i``,
 so it is bit-identical to a single-candidate request with that seed). When ``num_candidates > 1`` each
 candidate is also sent as soon as it is done, as a ``preview`` event whose ``data`` has ``final=True`` and
 ``candidate=i``. A cancelled job's ``cancelled`` event carries the candidates finished before the cancel in
@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 import studio
 from studio.engines.protocol import EngineRequest
+from studio.engines.results import ImageResult, PipelineLoadResult
 from studio.engines.schedulers import SCHEDULERS, Scheduler
 
 
@@ -54,14 +55,15 @@ MAX_SEED = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
-class LoadPipelineRequest(EngineRequest):
+class LoadPipelineRequest(EngineRequest[PipelineLoadResult]):
     """Load a diffusion model: a diffusers folder or a single-file ``.safetensors`` SD 1.x/2.x/XL checkpoint.
 
     ``taesd_path``: an optional local ``AutoencoderTiny`` folder for better previews. ``config_dir``: a
     diffusers config folder to use instead of the one found beside the file or shipped with Studio.
     ``tokenizer_dir``: a folder with CLIP ``vocab.json`` and ``merges.txt`` to use instead of the copy Studio
     ships. ``prediction_type``: ``auto`` or a forced ``epsilon`` / ``v_prediction`` (SD 2.x).
-    The result's ``data`` describes the model (name, hash, family, default size, inpainting).
+    The result (a :class:`~studio.engines.results.PipelineLoadResult`) describes the model (name, hash, family,
+    default size, inpainting).
     """
 
     engine_kind: ClassVar[str] = "diffusion"
@@ -73,14 +75,14 @@ class LoadPipelineRequest(EngineRequest):
 
 
 @dataclass(frozen=True, slots=True)
-class UnloadPipelineRequest(EngineRequest):
+class UnloadPipelineRequest(EngineRequest[None]):
     """Free the loaded model's memory."""
 
     engine_kind: ClassVar[str] = "diffusion"
 
 
 @dataclass(frozen=True, slots=True)
-class ImageRequest(EngineRequest):
+class ImageRequest(EngineRequest[ImageResult]):
     """Generate ``num_candidates`` images.
 
     ``mode``: ``txt2img``; ``img2img`` (``init_image`` changed by ``strength``, running ``int(steps *

@@ -19,6 +19,7 @@ from studio.engines import protocol
 from studio.engines.gguf_check import GgufError, GgufInfo, check_gguf
 from studio.engines.llm_safe_mode import weight_repacking
 from studio.engines.protocol import CancelToken, EngineError, EngineEvent, EngineRequest
+from studio.engines.results import CompletionResult, LoadResult
 from studio.engines.text_requests import ChatRequest, CompletionRequest, LoadModelRequest
 from studio.models.default_model import ensure_default_model
 
@@ -203,8 +204,7 @@ class LlmEngine:
         self._model_kind = "instruct" if llm.metadata.get("tokenizer.chat_template") else "base"
         self._install_abort_callback(llm)
         self._fim_tokens = self._find_fim_tokens(llm)
-        yield protocol.result(
-            job_id,
+        loaded = LoadResult(
             model_path=str(path),
             model_name=info.name,
             model_kind=self._model_kind,
@@ -216,6 +216,7 @@ class LlmEngine:
             weight_repacking=repack,
             load_seconds=time.perf_counter() - started_at,
         )
+        yield protocol.result(job_id, loaded)
 
     @staticmethod
     def _warm_up(llm: _CountingLlama, safe_mode: bool) -> None:
@@ -393,10 +394,14 @@ class LlmEngine:
             return
         elapsed = time.perf_counter() - started_at
         generating = time.perf_counter() - first_token_at if first_token_at is not None else 0.0
-        stats["seconds_to_first_token"] = (first_token_at - started_at) if first_token_at else elapsed
-        stats["tokens_per_second"] = (
-            (stats["completion_tokens"] - 1) / generating
-            if generating > 0 and stats["completion_tokens"] > 1
-            else 0.0
+        completion_tokens = stats["completion_tokens"]
+        completed = CompletionResult(
+            text="".join(pieces),
+            finish_reason=finish_reason,
+            seconds_to_first_token=(first_token_at - started_at) if first_token_at else elapsed,
+            tokens_per_second=(
+                (completion_tokens - 1) / generating if generating > 0 and completion_tokens > 1 else 0.0
+            ),
+            **stats,
         )
-        yield protocol.result(job_id, text="".join(pieces), finish_reason=finish_reason, **stats)
+        yield protocol.result(job_id, completed, text=completed.text)

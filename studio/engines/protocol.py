@@ -1,17 +1,22 @@
 """The one protocol every engine speaks: a request in, a stream of typed events out.
 
 Requests and events are plain picklable dataclasses; every event carries the id of its job. An engine is a
-generator of events that checks its :class:`CancelToken` between yields.
+generator of events that checks its :class:`CancelToken` between yields. A request class names the type of its
+job's result (``EngineRequest[ResultT]``, the dataclasses of :mod:`studio.engines.results`); the ``result``
+event carries that object in ``EngineEvent.result``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+ResultT = TypeVar("ResultT")
 
 
 class EventKind(StrEnum):
@@ -37,7 +42,10 @@ class EngineEvent:
 
     ``text`` holds the new text of a ``tokens`` event and the message of ``error``/``progress`` events;
     ``progress`` is 0..1 or None when unknown; ``image`` is PNG bytes for previews and image results;
-    ``data`` carries a result's structured payload (plain picklable values only).
+    ``result`` is a ``result`` event's typed result (the type its request declares; None for requests without
+    one); ``data`` carries the loose extras of other events (a preview's step, an error's ``engine_crashed``,
+    the candidates a cancelled image job finished) and, while readers move to ``result``, a ``result``
+    event's fields as a dict (plain picklable values only).
     """
 
     kind: EventKind
@@ -46,6 +54,7 @@ class EngineEvent:
     progress: float | None = None
     image: bytes | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    result: Any = None
 
 
 def started(job_id: str, **data: Any) -> EngineEvent:
@@ -64,8 +73,13 @@ def preview(job_id: str, png: bytes, fraction: float | None = None, **data: Any)
     return EngineEvent(EventKind.PREVIEW, job_id, progress=fraction, image=png, data=data)
 
 
-def result(job_id: str, text: str = "", image: bytes | None = None, **data: Any) -> EngineEvent:
-    return EngineEvent(EventKind.RESULT, job_id, text=text, image=image, data=data)
+def result(
+    job_id: str, value: Any = None, *, text: str = "", image: bytes | None = None, **data: Any
+) -> EngineEvent:
+    """A job's result event; ``value`` is its typed result (see :mod:`studio.engines.results`)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        data = {field.name: getattr(value, field.name) for field in dataclasses.fields(value)} | data
+    return EngineEvent(EventKind.RESULT, job_id, text=text, image=image, data=data, result=value)
 
 
 def error(job_id: str, message: str, **data: Any) -> EngineEvent:
@@ -82,8 +96,9 @@ def new_job_id() -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class EngineRequest:
-    """Base of all requests. ``engine_kind`` names the engine process that serves it."""
+class EngineRequest(Generic[ResultT]):
+    """Base of all requests. ``engine_kind`` names the engine process that serves it; ``ResultT`` is the type of
+    its job's result (``EngineEvent.result``)."""
 
     engine_kind: ClassVar[str] = ""
     job_id: str
@@ -116,7 +131,7 @@ class EngineError(Exception):
 class Engine(Protocol):
     """An engine: turns each request into a stream of events. Not required to be thread-safe."""
 
-    def handle(self, request: EngineRequest, cancel: CancelToken) -> Iterator[EngineEvent]: ...
+    def handle(self, request: EngineRequest[Any], cancel: CancelToken) -> Iterator[EngineEvent]: ...
 
     def close(self) -> None: ...
 

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from studio.engines.protocol import EngineRequest
+from studio.engines.results import CompletionResult, LoadResult
 
 
 @dataclass(frozen=True, slots=True)
-class LoadModelRequest(EngineRequest):
+class LoadModelRequest(EngineRequest[LoadResult]):
     """Load a GGUF model (an empty ``model_path`` means Studio's embedded default model).
 
     ``safe_mode`` loads without weight repacking (llama.cpp's extra buffer types), the optimised kernels
@@ -24,7 +25,7 @@ class LoadModelRequest(EngineRequest):
 
 
 @dataclass(frozen=True, slots=True)
-class CompletionRequest(EngineRequest):
+class CompletionRequest(EngineRequest[CompletionResult]):
     """Continue ``prompt``; ``suffix`` is the text after the cursor, used for fill-in-the-middle when the
     model has FIM tokens."""
 
@@ -43,7 +44,7 @@ class CompletionRequest(EngineRequest):
 
 
 @dataclass(frozen=True, slots=True)
-class ChatRequest(EngineRequest):
+class ChatRequest(EngineRequest[CompletionResult]):
     """A chat turn: ``messages`` are (role, content) pairs; instruct models render them with their own
     template, base models get a plain transcript."""
 

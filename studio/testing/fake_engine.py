@@ -12,7 +12,7 @@ import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from studio.engines import protocol
 from studio.engines.protocol import CancelToken, EngineError, EngineEvent, EngineRequest
@@ -23,7 +23,7 @@ HOLD_LIMIT_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
-class FakeRequest(EngineRequest):
+class FakeRequest(EngineRequest[str]):
     """Stream ``tokens``, then end as asked.
 
     ``hold``: after the tokens, wait until the job is cancelled. ``fail``: end with this :class:`EngineError`
@@ -55,7 +55,7 @@ class FakeEngine:
     def __init__(self) -> None:
         self.jobs = 0
 
-    def handle(self, request: EngineRequest, cancel: CancelToken) -> Iterator[EngineEvent]:
+    def handle(self, request: EngineRequest[Any], cancel: CancelToken) -> Iterator[EngineEvent]:
         if not isinstance(request, FakeRequest):
             raise EngineError(f"the fake engine cannot run a {type(request).__name__}")
         self.jobs += 1
@@ -83,7 +83,8 @@ class FakeEngine:
         if request.bug:
             raise RuntimeError("a bug in the fake engine")
         if request.finish:
-            yield protocol.result(job_id, text="".join(request.tokens), pid=pid, jobs=self.jobs)
+            text = "".join(request.tokens)
+            yield protocol.result(job_id, text, text=text, pid=pid, jobs=self.jobs)
 
     def close(self) -> None:
         pass

@@ -1,7 +1,8 @@
 """Running engine jobs from the GUI: one fluent way, with every callback on the main thread.
 
-``JobRunner.run(request)`` returns a :class:`JobHandle`; chain ``.on_tokens(...)``, ``.on_success(...)``,
-``.on_failure(...)``. Engine events arrive on a reader thread, are queued, and are drained on the GUI thread
+``JobRunner.run(request)`` returns a :class:`JobHandle` typed by the request's result
+(``JobHandle[CompletionResult]`` for a ``CompletionRequest``); chain ``.on_tokens(...)``, ``.on_result(...)``
+(the typed result), ``.on_failure(...)``. Engine events arrive on a reader thread, are queued, and are drained on the GUI thread
 by a timer that coalesces consecutive token events, so a fast engine never floods the event loop.
 """
 
@@ -11,7 +12,7 @@ import logging
 import queue
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -21,6 +22,9 @@ from studio.engines.protocol import EngineEvent, EngineRequest, EventKind
 log = logging.getLogger(__name__)
 
 POLL_INTERVAL_MS = 15
+
+R = TypeVar("R")
+_RESULT = "typed result"  # the key of on_result callbacks (not "result": EventKind.RESULT equals it)
 
 
 class JobState(StrEnum):
@@ -32,10 +36,11 @@ class JobState(StrEnum):
     CANCELLED = "cancelled"
 
 
-class JobHandle:
-    """A job submitted through :class:`JobRunner`; callbacks run on the GUI thread."""
+class JobHandle(Generic[R]):
+    """A job submitted through :class:`JobRunner`; callbacks run on the GUI thread. ``result`` is the typed
+    result once the job is done."""
 
-    def __init__(self, runner: JobRunner, request: EngineRequest, label: str) -> None:
+    def __init__(self, runner: JobRunner, request: EngineRequest[R], label: str) -> None:
         self.runner = runner
         self.request = request
         self.label = label
@@ -44,6 +49,7 @@ class JobHandle:
         self.message = ""
         self.text = ""
         self.last_event: EngineEvent | None = None
+        self.result: R | None = None
         self._callbacks: dict[EventKind | str, list[Callable[..., Any]]] = {}
 
     @property
@@ -54,33 +60,37 @@ class JobHandle:
     def is_done(self) -> bool:
         return self.state is not JobState.RUNNING
 
-    def _add(self, key: EventKind | str, callback: Callable[..., Any]) -> JobHandle:
+    def _add(self, key: EventKind | str, callback: Callable[..., Any]) -> JobHandle[R]:
         self._callbacks.setdefault(key, []).append(callback)
         return self
 
-    def on_tokens(self, callback: Callable[[str], Any]) -> JobHandle:
+    def on_tokens(self, callback: Callable[[str], Any]) -> JobHandle[R]:
         """``callback(new_text)`` for streamed text."""
         return self._add(EventKind.TOKENS, callback)
 
-    def on_progress(self, callback: Callable[[float | None, str], Any]) -> JobHandle:
+    def on_progress(self, callback: Callable[[float | None, str], Any]) -> JobHandle[R]:
         """``callback(fraction_or_none, message)``."""
         return self._add(EventKind.PROGRESS, callback)
 
-    def on_preview(self, callback: Callable[[EngineEvent], Any]) -> JobHandle:
+    def on_preview(self, callback: Callable[[EngineEvent], Any]) -> JobHandle[R]:
         return self._add(EventKind.PREVIEW, callback)
 
-    def on_success(self, callback: Callable[[EngineEvent], Any]) -> JobHandle:
-        """``callback(result_event)``."""
+    def on_result(self, callback: Callable[[R], Any]) -> JobHandle[R]:
+        """``callback(result)`` with the job's typed result (``EngineEvent.result``) when it succeeds."""
+        return self._add(_RESULT, callback)
+
+    def on_success(self, callback: Callable[[EngineEvent], Any]) -> JobHandle[R]:
+        """``callback(result_event)``; new code reads the typed result through :meth:`on_result`."""
         return self._add(EventKind.RESULT, callback)
 
-    def on_failure(self, callback: Callable[[str], Any]) -> JobHandle:
+    def on_failure(self, callback: Callable[[str], Any]) -> JobHandle[R]:
         """``callback(message)`` when the job ends with an error (engine crashes included)."""
         return self._add(EventKind.ERROR, callback)
 
-    def on_cancelled(self, callback: Callable[[], Any]) -> JobHandle:
+    def on_cancelled(self, callback: Callable[[], Any]) -> JobHandle[R]:
         return self._add(EventKind.CANCELLED, callback)
 
-    def on_finished(self, callback: Callable[[JobHandle], Any]) -> JobHandle:
+    def on_finished(self, callback: Callable[[JobHandle[R]], Any]) -> JobHandle[R]:
         """``callback(handle)`` after whichever terminal event."""
         return self._add("finished", callback)
 
@@ -106,6 +116,7 @@ class JobHandle:
             args = ()
         elif kind is EventKind.RESULT:
             self.state = JobState.DONE
+            self.result = cast(R, event.result)
             args = (event,)
         elif kind is EventKind.PREVIEW:
             args = (event,)
@@ -113,6 +124,9 @@ class JobHandle:
             return
         for callback in self._callbacks.get(kind, []):
             self._call(callback, *args)
+        if kind is EventKind.RESULT:
+            for callback in self._callbacks.get(_RESULT, []):
+                self._call(callback, self.result)
         if kind.is_terminal:
             for callback in self._callbacks.get("finished", []):
                 self._call(callback, self)
@@ -153,14 +167,14 @@ class JobRunner(QObject):
         super().__init__(parent)
         self._events: queue.SimpleQueue[EngineEvent] = queue.SimpleQueue()
         self._clients: dict[str, EngineClient] = {}
-        self._preloads: dict[str, Callable[[], EngineRequest | None]] = {}
-        self._handles: dict[str, JobHandle] = {}
+        self._preloads: dict[str, Callable[[], EngineRequest[Any] | None]] = {}
+        self._handles: dict[str, JobHandle[Any]] = {}
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_INTERVAL_MS)
         self._timer.timeout.connect(self.process_events)
         self._timer.start()
 
-    def set_preload(self, kind: str, factory: Callable[[], EngineRequest | None]) -> None:
+    def set_preload(self, kind: str, factory: Callable[[], EngineRequest[Any] | None]) -> None:
         """``factory()`` makes the first request of every fresh engine process of ``kind``."""
         self._preloads[kind] = factory
 
@@ -171,7 +185,7 @@ class JobRunner(QObject):
             )
         return self._clients[kind]
 
-    def _run_preload(self, kind: str) -> EngineRequest | None:
+    def _run_preload(self, kind: str) -> EngineRequest[Any] | None:
         factory = self._preloads.get(kind)
         return factory() if factory is not None else None
 
@@ -179,7 +193,7 @@ class JobRunner(QObject):
         """Start the engine process of ``kind`` in the background (it runs its preload request)."""
         self.client(kind).start()
 
-    def run(self, request: EngineRequest, label: str = "") -> JobHandle:
+    def run(self, request: EngineRequest[R], label: str = "") -> JobHandle[R]:
         """Submit ``request`` to its engine; returns the handle to chain callbacks on."""
         handle = JobHandle(self, request, label or type(request).__name__)
         self._handles[request.job_id] = handle
@@ -190,7 +204,7 @@ class JobRunner(QObject):
         self.jobs_changed.emit()
         return handle
 
-    def track(self, request: EngineRequest, label: str) -> JobHandle:
+    def track(self, request: EngineRequest[R], label: str) -> JobHandle[R]:
         """A handle for a request submitted elsewhere (a preload), so its events reach callbacks."""
         handle = JobHandle(self, request, label)
         self._handles[request.job_id] = handle
@@ -201,11 +215,11 @@ class JobRunner(QObject):
         if handle is not None:
             self.client(handle.request.engine_kind).cancel(job_id)
 
-    def handle(self, job_id: str) -> JobHandle | None:
+    def handle(self, job_id: str) -> JobHandle[Any] | None:
         return self._handles.get(job_id)
 
     @property
-    def running_jobs(self) -> list[JobHandle]:
+    def running_jobs(self) -> list[JobHandle[Any]]:
         return [handle for handle in self._handles.values() if not handle.is_done]
 
     def process_events(self) -> None:

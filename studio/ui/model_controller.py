@@ -9,6 +9,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from studio.engines import llm_safe_mode
 from studio.engines.protocol import EngineEvent, EventKind, new_job_id
+from studio.engines.results import LoadResult
 from studio.engines.text_requests import LoadModelRequest
 from studio.models.default_model import DEFAULT_MODEL_NAME
 from studio.models.registry import LLM, ModelRegistry
@@ -51,7 +52,7 @@ class ModelController(QObject):
         self.status = ModelStatus(self)
         self._previous_model_path = settings().model_path
         self.status.name = Path(settings().model_path).name or DEFAULT_MODEL_NAME
-        self._model_job: JobHandle | None = None
+        self._model_job: JobHandle[LoadResult] | None = None
         self._safe_mode_models: set[str] = set()  # crashed while loading in this session: load in safe mode
         self._gave_up_models: dict[str, str] = {}  # crashed even in safe mode (path -> why): not reloaded
         self._safe_mode_notice = ""  # shown when the safe-mode load that follows a crash succeeds
@@ -89,7 +90,7 @@ class ModelController(QObject):
         self._track_model_job(self.runner.track(request, "Loading model"))
         return request
 
-    def _track_model_job(self, handle: JobHandle) -> None:
+    def _track_model_job(self, handle: JobHandle[LoadResult]) -> None:
         self._model_job = handle
         status = self.status
         status.state = ModelState.LOADING
@@ -101,23 +102,23 @@ class ModelController(QObject):
             status.progress = fraction
             status.message = message
 
-        def on_success(event: EngineEvent) -> None:
+        def on_success(loaded: LoadResult) -> None:
             requested = getattr(handle.request, "model_path", "")
             if requested:
                 self.models.record(
                     requested,
                     LLM,
-                    name=str(event.data.get("model_name", "")),
-                    model_kind=event.data.get("model_kind"),
-                    architecture=event.data.get("architecture"),
+                    name=loaded.model_name,
+                    model_kind=loaded.model_kind,
+                    architecture=loaded.architecture,
                 )
                 self.models_changed.emit()
-            status.model_kind = str(event.data.get("model_kind", ""))
-            status.model_path = str(event.data.get("model_path", ""))
-            status.name = str(event.data.get("model_name") or status.name)
+            status.model_kind = loaded.model_kind
+            status.model_path = loaded.model_path
+            status.name = loaded.model_name or status.name
             status.progress = 1.0
-            status.message = f"{status.model_kind} model, {event.data.get('n_ctx')} tokens of context"
-            if event.data.get("safe_mode"):
+            status.message = f"{loaded.model_kind} model, {loaded.n_ctx} tokens of context"
+            if loaded.safe_mode:
                 notice, self._safe_mode_notice = self._safe_mode_notice, ""
                 status.message = notice or f"{status.message}. {llm_safe_mode.SAFE_MODE_REMEMBERED}"
                 if notice:
@@ -158,7 +159,7 @@ class ModelController(QObject):
         def on_cancelled() -> None:
             status.state = ModelState.NOT_LOADED
 
-        handle.on_progress(on_progress).on_success(on_success).on_failure(on_failure).on_cancelled(
+        handle.on_progress(on_progress).on_result(on_success).on_failure(on_failure).on_cancelled(
             on_cancelled
         )
 

@@ -13,6 +13,7 @@ import pytest
 from studio.engines.host import run_job
 from studio.engines.llm import ALIGNED_CHUNK, LlmEngine, fit_to_context
 from studio.engines.protocol import CancelToken, EngineEvent, EventKind
+from studio.engines.results import CompletionResult, LoadResult
 from studio.engines.text_requests import ChatRequest, CompletionRequest, LoadModelRequest
 
 pytestmark = pytest.mark.llm
@@ -67,10 +68,10 @@ def test_load_reports_a_base_model(default_model_file: Path) -> None:
     assert kinds[0] is EventKind.STARTED
     assert EventKind.PROGRESS in kinds
     final = events[-1]
-    assert final.kind is EventKind.RESULT
-    assert final.data["model_kind"] == "base"
-    assert final.data["architecture"] == "gemma3"
-    assert final.data["n_ctx"] == 2048
+    assert final.kind is EventKind.RESULT and isinstance(final.result, LoadResult)
+    assert final.result.model_kind == "base"
+    assert final.result.architecture == "gemma3"
+    assert final.result.n_ctx == 2048
     assert all(event.job_id == "load" for event in events)
     engine.close()
 
@@ -80,9 +81,9 @@ def test_completion_streams_tokens(engine: LlmEngine) -> None:
     token_events = [event for event in events if event.kind is EventKind.TOKENS]
     assert len(token_events) >= 3
     final = events[-1]
-    assert final.kind is EventKind.RESULT
-    assert final.text == "".join(event.text for event in token_events)
-    assert final.data["completion_tokens"] == 12
+    assert final.kind is EventKind.RESULT and isinstance(final.result, CompletionResult)
+    assert final.text == final.result.text == "".join(event.text for event in token_events)
+    assert final.result.completion_tokens == 12
     assert final.text.strip()
 
 
@@ -107,15 +108,15 @@ def test_same_seed_same_text_cached_or_not(engine: LlmEngine) -> None:
 def test_prefix_reuse_evaluates_only_new_tokens(engine: LlmEngine) -> None:
     base = LONG_TEXT[:6000]
     first = run(engine, CompletionRequest("p1", prompt=base, max_tokens=2))[-1]
-    assert first.data["prompt_tokens"] > 1000
+    assert first.result.prompt_tokens > 1000
     second = run(engine, CompletionRequest("p2", prompt=base + " and then", max_tokens=2))[-1]
-    assert second.data["prompt_tokens"] > first.data["prompt_tokens"]
-    assert second.data["prompt_tokens_evaluated"] <= 8
+    assert second.result.prompt_tokens > first.result.prompt_tokens
+    assert second.result.prompt_tokens_evaluated <= 8
     # seeded requests reuse only the reproducibly decoded part of the cache: at most one chunk more
     run(engine, CompletionRequest("p3", prompt=base + " and then", max_tokens=2, seed=3))
     seeded = run(engine, CompletionRequest("p4", prompt=base + " and then she", max_tokens=2, seed=3))[-1]
-    assert seeded.data["prompt_tokens_evaluated"] <= ALIGNED_CHUNK + 4
-    assert seeded.data["prompt_tokens_evaluated"] < seeded.data["prompt_tokens"] // 4
+    assert seeded.result.prompt_tokens_evaluated <= ALIGNED_CHUNK + 4
+    assert seeded.result.prompt_tokens_evaluated < seeded.result.prompt_tokens // 4
 
 
 def test_cancel_during_prompt_processing(engine: LlmEngine) -> None:
@@ -179,10 +180,10 @@ def test_instruct_model_with_chat_template(instruct_model_file: Path) -> None:
     loaded = run(
         engine, LoadModelRequest("load", model_path=str(instruct_model_file), n_ctx=1024, n_threads=2)
     )
-    assert loaded[-1].data["model_kind"] == "instruct"
+    assert loaded[-1].result.model_kind == "instruct"
     events = run(engine, ChatRequest("chat", messages=(("user", "Say hello."),), max_tokens=8, seed=1))
     assert events[-1].kind is EventKind.RESULT
-    assert events[-1].data["completion_tokens"] >= 1
+    assert events[-1].result.completion_tokens >= 1
     # plain completion works on instruct models too (ghost text)
     assert run(engine, CompletionRequest("c", prompt="Roses are", max_tokens=4))[-1].kind is EventKind.RESULT
     engine.close()
@@ -205,7 +206,7 @@ def test_fill_in_the_middle_prompt_when_the_model_has_fim_tokens(
 ) -> None:
     fim = LlmEngine()
     loaded = run(fim, LoadModelRequest("load", model_path=str(fim_model_file), n_ctx=1024, n_threads=2))
-    assert loaded[-1].data["supports_fim"] is True
+    assert loaded[-1].result.supports_fim is True
     events = run(
         fim,
         CompletionRequest(

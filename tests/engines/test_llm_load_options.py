@@ -63,8 +63,8 @@ def test_weight_repacking_can_be_forced_on_and_off(
     monkeypatch.setenv(llm_safe_mode.REPACK_ENV, "1" if repack else "0")
     with caplog.at_level(logging.DEBUG, logger="studio.llama_cpp"):
         final = load(engine, default_model_file, n_threads=2)
-    assert final.data["weight_repacking"] is repack
-    assert final.data["safe_mode"] is False
+    assert final.result.weight_repacking is repack
+    assert final.result.safe_mode is False
     assert engine._llm is not None
     assert engine._llm.model_params.use_extra_bufts is repack
     # llama.cpp's load log names the buffers that hold the weights: repacked ones are CPU_REPACK
@@ -94,8 +94,8 @@ def test_safe_mode_loads_without_repacking(
 ) -> None:
     monkeypatch.delenv(llm_safe_mode.REPACK_ENV, raising=False)
     final = load(engine, default_model_file, safe_mode=True)
-    assert final.data["safe_mode"] is True
-    assert final.data["weight_repacking"] is False
+    assert final.result.safe_mode is True
+    assert final.result.weight_repacking is False
     assert engine._llm is not None and engine._llm.model_params.use_extra_bufts is False
     assert complete(engine, 5).strip()
 
@@ -112,18 +112,18 @@ def test_the_warm_up_decode_runs_in_the_load_and_leaves_the_cache_empty(
     assert warmed_up == len(llm.tokenize(WARM_UP_TEXT, add_bos=True, special=False)) >= 4
     assert llm.n_tokens == 0
     first = run(engine, CompletionRequest("c", prompt=PROMPT, max_tokens=4, seed=1))[-1]
-    assert first.data["prompt_tokens_evaluated"] == first.data["prompt_tokens"]
+    assert first.result.prompt_tokens_evaluated == first.result.prompt_tokens
     again = run(engine, CompletionRequest("c", prompt=PROMPT + " then", max_tokens=4))[-1]
-    assert again.data["prompt_tokens_evaluated"] < again.data["prompt_tokens"] // 2  # prefix reuse intact
+    assert again.result.prompt_tokens_evaluated < again.result.prompt_tokens // 2  # prefix reuse intact
 
 
 def test_threads_default_to_one_per_physical_core(engine: LlmEngine, default_model_file: Path) -> None:
     final = load(engine, default_model_file, n_threads=0)
-    assert final.data["n_threads"] == physical_cores()
+    assert final.result.n_threads == physical_cores()
     assert engine._llm is not None
     assert engine._llm.context_params.n_threads == physical_cores()
     assert engine._llm.context_params.n_threads_batch == physical_cores()
-    assert load(engine, default_model_file, n_threads=1).data["n_threads"] == 1
+    assert load(engine, default_model_file, n_threads=1).result.n_threads == 1
 
 
 def test_the_crash_hook_kills_the_engine_process_unless_in_safe_mode(
@@ -151,7 +151,7 @@ def test_the_crash_hook_kills_the_engine_process_unless_in_safe_mode(
         client.submit(safe)
         loaded = until_end(safe.job_id)
         assert loaded.kind is EventKind.RESULT, loaded
-        assert loaded.data["safe_mode"] is True
+        assert loaded.result.safe_mode is True
         assert client.restarts == 1
     finally:
         client.shutdown()

@@ -3,6 +3,7 @@ and engine crashes end jobs, and the next job starts a fresh engine process. Use
 
 from __future__ import annotations
 
+import pickle
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -10,9 +11,12 @@ from collections.abc import Callable, Iterator
 import pytest
 from pytestqt.qtbot import QtBot
 
+from studio.engines import protocol
+from studio.engines.image_requests import GenerationMode, ImageRequest
 from studio.engines.protocol import EngineEvent, EventKind, new_job_id
+from studio.engines.results import CompletionResult
 from studio.testing.fake_engine import KIND, FakeRequest
-from studio.ui.jobs import JobHandle, JobRunner, coalesce
+from studio.ui.jobs import JobHandle, JobRunner, JobState, coalesce
 
 WAIT_MS = 60_000  # generous: a spawned process on a loaded machine; nothing here is a speed claim
 
@@ -75,11 +79,33 @@ def test_a_stream_of_tokens_reaches_the_callbacks_as_one_coalesced_call(
         pass
     assert calls.tokens == ["".join(tokens)]
     assert [event.kind for event in received] == [EventKind.STARTED, EventKind.TOKENS, EventKind.RESULT]
-    assert handle.state == "done" and handle.text == "".join(tokens)
+    assert handle.state is JobState.DONE and handle.text == "".join(tokens)
     assert [event.text for event in calls.results] == ["".join(tokens)]
     assert calls.finished == [handle] and calls.failures == [] and calls.cancelled == 0
     assert calls.threads == {threading.main_thread()}
     assert runner.running_jobs == [] and runner.handle(handle.job_id) is None
+
+
+def test_on_result_gets_the_typed_result_the_request_declares(qtbot: QtBot, runner: JobRunner) -> None:
+    handle = runner.run(FakeRequest(new_job_id(), tokens=("a", "b")))
+    results: list[str] = []
+    handle.on_result(results.append)
+    qtbot.waitUntil(lambda: handle.is_done, timeout=WAIT_MS)
+    assert results == ["ab"] and handle.result == "ab" and handle.state is JobState.DONE
+
+
+def test_typed_results_and_modes_survive_the_trip_through_pickle() -> None:
+    completed = CompletionResult("text", "length", 5, 2, 7, 3, 0.5, 10.0)
+    event = protocol.result("job", completed, text=completed.text)
+    again = pickle.loads(pickle.dumps(event))
+    assert again.result == completed and isinstance(again.result, CompletionResult)
+    assert again.data["prompt_tokens"] == 5  # the dict view older readers still use
+    request = ImageRequest("job", mode="inpaint")  # type: ignore[arg-type]  # a plain string, as the CLI may pass
+    assert request.mode is GenerationMode.INPAINT
+    assert pickle.loads(pickle.dumps(request)).mode is GenerationMode.INPAINT
+    assert ImageRequest("job", mode="sketch").problem() == (  # type: ignore[arg-type]
+        "unknown mode 'sketch' (choose from txt2img, img2img, inpaint, outpaint)"
+    )
 
 
 def test_coalesce_merges_only_consecutive_tokens_of_one_job() -> None:
@@ -108,14 +134,14 @@ def test_cancel_ends_the_job_once_and_the_engine_serves_the_next(qtbot: QtBot, r
     assert not handle.is_done
     with qtbot.waitSignal(runner.jobs_changed, timeout=WAIT_MS):
         handle.cancel()
-    assert handle.state == "cancelled" and calls.cancelled == 1
+    assert handle.state is JobState.CANCELLED and calls.cancelled == 1
     assert calls.finished == [handle] and calls.results == [] and calls.failures == []
     handle.cancel()  # a finished job ignores another cancel
     pid = runner.client(KIND).pid
 
     after = runner.run(FakeRequest(new_job_id(), tokens=("next",)))
     qtbot.waitUntil(lambda: after.is_done, timeout=WAIT_MS)
-    assert after.state == "done" and after.text == "next"
+    assert after.state is JobState.DONE and after.text == "next"
     assert after.last_event is not None and after.last_event.data["pid"] == pid
 
 
@@ -123,7 +149,7 @@ def test_a_failing_job_reaches_on_failure_with_the_engine_message(qtbot: QtBot, 
     handle = runner.run(FakeRequest(new_job_id(), tokens=("partial",), fail="The model file is damaged."))
     calls = Calls(handle)
     qtbot.waitUntil(lambda: handle.is_done, timeout=WAIT_MS)
-    assert handle.state == "failed"
+    assert handle.state is JobState.FAILED
     assert calls.failures == ["The model file is damaged."] and handle.message == "The model file is damaged."
     assert calls.tokens == ["partial"] and calls.results == [] and calls.finished == [handle]
 
@@ -134,14 +160,14 @@ def test_an_engine_crash_fails_the_job_and_the_next_job_gets_a_fresh_process(
     crashed = runner.run(FakeRequest(new_job_id(), tokens=("a", "b", "c"), crash_after=1))
     calls = Calls(crashed)
     qtbot.waitUntil(lambda: crashed.is_done, timeout=WAIT_MS)
-    assert crashed.state == "failed" and calls.tokens == ["a"]
+    assert crashed.state is JobState.FAILED and calls.tokens == ["a"]
     assert len(calls.failures) == 1 and "stopped unexpectedly" in calls.failures[0]
     assert crashed.last_event is not None and crashed.last_event.data["engine_crashed"] is True
     assert runner.running_jobs == []
 
     fresh = runner.run(FakeRequest(new_job_id(), tokens=("again",)))
     qtbot.waitUntil(lambda: fresh.is_done, timeout=WAIT_MS)
-    assert fresh.state == "done" and fresh.text == "again"
+    assert fresh.state is JobState.DONE and fresh.text == "again"
     assert fresh.last_event is not None and fresh.last_event.data["jobs"] == 1
     assert runner.client(KIND).restarts == 1
 
@@ -159,9 +185,9 @@ def test_a_preload_runs_in_every_fresh_process_and_a_tracked_handle_gets_its_eve
     runner.set_preload(KIND, preload)
     runner.start_engine(KIND)
     qtbot.waitUntil(lambda: len(tracked) == 1 and tracked[0].is_done, timeout=WAIT_MS)
-    assert tracked[0].state == "done" and tracked[0].text == "model loaded"
+    assert tracked[0].state is JobState.DONE and tracked[0].text == "model loaded"
     runner.client(KIND).kill()
     qtbot.waitUntil(lambda: not runner.client(KIND).is_alive, timeout=WAIT_MS)
     job = runner.run(FakeRequest(new_job_id(), tokens=("after",)))
     qtbot.waitUntil(lambda: job.is_done and len(tracked) == 2 and tracked[1].is_done, timeout=WAIT_MS)
-    assert job.state == "done" and job.last_event is not None and job.last_event.data["jobs"] == 2
+    assert job.state is JobState.DONE and job.last_event is not None and job.last_event.data["jobs"] == 2

@@ -13,8 +13,8 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from studio.settings import Settings, load_settings, save_settings
-from studio.ui import model_status
 from studio.ui.main_window import MainWindow
+from studio.ui.model_status import ModelState
 from studio.ui.write.workspace import UnsavedChoice
 
 WAIT_MS = 240_000
@@ -36,9 +36,9 @@ def close_window(window: MainWindow) -> None:
 
 def wait_ready(qtbot: QtBot, window: MainWindow) -> None:
     qtbot.waitUntil(
-        lambda: window.model_status.state in (model_status.READY, model_status.ERROR), timeout=WAIT_MS
+        lambda: window.model_status.state in (ModelState.READY, ModelState.ERROR), timeout=WAIT_MS
     )
-    assert window.model_status.state == model_status.READY, window.model_status.message
+    assert window.model_status.state == ModelState.READY, window.model_status.message
 
 
 def test_startup_imports_no_model_code(tmp_path: Path) -> None:
@@ -75,9 +75,9 @@ def test_startup_imports_no_model_code(tmp_path: Path) -> None:
 def test_model_loads_in_the_background_and_ghost_text_is_accepted(qtbot: QtBot) -> None:
     settings = Settings(suggestion_delay_ms=200, suggestion_max_tokens=8, temperature=0.0)
     window = make_window(qtbot, settings)
-    assert window.model_status.state == model_status.NOT_LOADED
+    assert window.model_status.state == ModelState.NOT_LOADED
     window.start_engines()
-    assert window.model_status.state == model_status.LOADING
+    assert window.model_status.state == ModelState.LOADING
     wait_ready(qtbot, window)
     assert "Gemma" in window.model_label.text() and "ready" in window.model_label.text()
     assert window.model_status.model_kind == "base"

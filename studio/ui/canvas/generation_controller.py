@@ -11,7 +11,7 @@ the right place; applying adds one undoable layer named ``"{prompt} ({seed})"`` 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,7 @@ from studio.canvas.geometry import Rect
 from studio.canvas.image_io import load_image
 from studio.engines.image_requests import ImageRequest, LoadPipelineRequest
 from studio.engines.protocol import EngineEvent, EventKind, new_job_id
+from studio.engines.results import ImageResult, PipelineLoadResult
 from studio.ui.canvas.candidates_strip import CandidatesStrip
 from studio.ui.canvas.generate_panel import GeneratePanel
 from studio.ui.jobs import JobHandle, JobRunner
@@ -157,22 +158,20 @@ class GenerationController(QObject):
             if current() and not self.is_running and message:
                 self.panel.show_message(message)
 
-        def on_success(event: EngineEvent) -> None:
+        def on_success(loaded: PipelineLoadResult) -> None:
             if not current():
                 return
-            data = event.data
-            size = int(data.get("default_size") or 0)
-            family = str(data.get("family_name") or "")
-            details = ", ".join(part for part in (family, f"{size} px" if size else "") if part)
-            self.panel.set_model_info(str(data.get("model") or path), details, size)
+            size = loaded.default_size
+            details = ", ".join(part for part in (loaded.family_name, f"{size} px" if size else "") if part)
+            self.panel.set_model_info(loaded.model or path, details, size)
             if not self.is_running:
-                self.panel.show_message(f"Image model ready: {data.get('model') or path}")
+                self.panel.show_message(f"Image model ready: {loaded.model or path}")
 
         def on_failure(message: str) -> None:
             if current():
                 self.panel.show_error(f"The image model could not be loaded: {message}")
 
-        handle.on_progress(on_progress).on_success(on_success).on_failure(on_failure)
+        handle.on_progress(on_progress).on_result(on_success).on_failure(on_failure)
         return handle
 
     # -- generating -------------------------------------------------------------------------------------
@@ -249,7 +248,7 @@ class GenerationController(QObject):
         self.panel.show_message(f"{_JOB_LABELS[plan.mode]}…")
         handle.on_progress(lambda fraction, message: self._on_progress(job, fraction, message))
         handle.on_preview(lambda event: self._on_preview(job, event))
-        handle.on_success(lambda event: self._on_success(job, event))
+        handle.on_result(lambda result: self._on_success(job, result))
         handle.on_failure(lambda message: self._on_failure(job, message))
         handle.on_cancelled(lambda: self._on_cancelled(job))
         return handle
@@ -272,11 +271,11 @@ class GenerationController(QObject):
             return
         self._show_preview(job.plan, blend_region(job.plan, rgb))
 
-    def _on_success(self, job: _Job, event: EngineEvent) -> None:
+    def _on_success(self, job: _Job, result: ImageResult | None) -> None:
         if job is not self._job:
             return
         self._end_job()
-        first = self._add_candidates(job, event)
+        first = self._add_candidates(job, result.images, result.candidates) if result is not None else None
         if first is None:
             self.clear_preview()
             self.panel.show_error("The engine sent no image.")
@@ -312,21 +311,25 @@ class GenerationController(QObject):
         if not event.kind.is_terminal:
             return
         job = self._cancelled.pop(event.job_id, None)
-        if (
-            job is not None
-            and event.kind in (EventKind.CANCELLED, EventKind.RESULT)
-            and self._add_candidates(job, event) is not None
-        ):
+        if job is None:
+            return
+        images: Sequence[bytes]
+        params: Sequence[Mapping[str, Any]]
+        if isinstance(event.result, ImageResult):
+            images, params = event.result.images, event.result.candidates
+        elif event.kind is EventKind.CANCELLED:
+            images, params = _listed(event.data.get("images")), _listed(event.data.get("candidates"))
+        else:
+            return
+        if self._add_candidates(job, images, params) is not None:
             self.panel.show_message("Cancelled; kept the images finished before.")
 
-    def _add_candidates(self, job: _Job, event: EngineEvent) -> int | None:
+    def _add_candidates(
+        self, job: _Job, images: Sequence[bytes], params: Sequence[Mapping[str, Any]]
+    ) -> int | None:
         """Decode a result's images into candidates; returns the index of the first new one."""
-        images = event.data.get("images")
-        params = event.data.get("candidates")
-        if not isinstance(images, list):
-            images = [event.image] if event.image else []
-        if not isinstance(params, list) or len(params) != len(images):
-            params = [dict(event.data) for _ in images]
+        if len(params) != len(images):
+            params = [{} for _ in images]
         first = len(self.candidates)
         for png, values in zip(images, params, strict=True):
             try:
@@ -334,8 +337,7 @@ class GenerationController(QObject):
             except ImageLoadError as exc:
                 log.warning("undecodable result image: %s", exc)
                 continue
-            clean = {key: value for key, value in dict(values).items() if key not in ("images", "candidates")}
-            candidate = Candidate(job.plan, job.document, rgb, clean)
+            candidate = Candidate(job.plan, job.document, rgb, dict(values))
             self.candidates.append(candidate)
             self.strip.add_candidate(_qimage(rgb), _describe(candidate))
         if len(self.candidates) == first:
@@ -432,3 +434,8 @@ def _describe(candidate: Candidate) -> str:
         if params.get(key) not in (None, "")
     )
     return f"{layer_name(candidate.prompt, candidate.seed)}\n{details}"
+
+
+def _listed(value: object) -> list[Any]:
+    """``value`` if it is a list or tuple (a cancelled event's loose ``data``), else empty."""
+    return list(value) if isinstance(value, list | tuple) else []

@@ -29,6 +29,7 @@ from studio.engines.image_requests import (
     parse_size,
 )
 from studio.engines.protocol import CancelToken, EngineEvent, EventKind, new_job_id
+from studio.engines.results import ImageResult, PipelineLoadResult
 from studio.engines.sd_checkpoint import CheckpointError, inspect_checkpoint, model_path_problem
 
 pytestmark = [
@@ -128,8 +129,9 @@ def test_txt2img_streams_progress_and_previews_every_step(folder_engine: Any, ru
     result = events[-1]
     assert result.kind is EventKind.RESULT
     assert size_of(result.image) == (64, 64)
-    data = result.data
-    assert data["images"] == [result.image]
+    assert isinstance(result.result, ImageResult)
+    assert result.result.images == (result.image,)
+    data = result.result.first
     for key, value in {
         "prompt": "a cat",
         "negative_prompt": "",
@@ -145,7 +147,7 @@ def test_txt2img_streams_progress_and_previews_every_step(folder_engine: Any, ru
     }.items():
         assert data[key] == value, key
     assert len(data["model_hash"]) == 10
-    assert data["parameters"].startswith(
+    assert result.result.parameters.startswith(
         "a cat\nSteps: 4, Sampler: Euler, CFG scale: 7, Seed: 7, Size: 64x64"
     )
 
@@ -164,18 +166,18 @@ def test_same_seed_is_bit_identical_and_another_seed_differs(
 def test_candidates_use_seed_plus_index(folder_engine: Any, run: Run) -> None:
     events = run(folder_engine, image_request(seed=20, num_candidates=2, steps=2))
     result = events[-1]
-    assert [candidate["seed"] for candidate in result.data["candidates"]] == [20, 21]
-    assert len(result.data["images"]) == 2
+    assert [candidate["seed"] for candidate in result.result.candidates] == [20, 21]
+    assert len(result.result.images) == 2
     finals = [event for event in kinds(events, EventKind.PREVIEW) if event.data.get("final")]
     assert [event.data["candidate"] for event in finals] == [0, 1]
     assert kinds(events, EventKind.PROGRESS)[-1].text == "step 2/2 (image 2/2)"
     alone = run(folder_engine, image_request(seed=21, steps=2))[-1]
-    assert alone.image == result.data["images"][1]
+    assert alone.image == result.result.images[1]
 
 
 def test_random_seed_is_reported_and_reproducible(folder_engine: Any, run: Run) -> None:
     first = run(folder_engine, image_request(seed=-1, steps=2))[-1]
-    seed = first.data["seed"]
+    seed = first.result.first["seed"]
     assert seed >= 0
     assert run(folder_engine, image_request(seed=seed, steps=2))[-1].image == first.image
 
@@ -185,7 +187,7 @@ def test_img2img_runs_steps_times_strength_and_keeps_init_size(
 ) -> None:
     events = run(folder_engine, image_request(mode="img2img", init_image=red_square(to_png), strength=0.5))
     assert [event.text for event in kinds(events, EventKind.PROGRESS)] == ["step 1/2", "step 2/2"]
-    assert events[-1].data["strength"] == 0.5
+    assert events[-1].result.first["strength"] == 0.5
     assert size_of(events[-1].image) == (64, 64)
     auto = run(
         folder_engine,
@@ -256,9 +258,9 @@ def test_preview_every_and_no_previews(folder_engine: Any, run: Run) -> None:
 def test_every_scheduler_runs(folder_engine: Any, run: Run, scheduler: str) -> None:
     result = run(folder_engine, image_request(scheduler=scheduler, steps=2, guidance=1.5))[-1]
     assert result.kind is EventKind.RESULT, result.text
-    assert result.data["scheduler"] == scheduler
-    assert result.data["cfg"] == (0.0 if scheduler == "turbo" else 1.5)
-    assert result.data["sampler"]
+    assert result.result.first["scheduler"] == scheduler
+    assert result.result.first["cfg"] == (0.0 if scheduler == "turbo" else 1.5)
+    assert result.result.first["sampler"]
 
 
 def test_cancel_mid_run_stops_within_a_step_without_decoding(folder_engine: Any) -> None:
@@ -298,7 +300,7 @@ def test_taesd_previews(engine: Any, run: Run, tiny_models: Any, session_data_di
     load = LoadPipelineRequest(
         new_job_id(), model_path=str(tiny_models.folder), taesd_path=str(tiny_models.taesd)
     )
-    assert run(engine, load)[-1].data["taesd"] is True
+    assert run(engine, load)[-1].result.taesd is True
     events = run(engine, image_request(preview_kind="taesd", steps=2))
     previews = kinds(events, EventKind.PREVIEW)
     assert [event.data["kind"] for event in previews] == ["taesd", "taesd"]
@@ -308,7 +310,7 @@ def test_taesd_previews(engine: Any, run: Run, tiny_models: Any, session_data_di
     )
     loaded = run(engine, broken)[-1]
     assert loaded.kind is EventKind.RESULT  # a bad TAESD folder only costs the better previews
-    assert loaded.data["taesd"] is False and "config.json" in loaded.data["taesd_error"]
+    assert loaded.result.taesd is False and "config.json" in loaded.result.taesd_error
     fallback = kinds(run(engine, image_request(preview_kind="taesd", steps=2)), EventKind.PREVIEW)
     assert [event.data["kind"] for event in fallback] == ["latent", "latent"]
     assert engine.loads == 1
@@ -322,9 +324,10 @@ def test_single_file_checkpoint_loads_and_matches_the_folder(
 ) -> None:
     loaded = run(engine, LoadPipelineRequest(new_job_id(), model_path=str(tiny_models.single_file)))[-1]
     assert loaded.kind is EventKind.RESULT, loaded.text
-    assert loaded.data["source"] == "single_file"
-    assert loaded.data["model"] == "tiny" and loaded.data["model_family"] == "sd15"
-    assert loaded.data["default_size"] == 64
+    assert isinstance(loaded.result, PipelineLoadResult)
+    assert loaded.result.source == "single_file"
+    assert loaded.result.model == "tiny" and loaded.result.model_family == "sd15"
+    assert loaded.result.default_size == 64
     from_file = run(engine, image_request(seed=5))[-1]
     from_folder = run(folder_engine, image_request(seed=5))[-1]
     assert from_file.image == from_folder.image  # the same weights through the LDM → diffusers conversion
@@ -349,7 +352,7 @@ def test_inpainting_checkpoint_serves_every_mode(
 ) -> None:
     loaded = run(engine, LoadPipelineRequest(new_job_id(), model_path=str(tiny_models.inpainting_file)))[-1]
     assert loaded.kind is EventKind.RESULT, loaded.text
-    assert loaded.data["inpainting_model"] is True
+    assert loaded.result.inpainting_model is True
     txt2img = run(engine, image_request(steps=2))[-1]
     assert txt2img.kind is EventKind.RESULT and size_of(txt2img.image) == (64, 64)
     inpaint = run(

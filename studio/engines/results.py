@@ -1,0 +1,82 @@
+"""The typed results of engine jobs: what a ``result`` event carries in ``EngineEvent.result``.
+
+Plain frozen dataclasses, Qt-, torch- and llama_cpp-free, so the GUI and the CLI read them by attribute; each
+request class names its result type (``EngineRequest[ResultT]``), so ``JobRunner.run`` hands callbacks the
+right one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """A loaded GGUF model. ``model_kind`` is ``instruct`` (it has a chat template) or ``base``;
+    ``weight_repacking`` False means loaded in safe mode or without llama.cpp's repacked weights."""
+
+    model_path: str
+    model_name: str
+    model_kind: str
+    architecture: str
+    n_ctx: int
+    n_threads: int
+    supports_fim: bool
+    safe_mode: bool
+    weight_repacking: bool
+    load_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionResult:
+    """A finished completion or chat turn.
+
+    ``prompt_tokens_evaluated`` is how many prompt tokens were decoded (the rest came from the cache);
+    ``cached_tokens`` how many tokens the context holds afterwards.
+    """
+
+    text: str
+    finish_reason: str | None
+    prompt_tokens: int
+    prompt_tokens_evaluated: int
+    cached_tokens: int
+    completion_tokens: int
+    seconds_to_first_token: float
+    tokens_per_second: float
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineLoadResult:
+    """A loaded diffusion model: ``model`` is its name, ``model_hash`` the short form of ``model_sha256``,
+    ``default_size`` its native side in pixels; ``taesd_error`` says why the optional TAESD previewer failed."""
+
+    model: str
+    model_path: str
+    model_hash: str
+    model_sha256: str
+    model_family: str
+    family_name: str
+    source: str
+    default_size: int
+    inpainting_model: bool
+    taesd: bool
+    taesd_error: str
+    pipeline: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImageResult:
+    """The images of a generation job, in candidate order: ``images`` are PNG bytes, ``candidates`` one
+    parameter mapping per image (its own ``seed``, ``width``, ``sampler`` ...), ``parameters`` the first
+    candidate's A1111 parameters text."""
+
+    images: tuple[bytes, ...]
+    candidates: tuple[Mapping[str, Any], ...]
+    parameters: str = ""
+
+    @property
+    def first(self) -> Mapping[str, Any]:
+        """The first candidate's parameters (empty without images)."""
+        return self.candidates[0] if self.candidates else {}
