@@ -8,7 +8,6 @@ event carries that object in ``EngineEvent.result``.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import uuid
 from collections.abc import Iterator
@@ -44,8 +43,7 @@ class EngineEvent:
     ``progress`` is 0..1 or None when unknown; ``image`` is PNG bytes for previews and image results;
     ``result`` is a ``result`` event's typed result (the type its request declares; None for requests without
     one); ``data`` carries the loose extras of other events (a preview's step, an error's ``engine_crashed``,
-    the candidates a cancelled image job finished) and, while readers move to ``result``, a ``result``
-    event's fields as a dict (plain picklable values only).
+    the candidates a cancelled image job finished; plain picklable values only).
     """
 
     kind: EventKind
@@ -77,8 +75,6 @@ def result(
     job_id: str, value: Any = None, *, text: str = "", image: bytes | None = None, **data: Any
 ) -> EngineEvent:
     """A job's result event; ``value`` is its typed result (see :mod:`studio.engines.results`)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        data = {field.name: getattr(value, field.name) for field in dataclasses.fields(value)} | data
     return EngineEvent(EventKind.RESULT, job_id, text=text, image=image, data=data, result=value)
 
 
