@@ -11,6 +11,7 @@ import pytest
 
 from studio.engines.client import EngineClient, describe_exit
 from studio.engines.protocol import EngineEvent, EventKind, new_job_id
+from studio.engines.results import CompletionResult
 from studio.engines.text_requests import CompletionRequest, LoadModelRequest
 
 pytestmark = pytest.mark.llm
@@ -101,7 +102,11 @@ def test_killed_engine_ends_the_job_with_an_error_and_restarts(default_model_fil
         # the next request starts a fresh process, which loads the model again first (preload)
         retry = CompletionRequest(new_job_id(), prompt="The road went on", max_tokens=4)
         client.submit(retry)
-        assert collector.until_end(retry.job_id)[-1].kind is EventKind.RESULT
+        done = collector.until_end(retry.job_id)[-1]
+        assert done.kind is EventKind.RESULT
+        # the typed result crossed the process boundary intact
+        assert isinstance(done.result, CompletionResult) and done.result.text == done.text
+        assert 1 <= done.result.completion_tokens <= 4
         assert client.pid != first_pid
         assert client.restarts == 1
     finally:
