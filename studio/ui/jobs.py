@@ -1,8 +1,8 @@
 """Running engine jobs from the GUI: one fluent way, with every callback on the main thread.
 
 ``JobRunner.run(request)`` returns a :class:`JobHandle` typed by the request's result
-(``JobHandle[CompletionResult]`` for a ``CompletionRequest``); chain ``.on_tokens(...)``, ``.on_result(...)``
-(the typed result), ``.on_failure(...)``. Engine events arrive on a reader thread, are queued, and are drained on the GUI thread
+(``JobHandle[CompletionResult]`` for a ``CompletionRequest``); chain ``.on_tokens(...)``, ``.on_success(...)``
+(with the typed result), ``.on_failure(...)``. Engine events arrive on a reader thread, are queued, and are drained on the GUI thread
 by a timer that coalesces consecutive token events, so a fast engine never floods the event loop.
 """
 
@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 POLL_INTERVAL_MS = 15
 
 R = TypeVar("R")
-_RESULT = "typed result"  # the key of on_result callbacks (not "result": EventKind.RESULT equals it)
 
 
 class JobState(StrEnum):
@@ -75,12 +74,9 @@ class JobHandle(Generic[R]):
     def on_preview(self, callback: Callable[[EngineEvent], Any]) -> JobHandle[R]:
         return self._add(EventKind.PREVIEW, callback)
 
-    def on_result(self, callback: Callable[[R], Any]) -> JobHandle[R]:
-        """``callback(result)`` with the job's typed result (``EngineEvent.result``) when it succeeds."""
-        return self._add(_RESULT, callback)
-
-    def on_success(self, callback: Callable[[EngineEvent], Any]) -> JobHandle[R]:
-        """``callback(result_event)``; new code reads the typed result through :meth:`on_result`."""
+    def on_success(self, callback: Callable[[R], Any]) -> JobHandle[R]:
+        """``callback(result)`` with the job's typed result (``EngineEvent.result``; the full event is
+        ``last_event``)."""
         return self._add(EventKind.RESULT, callback)
 
     def on_failure(self, callback: Callable[[str], Any]) -> JobHandle[R]:
@@ -117,16 +113,13 @@ class JobHandle(Generic[R]):
         elif kind is EventKind.RESULT:
             self.state = JobState.DONE
             self.result = cast(R, event.result)
-            args = (event,)
+            args = (self.result,)
         elif kind is EventKind.PREVIEW:
             args = (event,)
         else:
             return
         for callback in self._callbacks.get(kind, []):
             self._call(callback, *args)
-        if kind is EventKind.RESULT:
-            for callback in self._callbacks.get(_RESULT, []):
-                self._call(callback, self.result)
         if kind.is_terminal:
             for callback in self._callbacks.get("finished", []):
                 self._call(callback, self)

@@ -159,7 +159,7 @@ class ModelController(QObject):
         def on_cancelled() -> None:
             status.state = ModelState.NOT_LOADED
 
-        handle.on_progress(on_progress).on_result(on_success).on_failure(on_failure).on_cancelled(
+        handle.on_progress(on_progress).on_success(on_success).on_failure(on_failure).on_cancelled(
             on_cancelled
         )
 

@@ -33,7 +33,7 @@ class Calls:
 
     def __init__(self, handle: JobHandle) -> None:
         self.tokens: list[str] = []
-        self.results: list[EngineEvent] = []
+        self.results: list[object] = []
         self.failures: list[str] = []
         self.cancelled = 0
         self.finished: list[JobHandle] = []
@@ -80,16 +80,16 @@ def test_a_stream_of_tokens_reaches_the_callbacks_as_one_coalesced_call(
     assert calls.tokens == ["".join(tokens)]
     assert [event.kind for event in received] == [EventKind.STARTED, EventKind.TOKENS, EventKind.RESULT]
     assert handle.state is JobState.DONE and handle.text == "".join(tokens)
-    assert [event.text for event in calls.results] == ["".join(tokens)]
+    assert calls.results == ["".join(tokens)]  # the fake engine's typed result: the text
     assert calls.finished == [handle] and calls.failures == [] and calls.cancelled == 0
     assert calls.threads == {threading.main_thread()}
     assert runner.running_jobs == [] and runner.handle(handle.job_id) is None
 
 
-def test_on_result_gets_the_typed_result_the_request_declares(qtbot: QtBot, runner: JobRunner) -> None:
-    handle = runner.run(FakeRequest(new_job_id(), tokens=("a", "b")))
+def test_on_success_gets_the_typed_result_the_request_declares(qtbot: QtBot, runner: JobRunner) -> None:
+    handle: JobHandle[str] = runner.run(FakeRequest(new_job_id(), tokens=("a", "b")))
     results: list[str] = []
-    handle.on_result(results.append)
+    handle.on_success(results.append)
     qtbot.waitUntil(lambda: handle.is_done, timeout=WAIT_MS)
     assert results == ["ab"] and handle.result == "ab" and handle.state is JobState.DONE
 

@@ -171,7 +171,7 @@ class GenerationController(QObject):
             if current():
                 self.panel.show_error(f"The image model could not be loaded: {message}")
 
-        handle.on_progress(on_progress).on_result(on_success).on_failure(on_failure)
+        handle.on_progress(on_progress).on_success(on_success).on_failure(on_failure)
         return handle
 
     # -- generating -------------------------------------------------------------------------------------
@@ -248,7 +248,7 @@ class GenerationController(QObject):
         self.panel.show_message(f"{_JOB_LABELS[plan.mode]}…")
         handle.on_progress(lambda fraction, message: self._on_progress(job, fraction, message))
         handle.on_preview(lambda event: self._on_preview(job, event))
-        handle.on_result(lambda result: self._on_success(job, result))
+        handle.on_success(lambda result: self._on_success(job, result))
         handle.on_failure(lambda message: self._on_failure(job, message))
         handle.on_cancelled(lambda: self._on_cancelled(job))
         return handle

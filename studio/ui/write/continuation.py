@@ -37,6 +37,6 @@ class EngineContinuationProvider:
         return (
             self._runner.run(request, "Suggesting")
             .on_tokens(on_tokens)
-            .on_success(lambda _event: on_finished())
+            .on_success(lambda _result: on_finished())
             .on_failure(on_failed)
         )
