@@ -247,4 +247,4 @@ def test_fit_to_context_cuts_in_stable_chunks() -> None:
 def test_long_documents_are_fitted_to_the_context(engine: LlmEngine) -> None:
     events = run(engine, CompletionRequest("fit", prompt=LONG_TEXT * 3, max_tokens=4))
     assert events[-1].kind is EventKind.RESULT
-    assert events[-1].data["prompt_tokens"] <= 4096 - 4
+    assert events[-1].result.prompt_tokens <= 4096 - 4
