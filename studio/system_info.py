@@ -294,26 +294,38 @@ def _llama_section(runtime: RuntimeProbes | None, settings: Settings | None) -> 
         "model": model_path or "the default model",
         "safe mode for the model": safe_probe(lambda: llama_safe_mode_description(model_path)),
     }
-    if version == NOT_INSTALLED:
-        items.update(dict.fromkeys(LLAMA_RUNTIME_KEYS, NOT_INSTALLED))
-        return Section("llama.cpp", items)
-    if runtime is None:
-        items.update(dict.fromkeys(LLAMA_RUNTIME_KEYS, PENDING))
-        return Section("llama.cpp", items)
-    items.update(runtime.llama())
-    return Section("llama.cpp", items)
+    return _runtime_section(
+        "llama.cpp", items, version, LLAMA_RUNTIME_KEYS, runtime.llama if runtime is not None else None
+    )
 
 
 def _torch_section(runtime: RuntimeProbes | None) -> Section:
-    items = {"torch": package_version("torch")}
-    if items["torch"] == NOT_INSTALLED:
-        items.update(dict.fromkeys(TORCH_RUNTIME_KEYS, NOT_INSTALLED))
-        return Section("torch", items)
-    if runtime is None:
-        items.update(dict.fromkeys(TORCH_RUNTIME_KEYS, PENDING))
-        return Section("torch", items)
-    items.update(runtime.torch())
-    return Section("torch", items)
+    version = package_version("torch")
+    return _runtime_section(
+        "torch",
+        {"torch": version},
+        version,
+        TORCH_RUNTIME_KEYS,
+        runtime.torch if runtime is not None else None,
+    )
+
+
+def _runtime_section(
+    title: str,
+    items: dict[str, str],
+    version: str,
+    runtime_keys: tuple[str, ...],
+    probe: Callable[[], dict[str, str]] | None,
+) -> Section:
+    """``items`` plus the runtime facts: "not installed" without the package, "checking…" until ``probe``
+    (which needs the package imported) is given."""
+    if version == NOT_INSTALLED:
+        items.update(dict.fromkeys(runtime_keys, NOT_INSTALLED))
+    elif probe is None:
+        items.update(dict.fromkeys(runtime_keys, PENDING))
+    else:
+        items.update(probe())
+    return Section(title, items)
 
 
 def _folders_section() -> Section:
