@@ -824,15 +824,16 @@ class Soak:
         window.activateWindow()
         yield from self.until(window.isActiveWindow, 10, "window activation")
         window.start_engines()
-        from studio.ui import model_status
+        from studio.ui.jobs import JobState
+        from studio.ui.model_status import ModelState
 
         ok = yield from self.until(
-            lambda: window.model_status.state in (model_status.READY, model_status.ERROR),
+            lambda: window.model_status.state in (ModelState.READY, ModelState.ERROR),
             self.args.warmup_timeout,
             "LLM model load",
         )
         note = f"LLM {window.model_status.state} ({window.model_status.message})"
-        if not ok or window.model_status.state != model_status.READY:
+        if not ok or window.model_status.state != ModelState.READY:
             self.problem("warm-up", f"the LLM model did not get ready: {window.model_status.message}")
         if self.diffusion:
             handle = None
@@ -845,7 +846,7 @@ class Soak:
                 ok = yield from self.until(
                     lambda: handle.is_done, self.args.warmup_timeout, "image model load"
                 )
-                if handle.state != "done":
+                if handle.state != JobState.DONE:
                     self.problem(
                         "warm-up", f"the tiny pipeline did not load: {handle.message or handle.state}"
                     )
@@ -1663,7 +1664,9 @@ class Soak:
             return
         first_new = len(controller.candidates)
         yield from self.until(lambda: handle.is_done, 120, "generation to finish")
-        if handle.state != "done":
+        from studio.ui.jobs import JobState
+
+        if handle.state != JobState.DONE:
             self.events[f"generation_{handle.state}"] += 1
             return
         if len(controller.candidates) <= first_new:

@@ -16,12 +16,6 @@ class ModelState(StrEnum):
     ERROR = "error"
 
 
-NOT_LOADED = ModelState.NOT_LOADED
-LOADING = ModelState.LOADING
-READY = ModelState.READY
-ERROR = ModelState.ERROR
-
-
 class ModelStatus(QObject):
     """State of the active model: not loaded / loading (with progress) / ready / error."""
 
