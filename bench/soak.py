@@ -814,9 +814,8 @@ class Soak:
         from studio.ui.main_window import MainWindow
 
         started = time.monotonic()
-        window = MainWindow(Settings())
+        window = MainWindow(Settings(), self._scripted_dialogs())
         self.window = window
-        self._answer_questions(window)
         window.runner.event_received.connect(self._on_engine_event)
         window.runner.jobs_changed.connect(self._on_jobs_changed)
         window.resize(1280, 800)
@@ -941,18 +940,20 @@ class Soak:
 
     # -- bookkeeping ----------------------------------------------------------------------------------------
 
-    def _answer_questions(self, window: Any) -> None:
-        """Answer the window's questions the way tests do (by assigning its ask_* hooks)."""
-        from studio.ui.write.workspace import UnsavedChoice
+    def _scripted_dialogs(self) -> Any:
+        """The window's questions answered by script; any other question raises and shows up as a problem."""
+        from studio.ui.dialogs import ScriptedDialogs, UnsavedChoice
 
-        window.write.ask_unsaved_changes = lambda _title: UnsavedChoice.SAVE
-        window.write.ask_save_path = lambda _title: str(self._new_file(".md"))
-        window.ask_save_path = lambda: str(self._new_file(".md"))
-        window.ask_canvas_path = lambda: str(self._new_file(".ora"))
-        window.ask_canvas_unsaved = lambda: "discard"
-        window.ask_canvas_size = lambda: self.rng.choice([(512, 512), (640, 480), (384, 512)])
-        window.confirm_overwrite = lambda _message: True
-        window.ask_restore = lambda _titles: False
+        return ScriptedDialogs(
+            unsaved_changes=UnsavedChoice.SAVE,
+            untitled_save_path=lambda _title: self._new_file(".md"),
+            save_document_path=lambda: self._new_file(".md"),
+            canvas_save_path=lambda: self._new_file(".ora"),
+            unsaved_canvas=UnsavedChoice.DISCARD,
+            canvas_size=lambda: self.rng.choice([(512, 512), (640, 480), (384, 512)]),
+            overwrite_changed_file=True,
+            restore_work=False,
+        )
 
     def _new_file(self, suffix: str) -> Path:
         self.file_counter += 1

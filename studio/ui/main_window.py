@@ -10,12 +10,10 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QProgressBar,
     QScrollArea,
     QTabWidget,
@@ -35,12 +33,13 @@ from studio.ui.canvas.candidates_strip import CandidatesStrip
 from studio.ui.canvas.generate_panel import GeneratePanel
 from studio.ui.canvas.generation_controller import GenerationController
 from studio.ui.canvas.workspace import DEFAULT_CANVAS_SIZE, CanvasWorkspace
+from studio.ui.dialogs import Dialogs, QtDialogs, UnsavedChoice
 from studio.ui.jobs import JobHandle, JobRunner
 from studio.ui.model_controller import ModelController
 from studio.ui.model_status import ModelState
 from studio.ui.settings_dialog import SettingsDialog
 from studio.ui.write.continuation import EngineContinuationProvider
-from studio.ui.write.workspace import UnsavedChoice, WriteWorkspace
+from studio.ui.write.workspace import WriteWorkspace
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +103,12 @@ class JobStatusWidget(QWidget):
 
 
 class MainWindow(QMainWindow):
-    """The application window."""
+    """The application window. Every question to the user goes through ``dialogs`` (real dialogs by default;
+    tests pass :class:`~studio.ui.dialogs.ScriptedDialogs`), shared with the workspaces and panels."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, dialogs: Dialogs | None = None) -> None:
         super().__init__()
+        self.dialogs: Dialogs = dialogs if dialogs is not None else QtDialogs(self)
         self.settings = settings if settings is not None else load_settings()
         self.setWindowTitle("Studio")
         self.setAccessibleName("Studio")
@@ -126,8 +127,8 @@ class MainWindow(QMainWindow):
         self.workspaces = QTabWidget()
         self.workspaces.setDocumentMode(True)
         self.workspaces.setAccessibleName("Workspaces")
-        self.write = WriteWorkspace()
-        self.canvas = CanvasWorkspace()
+        self.write = WriteWorkspace(dialogs=self.dialogs)
+        self.canvas = CanvasWorkspace(dialogs=self.dialogs)
         self.workspaces.addTab(self.write, "Write")
         self.workspaces.addTab(self.canvas, "Canvas")
         self.setCentralWidget(self.workspaces)
@@ -150,7 +151,7 @@ class MainWindow(QMainWindow):
         self._restore_session()
 
     def _build_generation(self) -> None:
-        self.generate_panel = GeneratePanel()
+        self.generate_panel = GeneratePanel(dialogs=self.dialogs)
         self.candidates = CandidatesStrip()
         scroller = QScrollArea()
         scroller.setWidget(self.generate_panel)
@@ -438,13 +439,7 @@ class MainWindow(QMainWindow):
         self.write.new_document()
 
     def open_document_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self,
-            "Open",
-            "",
-            "Documents and images (*.md *.markdown *.txt *.ora *.png *.jpg *.jpeg *.webp);;"
-            "Markdown and text (*.md *.markdown *.txt);;Images (*.ora *.png *.jpg *.jpeg *.webp);;All files (*)",
-        )
+        path = self.dialogs.open_path()
         if path:
             self.open_path(path)
 
@@ -474,14 +469,14 @@ class MainWindow(QMainWindow):
         return True
 
     def new_canvas(self) -> None:
-        size = self.ask_canvas_size()
+        size = self.dialogs.canvas_size()
         if size is None or not self._canvas_may_be_replaced():
             return
         self.workspaces.setCurrentIndex(CANVAS_INDEX)
         self.canvas.new_canvas(*size)
 
     def export_png(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(self, "Export PNG", "", "PNG image (*.png)")
+        path = self.dialogs.export_png_path()
         if not path:
             return False
         try:
@@ -494,7 +489,7 @@ class MainWindow(QMainWindow):
     def _canvas_may_be_replaced(self) -> bool:
         if not self.canvas.is_modified:
             return True
-        choice = self.ask_canvas_unsaved()
+        choice = self.dialogs.unsaved_canvas(self.canvas.title)
         if choice == UnsavedChoice.SAVE:
             return self.save_canvas()
         return choice == UnsavedChoice.DISCARD
@@ -505,7 +500,7 @@ class MainWindow(QMainWindow):
             if not ask_path and self.canvas.path is not None:
                 self.canvas.save()
                 return True
-            path = self.ask_canvas_path()
+            path = self.dialogs.canvas_save_path()
             if not path:
                 return False
             self.canvas.save_as(path)
@@ -526,7 +521,7 @@ class MainWindow(QMainWindow):
             if self.write.save_current():
                 return True
         except ChangedOnDiskError as exc:
-            if not self.confirm_overwrite(str(exc)):
+            if not self.dialogs.overwrite_changed_file(str(exc)):
                 return False
             return self._save_reporting(lambda: self.write.save_current(overwrite=True))
         except DocumentError as exc:
@@ -539,7 +534,7 @@ class MainWindow(QMainWindow):
     def save_document_as(self) -> bool:
         if self.canvas_active:
             return self.save_canvas(ask_path=True)
-        path = self.ask_save_path()
+        path = self.dialogs.save_document_path()
         if not path:
             return False
         return self._save_reporting(lambda: self.write.save_current_as(path))
@@ -572,53 +567,6 @@ class MainWindow(QMainWindow):
         except (DocumentError, OSError) as exc:
             self.show_error(f"Could not save before closing: {exc} The document stays open.")
 
-    # questions to the user (tests answer them by assigning these)
-
-    def ask_save_path(self) -> str:
-        path, _ = QFileDialog.getSaveFileName(self, "Save Document As", "", "Markdown (*.md);;Text (*.txt)")
-        return path
-
-    def ask_canvas_path(self) -> str:
-        path, _ = QFileDialog.getSaveFileName(self, "Save Canvas As", "", "OpenRaster image (*.ora)")
-        return path
-
-    def ask_canvas_size(self) -> tuple[int, int] | None:
-        from studio.ui.new_canvas_dialog import NewCanvasDialog
-
-        dialog = NewCanvasDialog(self)
-        return dialog.canvas_size() if dialog.exec() else None
-
-    def ask_canvas_unsaved(self) -> UnsavedChoice:
-        """Save, discard or cancel, for a modified canvas about to be replaced or closed."""
-        answer = QMessageBox.question(
-            self,
-            "Unsaved Canvas",
-            f"Save the changes to {self.canvas.title}?",
-            QMessageBox.StandardButton.Save
-            | QMessageBox.StandardButton.Discard
-            | QMessageBox.StandardButton.Cancel,
-        )
-        return {
-            QMessageBox.StandardButton.Save: UnsavedChoice.SAVE,
-            QMessageBox.StandardButton.Discard: UnsavedChoice.DISCARD,
-        }.get(answer, UnsavedChoice.CANCEL)
-
-    def confirm_overwrite(self, message: str) -> bool:
-        answer = QMessageBox.question(
-            self, "File Changed on Disk", f"{message}\n\nOverwrite it with your version?"
-        )
-        return answer == QMessageBox.StandardButton.Yes
-
-    def ask_restore(self, titles: list[str]) -> bool:
-        answer = QMessageBox.question(
-            self,
-            "Recover Unsaved Work",
-            "Studio found unsaved work from a session that did not end cleanly:\n\n"
-            + "\n".join(f"• {title}" for title in titles)
-            + "\n\nRestore it?",
-        )
-        return answer == QMessageBox.StandardButton.Yes
-
     def _toggle_suggestions(self) -> None:
         self.settings.suggestions_enabled = self.suggestions_action.isChecked()
         self._apply_editor_settings()
@@ -631,9 +579,7 @@ class MainWindow(QMainWindow):
         self.setWindowState(self.windowState() ^ Qt.WindowState.WindowFullScreen)
 
     def open_model_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open Model File", "", "GGUF models (*.gguf);;All files (*)"
-        )
+        path = self.dialogs.llm_model_path()
         if path:
             self.load_model(path)
 
@@ -686,7 +632,7 @@ class MainWindow(QMainWindow):
         entries = self.write.recoverable_documents()
         if not entries:
             return
-        if not self.ask_restore([entry.title for entry in entries]):
+        if not self.dialogs.restore_work([entry.title for entry in entries]):
             for entry in entries:
                 self.write.discard_recovered(entry)
             return

@@ -15,8 +15,8 @@ from studio import __version__
 from studio.cpu import cpu_info
 from studio.system_info import PENDING
 from studio.ui.about_dialog import AboutDialog
+from studio.ui.dialogs import ScriptedDialogs, UnsavedChoice
 from studio.ui.main_window import MainWindow
-from studio.ui.write.workspace import UnsavedChoice
 
 WAIT_MS = 240_000
 HEAVY = ("torch", "diffusers", "llama_cpp", "transformers")
@@ -106,8 +106,7 @@ def test_closing_while_checking_stops_the_child(qtbot: QtBot) -> None:
 
 
 def test_help_about_opens_the_dialog(qtbot: QtBot) -> None:
-    window = MainWindow()
-    window.write.ask_unsaved_changes = lambda _title: UnsavedChoice.DISCARD  # type: ignore[method-assign]
+    window = MainWindow(dialogs=ScriptedDialogs(unsaved_changes=UnsavedChoice.DISCARD))
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)

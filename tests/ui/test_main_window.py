@@ -13,16 +13,17 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from studio.settings import Settings, load_settings, save_settings
+from studio.ui.dialogs import ScriptedDialogs, UnsavedChoice
 from studio.ui.main_window import MainWindow
 from studio.ui.model_status import ModelState
-from studio.ui.write.workspace import UnsavedChoice
 
 WAIT_MS = 240_000
 
 
-def make_window(qtbot: QtBot, settings: Settings | None = None) -> MainWindow:
-    window = MainWindow(settings)
-    window.write.ask_unsaved_changes = lambda _title: UnsavedChoice.DISCARD  # type: ignore[method-assign]
+def make_window(
+    qtbot: QtBot, settings: Settings | None = None, dialogs: ScriptedDialogs | None = None
+) -> MainWindow:
+    window = MainWindow(settings, dialogs or ScriptedDialogs(unsaved_changes=UnsavedChoice.DISCARD))
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
@@ -225,7 +226,7 @@ def test_unreadable_document_shows_an_error(qtbot: QtBot, tmp_path: Path) -> Non
     close_window(window)
 
 
-def test_unsaved_work_comes_back_after_a_crash(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unsaved_work_comes_back_after_a_crash(qtbot: QtBot) -> None:
     """A session that dies without saving leaves a recovery copy; the next start offers it back."""
     import os
 
@@ -249,15 +250,9 @@ def test_unsaved_work_comes_back_after_a_crash(qtbot: QtBot, monkeypatch: pytest
     )
     assert result.returncode == 1, result.stderr
 
-    asked: list[list[str]] = []
-
-    def ask_restore(_self: MainWindow, titles: list[str]) -> bool:
-        asked.append(titles)
-        return True
-
-    monkeypatch.setattr(MainWindow, "ask_restore", ask_restore)
-    window = make_window(qtbot)
-    assert len(asked) == 1
+    dialogs = ScriptedDialogs(unsaved_changes=UnsavedChoice.DISCARD, restore_work=True)
+    window = make_window(qtbot, dialogs=dialogs)
+    assert dialogs.questions() == ["restore_work"]
     texts = [editor.toPlainText() for editor in window.write.editors()]
     assert "Chapter one\n\nThe words I must not lose." in texts
     assert window.write.has_unsaved_changes()

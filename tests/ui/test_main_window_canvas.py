@@ -11,16 +11,15 @@ from pytestqt.qtbot import QtBot
 
 from studio.canvas.png_metadata import read_digital_source_type, read_generation_info
 from studio.settings import Settings, load_settings
+from studio.ui.dialogs import ScriptedDialogs, UnsavedChoice
 from studio.ui.main_window import CANVAS_INDEX, WRITE_INDEX, MainWindow
-from studio.ui.write.workspace import UnsavedChoice
 
 WAIT_MS = 240_000
 
 
 def make_window(qtbot: QtBot, settings: Settings | None = None) -> MainWindow:
-    window = MainWindow(settings if settings is not None else Settings(suggestions_enabled=False))
-    window.write.ask_unsaved_changes = lambda _title: UnsavedChoice.DISCARD  # type: ignore[method-assign]
-    window.ask_canvas_unsaved = lambda: UnsavedChoice.DISCARD  # type: ignore[method-assign]
+    dialogs = ScriptedDialogs(unsaved_changes=UnsavedChoice.DISCARD, unsaved_canvas=UnsavedChoice.DISCARD)
+    window = MainWindow(settings if settings is not None else Settings(suggestions_enabled=False), dialogs)
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
@@ -52,7 +51,8 @@ def test_canvas_saves_as_openraster_and_comes_back(qtbot: QtBot, tmp_path: Path)
     window.canvas.new_canvas(32, 24)
     window.canvas.document.add_layer("Sketch")
     target = tmp_path / "picture.ora"
-    window.ask_canvas_path = lambda: str(target)  # type: ignore[method-assign]
+    assert isinstance(window.dialogs, ScriptedDialogs)
+    window.dialogs.answers.canvas_save_path = target
     assert window.save_document()  # File ▸ Save on the Canvas asks for a name, then writes .ora
     assert target.is_file() and not window.canvas.is_modified
     window.close()

@@ -14,10 +14,10 @@ from studio.engines.llm_safe_mode import SAFE_MODE_NOTICE, SAFE_MODE_REMEMBERED,
 from studio.engines.protocol import new_job_id
 from studio.engines.text_requests import CompletionRequest
 from studio.settings import Settings
+from studio.ui.dialogs import ScriptedDialogs, UnsavedChoice
 from studio.ui.jobs import JobState
 from studio.ui.main_window import MainWindow
 from studio.ui.model_status import ModelState
-from studio.ui.write.workspace import UnsavedChoice
 
 pytestmark = pytest.mark.llm
 
@@ -25,8 +25,9 @@ WAIT_MS = 240_000
 
 
 def make_window(qtbot: QtBot) -> MainWindow:
-    window = MainWindow(Settings(suggestions_enabled=False))
-    window.write.ask_unsaved_changes = lambda _title: UnsavedChoice.DISCARD  # type: ignore[method-assign]
+    window = MainWindow(
+        Settings(suggestions_enabled=False), ScriptedDialogs(unsaved_changes=UnsavedChoice.DISCARD)
+    )
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)

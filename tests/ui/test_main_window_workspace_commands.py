@@ -15,14 +15,13 @@ from pytestqt.qtbot import QtBot
 from studio.canvas.geometry import Rect
 from studio.settings import Settings
 from studio.ui.canvas.qimage import qimage_to_rgba, rgba_to_qimage
+from studio.ui.dialogs import ScriptedDialogs, UnsavedChoice
 from studio.ui.main_window import CANVAS_INDEX, WRITE_INDEX, MainWindow
-from studio.ui.write.workspace import UnsavedChoice
 
 
 def make_window(qtbot: QtBot) -> MainWindow:
-    window = MainWindow(Settings(suggestions_enabled=False))
-    window.write.ask_unsaved_changes = lambda _title: UnsavedChoice.DISCARD  # type: ignore[method-assign]
-    window.ask_canvas_unsaved = lambda: UnsavedChoice.DISCARD  # type: ignore[method-assign]
+    dialogs = ScriptedDialogs(unsaved_changes=UnsavedChoice.DISCARD, unsaved_canvas=UnsavedChoice.DISCARD)
+    window = MainWindow(Settings(suggestions_enabled=False), dialogs)
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
@@ -146,16 +145,13 @@ def test_file_close_on_the_canvas_closes_the_canvas_not_the_document(qtbot: QtBo
     Image.new("RGBA", (40, 30), (200, 10, 10, 255)).save(image)
     assert window.open_path(str(image))
     window.canvas.document.add_layer("Sketch")  # an unsaved change
-    asked: list[bool] = []
-
-    def cancel() -> UnsavedChoice:
-        asked.append(True)
-        return UnsavedChoice.CANCEL
-
-    window.ask_canvas_unsaved = cancel  # type: ignore[method-assign]
+    dialogs = window.dialogs
+    assert isinstance(dialogs, ScriptedDialogs)
+    dialogs.answers.unsaved_canvas = UnsavedChoice.CANCEL
     window.close_action.trigger()
-    assert asked == [True] and window.canvas.title == "photo.png"  # cancelled: nothing closed
-    window.ask_canvas_unsaved = lambda: UnsavedChoice.DISCARD  # type: ignore[method-assign]
+    assert dialogs.asked == [("unsaved_canvas", ("photo.png",))]
+    assert window.canvas.title == "photo.png"  # cancelled: nothing closed
+    dialogs.answers.unsaved_canvas = UnsavedChoice.DISCARD
     window.close_action.trigger()
     assert window.canvas.title == "Untitled" and not window.canvas.is_modified
     assert window.workspaces.currentIndex() == CANVAS_INDEX

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -39,6 +38,7 @@ from studio.engines.image_requests import MAX_SEED, MAX_SIDE, MIN_SIDE
 from studio.engines.schedulers import SCHEDULER_SPECS, scheduler_for_sampler
 from studio.engines.sd_checkpoint import model_path_problem
 from studio.ui.actions import make_action
+from studio.ui.dialogs import Dialogs, QtDialogs
 
 DEFAULT_STEPS = 20
 DEFAULT_GUIDANCE = 7.0
@@ -55,8 +55,9 @@ class GeneratePanel(QWidget):
     cancel_requested = Signal()
     model_changed = Signal(str)  # the chosen image model's path
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, dialogs: Dialogs | None = None) -> None:
         super().__init__(parent)
+        self._dialogs: Dialogs = dialogs if dialogs is not None else QtDialogs(self)
         self.setAccessibleName("Generate panel")
         self._model_path = ""
         self._model_default_size = 0
@@ -313,19 +314,10 @@ class GeneratePanel(QWidget):
 
     # -- image model ------------------------------------------------------------------------------------
 
-    def ask_model_path(self, folder: bool = False) -> str:
-        """Ask the user for a model file (or folder); ``""`` when cancelled. Tests replace this."""
-        start = str(Path(self._model_path).parent) if self._model_path else ""
-        if folder:
-            return QFileDialog.getExistingDirectory(self, "Choose a diffusers model folder", start)
-        path, _filter = QFileDialog.getOpenFileName(
-            self, "Choose an image model", start, "Stable Diffusion models (*.safetensors);;All files (*)"
-        )
-        return path
-
     def choose_model(self, folder: bool = False) -> None:
         """Ask for a model and make it the image model."""
-        path = self.ask_model_path(folder)
+        start = str(Path(self._model_path).parent) if self._model_path else ""
+        path = self._dialogs.image_model_path(folder, start)
         if path:
             self.set_model_path(path)
 

@@ -18,7 +18,6 @@ from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QCursor, QIcon, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import (
     QApplication,
-    QColorDialog,
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
@@ -34,6 +33,7 @@ from studio.canvas.geometry import Rect
 from studio.canvas.painting import MAX_BRUSH_SIZE, Brush, Stroke, pick_colour, translate_layer
 from studio.canvas.selection import Selection, SelectionMode
 from studio.ui.canvas.qimage import qcolor_to_rgba, rgba_to_qcolor
+from studio.ui.dialogs import Dialogs, QtDialogs
 
 MAX_SIZE = 1000
 MAX_FEATHER = 200.0
@@ -771,11 +771,14 @@ _ICON_PAINTERS: dict[str, Callable[[QPainter, QColor], None]] = {
 
 
 class ColourButton(QToolButton):
-    """A swatch of the brush colour; clicking opens a colour dialog."""
+    """A swatch of the brush colour; clicking asks ``dialogs`` for a colour."""
 
-    def __init__(self, options: ToolOptions, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, options: ToolOptions, parent: QWidget | None = None, dialogs: Dialogs | None = None
+    ) -> None:
         super().__init__(parent)
         self._options = options
+        self._dialogs: Dialogs = dialogs if dialogs is not None else QtDialogs(self)
         self.setAccessibleName("Brush colour")
         self.setToolTip("Brush colour (click to choose)")
         self.setFixedSize(40, 24)
@@ -795,15 +798,8 @@ class ColourButton(QToolButton):
         self.setIconSize(pixmap.size())
         self.setAccessibleDescription(colour.name())
 
-    def ask_colour(self, current: QColor) -> QColor | None:
-        """Ask for a colour (tests replace this); None when cancelled."""
-        colour = QColorDialog.getColor(
-            current, self, "Brush Colour", QColorDialog.ColorDialogOption.ShowAlphaChannel
-        )
-        return colour if colour.isValid() else None
-
     def choose(self) -> None:
-        colour = self.ask_colour(rgba_to_qcolor(self._options.colour))
+        colour = self._dialogs.colour(rgba_to_qcolor(self._options.colour))
         if colour is not None:
             self._options.set_colour(colour)
 
@@ -811,7 +807,9 @@ class ColourButton(QToolButton):
 class ToolOptionsBar(QWidget):
     """Size, hardness, opacity and colour for the brush and eraser; feather for the selection tools."""
 
-    def __init__(self, options: ToolOptions, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, options: ToolOptions, parent: QWidget | None = None, dialogs: Dialogs | None = None
+    ) -> None:
         super().__init__(parent)
         self.setAccessibleName("Tool options")
         self._options = options
@@ -846,7 +844,7 @@ class ToolOptionsBar(QWidget):
         self.opacity_spin.setSuffix(" %")
         self.opacity_spin.setAccessibleName("Brush opacity")
         self.colour_label = QLabel("Colour")
-        self.colour_button = ColourButton(options)
+        self.colour_button = ColourButton(options, dialogs=dialogs)
         self.feather_label = QLabel("Feather")
         self.feather_spin = QDoubleSpinBox()
         self.feather_spin.setRange(0.0, MAX_FEATHER)

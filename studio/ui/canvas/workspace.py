@@ -39,6 +39,7 @@ from studio.ui.canvas.tools import (
     tool_icon,
 )
 from studio.ui.canvas.view import CanvasView
+from studio.ui.dialogs import Dialogs
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class CanvasWorkspace(QWidget):
     failed = Signal(str)
     """A tool or layer command was refused; the message is for the user."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, dialogs: Dialogs | None = None) -> None:
         super().__init__(parent)
         self.setAccessibleName("Canvas workspace")
         self._document: CanvasDocument | None = None
@@ -94,7 +95,7 @@ class CanvasWorkspace(QWidget):
 
         self.options = ToolOptions(self)
         self.view = CanvasView()
-        self.options_bar = ToolOptionsBar(self.options)
+        self.options_bar = ToolOptionsBar(self.options, dialogs=dialogs)
         self.layers_panel = LayersPanel()
         self.tools: dict[str, CanvasTool] = {cls.name: cls(self.options) for cls in TOOL_CLASSES}
 

@@ -7,12 +7,11 @@ import contextlib
 import logging
 import os
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QTextCursor
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from studio.documents.provenance import ProvenanceStore
 from studio.documents.recovery import RecoveryEntry, RecoveryStore, RecoveryWriter, new_document_id
@@ -25,6 +24,7 @@ from studio.documents.text_document import (
     UnreadableDocumentError,
 )
 from studio.ui.actions import make_action
+from studio.ui.dialogs import Dialogs, QtDialogs, UnsavedChoice
 from studio.ui.write.editor import DEFAULT_SUGGESTION_DELAY_MS, MarkdownEditor
 from studio.ui.write.ghost_text import ContinuationProvider
 
@@ -40,14 +40,6 @@ WRITER_CLOSE_TIMEOUT_S = 10.0
 
 _RETRY = -1
 """A :attr:`_Tab.snapshot_revision` that matches no revision: the last write failed and must be repeated."""
-
-
-class UnsavedChoice(StrEnum):
-    """The answer to "save changes before closing?"."""
-
-    SAVE = "save"
-    DISCARD = "discard"
-    CANCEL = "cancel"
 
 
 @dataclass(eq=False)
@@ -77,8 +69,9 @@ class WriteWorkspace(QWidget):
 
     Errors (unreadable files, files changed on disk, failed saves) are raised as
     :class:`studio.documents.DocumentError` with a message fit to show; the workspace itself
-    never opens an error dialog. Unsaved changes are journalled to the recovery folder within about a second
-    (:data:`AUTOSAVE_DEBOUNCE_MS` after the last change, at most :data:`AUTOSAVE_MAX_DELAY_MS` after the first);
+    never opens an error dialog, and its questions (save before closing? where?) go to ``dialogs``. Unsaved
+    changes are journalled to the recovery folder within about a second (:data:`AUTOSAVE_DEBOUNCE_MS` after the
+    last change, at most :data:`AUTOSAVE_MAX_DELAY_MS` after the first);
     the text is taken on the GUI thread and written on a background thread (:class:`RecoveryWriter`). A failed
     write emits :attr:`autosave_failed` once, until a write works again.
     """
@@ -92,8 +85,14 @@ class WriteWorkspace(QWidget):
     autosave_failed = Signal(str)
     """A recovery snapshot could not be written (emitted once until a write works again)."""
 
-    def __init__(self, parent: QWidget | None = None, recovery_store: RecoveryStore | None = None) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        recovery_store: RecoveryStore | None = None,
+        dialogs: Dialogs | None = None,
+    ) -> None:
         super().__init__(parent)
+        self._dialogs: Dialogs = dialogs if dialogs is not None else QtDialogs(self)
         self._tabs_widget = QTabWidget(self)
         self._tabs_widget.setDocumentMode(True)
         self._tabs_widget.setTabsClosable(True)
@@ -296,13 +295,13 @@ class WriteWorkspace(QWidget):
         tab = self._tab_at(index)
         if self._is_dirty(tab):
             self._tabs_widget.setCurrentIndex(index)
-            choice = self.ask_unsaved_changes(self._name(tab))
+            choice = self._dialogs.unsaved_changes(self._name(tab))
             if choice == UnsavedChoice.CANCEL:
                 return False
             if choice == UnsavedChoice.SAVE:
                 target = None
                 if tab.document.path is None:
-                    chosen = self.ask_save_path(self._name(tab))
+                    chosen = self._dialogs.untitled_save_path(self._name(tab))
                     if not chosen:
                         return False
                     target = Path(chosen)
@@ -331,31 +330,6 @@ class WriteWorkspace(QWidget):
             self._recovery.end_session()
         except OSError as exc:
             log.warning("could not release the recovery session: %s", exc)
-
-    # -- hooks the main window (or a test) overrides ---------------------------------------------------------
-
-    def ask_unsaved_changes(self, title: str) -> UnsavedChoice:
-        """Ask whether to save ``title`` before closing; override (or assign) to answer without a dialog."""
-        buttons = (
-            QMessageBox.StandardButton.Save
-            | QMessageBox.StandardButton.Discard
-            | QMessageBox.StandardButton.Cancel
-        )
-        answer = QMessageBox.question(
-            self, "Unsaved changes", f"Save the changes to {title}?", buttons, QMessageBox.StandardButton.Save
-        )
-        if answer == QMessageBox.StandardButton.Save:
-            return UnsavedChoice.SAVE
-        if answer == QMessageBox.StandardButton.Discard:
-            return UnsavedChoice.DISCARD
-        return UnsavedChoice.CANCEL
-
-    def ask_save_path(self, title: str) -> str | None:
-        """Ask where to save the untitled document ``title``; None to cancel. Override to answer in tests."""
-        path, _ = QFileDialog.getSaveFileName(
-            self, f"Save {title}", f"{title}.md", "Markdown (*.md);;Text (*.txt);;All files (*)"
-        )
-        return path or None
 
     # -- suggestions -----------------------------------------------------------------------------------------
 

@@ -12,13 +12,14 @@ from pytestqt.qtbot import QtBot
 from studio.canvas.geometry import Rect
 from studio.canvas.selection import Selection
 from studio.ui.canvas.workspace import CanvasWorkspace
+from studio.ui.dialogs import ScriptedDialogs
 
 NO_MODIFIER = Qt.KeyboardModifier.NoModifier
 LEFT = Qt.MouseButton.LeftButton
 
 
-def make_workspace(qtbot: QtBot) -> CanvasWorkspace:
-    workspace = CanvasWorkspace()
+def make_workspace(qtbot: QtBot, dialogs: ScriptedDialogs | None = None) -> CanvasWorkspace:
+    workspace = CanvasWorkspace(dialogs=dialogs or ScriptedDialogs())
     qtbot.addWidget(workspace)
     workspace.resize(1100, 760)
     workspace.show()
@@ -329,7 +330,8 @@ def test_tool_keys_brush_size_keys_and_selection_shortcuts(qtbot: QtBot) -> None
 
 
 def test_options_bar_edits_the_options(qtbot: QtBot) -> None:
-    workspace = make_workspace(qtbot)
+    dialogs = ScriptedDialogs()
+    workspace = make_workspace(qtbot, dialogs)
     bar = workspace.options_bar
     bar.size_spin.setValue(55)
     bar.hardness_spin.setValue(30)
@@ -340,12 +342,16 @@ def test_options_bar_edits_the_options(qtbot: QtBot) -> None:
     brush = options.brush()
     assert (brush.size, brush.hardness, brush.opacity) == (55, 0.3, 0.4)
 
-    bar.colour_button.ask_colour = lambda _current: QColor(1, 2, 3)  # type: ignore[method-assign]
+    dialogs.answers.colour = QColor(1, 2, 3)
     qtbot.mouseClick(bar.colour_button, LEFT)
     assert options.colour == (1, 2, 3, 255)
-    bar.colour_button.ask_colour = lambda _current: None  # type: ignore[method-assign]
+    dialogs.answers.colour = None
     qtbot.mouseClick(bar.colour_button, LEFT)  # cancelled: unchanged
     assert options.colour == (1, 2, 3, 255)
+    assert [(name, arguments[0].getRgb()) for name, arguments in dialogs.asked] == [  # type: ignore[attr-defined]
+        ("colour", (0, 0, 0, 255)),  # each question starts from the current colour
+        ("colour", (1, 2, 3, 255)),
+    ]
 
 
 def test_undo_during_a_drag_finishes_it_first(qtbot: QtBot) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QColor, QImage, QKeySequence
 from PySide6.QtWidgets import QVBoxLayout, QWidget
@@ -14,6 +13,7 @@ from studio.canvas.generation import layer_name, provenance_for
 from studio.canvas.png_metadata import parse_a1111_parameters
 from studio.ui.canvas.candidates_strip import CandidatesStrip
 from studio.ui.canvas.generate_panel import GeneratePanel, scheduler_for_sampler
+from studio.ui.dialogs import ScriptedDialogs
 
 A1111_TEXT = (
     "a lighthouse at dusk, oil painting\n"
@@ -88,14 +88,13 @@ def test_settings_and_random_seed(qtbot: QtBot) -> None:
     assert panel.native_resolution() == 640
 
 
-def test_choose_model_uses_the_hook_and_refuses_bad_files(
-    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    panel = GeneratePanel()
+def test_choose_model_asks_the_dialogs_and_refuses_bad_files(qtbot: QtBot, tmp_path: Path) -> None:
+    dialogs = ScriptedDialogs()
+    panel = GeneratePanel(dialogs=dialogs)
     _window = shown(qtbot, panel)
     model = tmp_path / "my-model.safetensors"
     model.write_bytes(b"x")
-    monkeypatch.setattr(panel, "ask_model_path", lambda folder=False: str(model))
+    dialogs.answers.image_model_path = model
     with qtbot.waitSignal(panel.model_changed) as blocker:
         qtbot.mouseClick(panel.choose_model_button, Qt.MouseButton.LeftButton)
     assert blocker.args == [str(model)]
@@ -104,14 +103,20 @@ def test_choose_model_uses_the_hook_and_refuses_bad_files(
 
     pickle = tmp_path / "old.ckpt"
     pickle.write_bytes(b"x")
-    monkeypatch.setattr(panel, "ask_model_path", lambda folder=False: str(pickle))
+    dialogs.answers.image_model_path = pickle
     panel.choose_model_action.trigger()
     assert panel.model_path == str(model)
     assert panel.message_is_error and "pickle" in panel.message
 
-    monkeypatch.setattr(panel, "ask_model_path", lambda folder=False: "")  # the dialog was cancelled
+    dialogs.answers.image_model_path = None  # the dialog was cancelled
     panel.choose_model_folder_action.trigger()
     assert panel.model_path == str(model)
+    # file, file, folder; each starts where the current model is
+    assert dialogs.asked == [
+        ("image_model_path", (False, "")),
+        ("image_model_path", (False, str(tmp_path))),
+        ("image_model_path", (True, str(tmp_path))),
+    ]
 
 
 def test_every_action_has_a_shortcut_and_a_name(qtbot: QtBot) -> None:

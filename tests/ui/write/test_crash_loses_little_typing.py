@@ -11,14 +11,13 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from pytestqt.qtbot import QtBot
 
 from studio import paths
 from studio.documents import RecoveryStore
 from studio.settings import Settings, save_settings
+from studio.ui.dialogs import ScriptedDialogs, UnsavedChoice
 from studio.ui.main_window import MainWindow
-from studio.ui.write.workspace import UnsavedChoice
 
 DRIVER = Path(__file__).with_name("typing_driver.py")
 REPO = Path(__file__).resolve().parents[3]
@@ -41,9 +40,7 @@ def read_typing_log(log: Path) -> list[tuple[str, float | None]]:
     return chunks
 
 
-def test_kill_9_while_typing_loses_at_most_two_seconds(
-    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_kill_9_while_typing_loses_at_most_two_seconds(qtbot: QtBot, tmp_path: Path) -> None:
     seed = int(os.environ.get(SEED_ENV) or random.randrange(2**32))
     print(f"crash test seed: {seed} (rerun with {SEED_ENV}={seed})")
     rng = random.Random(seed)
@@ -100,13 +97,13 @@ def test_kill_9_while_typing_loses_at_most_two_seconds(
     # Restart: the next Studio offers the text back and puts it into an editor.
     asked: list[list[str]] = []
 
-    def ask_restore(_self: MainWindow, titles: list[str]) -> bool:
+    def restore_work(titles: list[str]) -> bool:
         asked.append(titles)
         return True
 
-    monkeypatch.setattr(MainWindow, "ask_restore", ask_restore)
-    window = MainWindow()
-    window.write.ask_unsaved_changes = lambda _title: UnsavedChoice.DISCARD  # type: ignore[method-assign]
+    window = MainWindow(
+        dialogs=ScriptedDialogs(unsaved_changes=UnsavedChoice.DISCARD, restore_work=restore_work)
+    )
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)

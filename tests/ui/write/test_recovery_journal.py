@@ -13,19 +13,17 @@ from pytestqt.qtbot import QtBot
 from studio import paths
 from studio.documents import RecoveryStore
 from studio.settings import Settings
+from studio.ui.dialogs import ScriptedDialogs, UnsavedChoice
 from studio.ui.main_window import MainWindow
-from studio.ui.write.workspace import (
-    AUTOSAVE_DEBOUNCE_MS,
-    AUTOSAVE_MAX_DELAY_MS,
-    UnsavedChoice,
-    WriteWorkspace,
-)
+from studio.ui.write.workspace import AUTOSAVE_DEBOUNCE_MS, AUTOSAVE_MAX_DELAY_MS, WriteWorkspace
 
 WAIT_MS = 10_000
 
 
-def make_workspace(qtbot: QtBot, store: RecoveryStore | None = None) -> WriteWorkspace:
-    workspace = WriteWorkspace(recovery_store=store)
+def make_workspace(
+    qtbot: QtBot, store: RecoveryStore | None = None, dialogs: ScriptedDialogs | None = None
+) -> WriteWorkspace:
+    workspace = WriteWorkspace(recovery_store=store, dialogs=dialogs or ScriptedDialogs())
     qtbot.addWidget(workspace)
     workspace.resize(600, 400)
     workspace.show()
@@ -116,8 +114,7 @@ def test_save_discards_the_snapshot_and_no_late_write_brings_it_back(qtbot: QtBo
 
 
 def test_closing_a_document_discards_its_snapshot(qtbot: QtBot) -> None:
-    workspace = make_workspace(qtbot)
-    workspace.ask_unsaved_changes = lambda _title: UnsavedChoice.DISCARD  # type: ignore[method-assign]
+    workspace = make_workspace(qtbot, dialogs=ScriptedDialogs(unsaved_changes=UnsavedChoice.DISCARD))
     editor = workspace.new_document()
     editor.setFocus()
     qtbot.keyClicks(editor, "scratch")
@@ -164,8 +161,9 @@ def test_a_failed_write_is_reported_once_until_a_write_works(
 
 
 def test_the_main_window_shows_a_failed_recovery_write(qtbot: QtBot) -> None:
-    window = MainWindow(Settings(suggestions_enabled=False))
-    window.write.ask_unsaved_changes = lambda _title: UnsavedChoice.DISCARD  # type: ignore[method-assign]
+    window = MainWindow(
+        Settings(suggestions_enabled=False), ScriptedDialogs(unsaved_changes=UnsavedChoice.DISCARD)
+    )
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)

@@ -11,8 +11,9 @@ from pytestqt.qtbot import QtBot
 
 from studio import paths
 from studio.documents import BinaryFileError, ChangedOnDiskError, RecoveryStore
+from studio.ui.dialogs import ScriptedDialogs, UnexpectedQuestion, UnsavedChoice
 from studio.ui.write.editor import MarkdownEditor
-from studio.ui.write.workspace import UnsavedChoice, WriteWorkspace
+from studio.ui.write.workspace import WriteWorkspace
 
 
 class Handle:
@@ -42,13 +43,18 @@ class RecordingProvider:
 
 
 @pytest.fixture
-def workspace(qtbot: QtBot) -> WriteWorkspace:
-    widget = WriteWorkspace()
+def dialogs() -> ScriptedDialogs:
+    """Answers nothing until a test scripts it: any question fails the test."""
+    return ScriptedDialogs()
+
+
+@pytest.fixture
+def workspace(qtbot: QtBot, dialogs: ScriptedDialogs) -> WriteWorkspace:
+    widget = WriteWorkspace(dialogs=dialogs)
     qtbot.addWidget(widget)
     widget.resize(600, 400)
     widget.show()
     qtbot.waitExposed(widget)
-    widget.ask_unsaved_changes = lambda title: pytest.fail(f"unexpected question about {title}")  # type: ignore[method-assign]
     return widget
 
 
@@ -152,7 +158,9 @@ def test_changed_on_disk_needs_overwrite(workspace: WriteWorkspace, tmp_path: Pa
     assert path.read_text() == "mine\nmore"
 
 
-def test_close_asks_about_unsaved_changes(workspace: WriteWorkspace, tmp_path: Path) -> None:
+def test_close_asks_about_unsaved_changes(
+    workspace: WriteWorkspace, dialogs: ScriptedDialogs, tmp_path: Path
+) -> None:
     path = tmp_path / "a.md"
     path.write_text("text\n")
     editor = workspace.open_path(path)
@@ -164,7 +172,7 @@ def test_close_asks_about_unsaved_changes(workspace: WriteWorkspace, tmp_path: P
         asked.append(title)
         return answers.pop(0)
 
-    workspace.ask_unsaved_changes = answer  # type: ignore[method-assign]
+    dialogs.answers.unsaved_changes = answer
     assert workspace.close_current() is False
     assert workspace.tab_widget.count() == 1
     assert workspace.close_current() is True
@@ -174,16 +182,33 @@ def test_close_asks_about_unsaved_changes(workspace: WriteWorkspace, tmp_path: P
     assert workspace.current_editor() is None
 
 
-def test_close_discard_and_untitled_save(workspace: WriteWorkspace, tmp_path: Path) -> None:
+def test_close_discard_and_untitled_save(
+    workspace: WriteWorkspace, dialogs: ScriptedDialogs, tmp_path: Path
+) -> None:
     type_at_end(workspace.new_document(), "throw away")
     type_at_end(workspace.new_document(), "keep me")
-    workspace.ask_unsaved_changes = lambda title: (  # type: ignore[method-assign]
+    dialogs.answers.unsaved_changes = lambda title: (
         UnsavedChoice.SAVE if title == "Untitled 2" else UnsavedChoice.DISCARD
     )
-    workspace.ask_save_path = lambda title: str(tmp_path / "kept.md")  # type: ignore[method-assign]
+    dialogs.answers.untitled_save_path = tmp_path / "kept.md"
     assert workspace.close_all()
     assert (tmp_path / "kept.md").read_text() == "keep me"
     assert workspace.tab_widget.count() == 0
+    assert dialogs.asked == [
+        ("unsaved_changes", ("Untitled 2",)),
+        ("untitled_save_path", ("Untitled 2",)),
+        ("unsaved_changes", ("Untitled 1",)),
+    ]
+
+
+def test_an_unscripted_question_fails_loudly_and_the_document_stays(
+    workspace: WriteWorkspace, dialogs: ScriptedDialogs
+) -> None:
+    type_at_end(workspace.new_document(), "not asked about yet")
+    with pytest.raises(UnexpectedQuestion, match="unsaved_changes"):
+        workspace.close_current()
+    assert workspace.tab_widget.count() == 1
+    assert dialogs.questions() == ["unsaved_changes"]
 
 
 def test_unedited_then_reverted_document_closes_without_asking(workspace: WriteWorkspace) -> None:

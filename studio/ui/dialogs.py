@@ -1,0 +1,316 @@
+"""Every question the UI puts to the user, behind one injected interface.
+
+Widgets never open a QMessageBox or QFileDialog themselves: they ask a :class:`Dialogs`. The main window
+creates one (:class:`QtDialogs`, real modal dialogs) and hands the same object to its workspaces and panels;
+tests and the soak pass a :class:`ScriptedDialogs` instead, whose answers are set in advance and which fails
+loudly on a question nobody scripted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from enum import Enum, StrEnum
+from pathlib import Path
+from typing import Any, Protocol, TypeAlias, TypeVar
+
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QColorDialog, QFileDialog, QMessageBox, QWidget
+
+T = TypeVar("T")
+
+
+class UnsavedChoice(StrEnum):
+    """The answer to "save changes before closing?"."""
+
+    SAVE = "save"
+    DISCARD = "discard"
+    CANCEL = "cancel"
+
+
+class Dialogs(Protocol):
+    """The questions Studio asks the user. Paths come back as ``None`` when the user cancelled."""
+
+    def unsaved_changes(self, title: str) -> UnsavedChoice:
+        """Save, discard or cancel, for the modified document ``title`` about to be closed."""
+        ...
+
+    def unsaved_canvas(self, title: str) -> UnsavedChoice:
+        """Save, discard or cancel, for the modified canvas ``title`` about to be replaced or closed."""
+        ...
+
+    def untitled_save_path(self, title: str) -> str | None:
+        """Where to save the untitled document ``title`` (asked while closing it)."""
+        ...
+
+    def save_document_path(self) -> str | None:
+        """Where to save the current document (File ▸ Save As)."""
+        ...
+
+    def canvas_save_path(self) -> str | None:
+        """Where to save the canvas as OpenRaster."""
+        ...
+
+    def export_png_path(self) -> str | None:
+        """Where to export the canvas as PNG."""
+        ...
+
+    def open_path(self) -> str | None:
+        """A document or image to open (File ▸ Open)."""
+        ...
+
+    def canvas_size(self) -> tuple[int, int] | None:
+        """Width and height of a new canvas."""
+        ...
+
+    def overwrite_changed_file(self, message: str) -> bool:
+        """Whether to overwrite a file changed on disk since it was opened (``message`` says which)."""
+        ...
+
+    def restore_work(self, titles: list[str]) -> bool:
+        """Whether to restore the unsaved work a crashed session left behind (``titles``)."""
+        ...
+
+    def image_model_path(self, folder: bool, start: str) -> str | None:
+        """An image model: a ``.safetensors`` file, or a diffusers folder when ``folder``; ``start`` is where
+        the dialog opens ("" for anywhere)."""
+        ...
+
+    def llm_model_path(self) -> str | None:
+        """A GGUF model file for Write."""
+        ...
+
+    def colour(self, current: QColor) -> QColor | None:
+        """A brush colour, starting from ``current``."""
+        ...
+
+
+class QtDialogs:
+    """:class:`Dialogs` as real modal Qt dialogs over ``parent``."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        self._parent = parent
+
+    def unsaved_changes(self, title: str) -> UnsavedChoice:
+        buttons = (
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel
+        )
+        answer = QMessageBox.question(
+            self._parent,
+            "Unsaved changes",
+            f"Save the changes to {title}?",
+            buttons,
+            QMessageBox.StandardButton.Save,
+        )
+        return _unsaved_choice(answer)
+
+    def unsaved_canvas(self, title: str) -> UnsavedChoice:
+        answer = QMessageBox.question(
+            self._parent,
+            "Unsaved Canvas",
+            f"Save the changes to {title}?",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+        )
+        return _unsaved_choice(answer)
+
+    def untitled_save_path(self, title: str) -> str | None:
+        return self._save_path(f"Save {title}", f"{title}.md", "Markdown (*.md);;Text (*.txt);;All files (*)")
+
+    def save_document_path(self) -> str | None:
+        return self._save_path("Save Document As", "", "Markdown (*.md);;Text (*.txt)")
+
+    def canvas_save_path(self) -> str | None:
+        return self._save_path("Save Canvas As", "", "OpenRaster image (*.ora)")
+
+    def export_png_path(self) -> str | None:
+        return self._save_path("Export PNG", "", "PNG image (*.png)")
+
+    def open_path(self) -> str | None:
+        return self._open_path(
+            "Open",
+            "",
+            "Documents and images (*.md *.markdown *.txt *.ora *.png *.jpg *.jpeg *.webp);;"
+            "Markdown and text (*.md *.markdown *.txt);;Images (*.ora *.png *.jpg *.jpeg *.webp);;All files (*)",
+        )
+
+    def canvas_size(self) -> tuple[int, int] | None:
+        from studio.ui.new_canvas_dialog import NewCanvasDialog
+
+        dialog = NewCanvasDialog(self._parent)
+        return dialog.canvas_size() if dialog.exec() else None
+
+    def overwrite_changed_file(self, message: str) -> bool:
+        answer = QMessageBox.question(
+            self._parent, "File Changed on Disk", f"{message}\n\nOverwrite it with your version?"
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def restore_work(self, titles: list[str]) -> bool:
+        answer = QMessageBox.question(
+            self._parent,
+            "Recover Unsaved Work",
+            "Studio found unsaved work from a session that did not end cleanly:\n\n"
+            + "\n".join(f"• {title}" for title in titles)
+            + "\n\nRestore it?",
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def image_model_path(self, folder: bool, start: str) -> str | None:
+        if folder:
+            return (
+                QFileDialog.getExistingDirectory(self._parent, "Choose a diffusers model folder", start)
+                or None
+            )
+        return self._open_path(
+            "Choose an image model", start, "Stable Diffusion models (*.safetensors);;All files (*)"
+        )
+
+    def llm_model_path(self) -> str | None:
+        return self._open_path("Open Model File", "", "GGUF models (*.gguf);;All files (*)")
+
+    def colour(self, current: QColor) -> QColor | None:
+        colour = QColorDialog.getColor(
+            current, self._parent, "Brush Colour", QColorDialog.ColorDialogOption.ShowAlphaChannel
+        )
+        return colour if colour.isValid() else None
+
+    def _save_path(self, caption: str, start: str, filters: str) -> str | None:
+        path, _filter = QFileDialog.getSaveFileName(self._parent, caption, start, filters)
+        return path or None
+
+    def _open_path(self, caption: str, start: str, filters: str) -> str | None:
+        path, _filter = QFileDialog.getOpenFileName(self._parent, caption, start, filters)
+        return path or None
+
+
+def _unsaved_choice(answer: QMessageBox.StandardButton) -> UnsavedChoice:
+    return {
+        QMessageBox.StandardButton.Save: UnsavedChoice.SAVE,
+        QMessageBox.StandardButton.Discard: UnsavedChoice.DISCARD,
+    }.get(answer, UnsavedChoice.CANCEL)
+
+
+# -- scripted answers, for tests and the soak ---------------------------------------------------------------
+
+
+class Unscripted(Enum):
+    """The answer to a question nobody scripted."""
+
+    UNSCRIPTED = "unscripted"
+
+
+UNSCRIPTED = Unscripted.UNSCRIPTED
+
+Answer: TypeAlias = "T | Callable[..., T] | Unscripted"
+"""A fixed answer, or a function of the question's arguments that returns one."""
+
+
+class UnexpectedQuestion(AssertionError):
+    """A :class:`ScriptedDialogs` was asked a question it has no answer for."""
+
+
+@dataclass
+class DialogAnswers:
+    """What a :class:`ScriptedDialogs` answers, per question (named as the :class:`Dialogs` methods)."""
+
+    unsaved_changes: Answer[UnsavedChoice] = UNSCRIPTED
+    unsaved_canvas: Answer[UnsavedChoice] = UNSCRIPTED
+    untitled_save_path: Answer[str | Path | None] = UNSCRIPTED
+    save_document_path: Answer[str | Path | None] = UNSCRIPTED
+    canvas_save_path: Answer[str | Path | None] = UNSCRIPTED
+    export_png_path: Answer[str | Path | None] = UNSCRIPTED
+    open_path: Answer[str | Path | None] = UNSCRIPTED
+    canvas_size: Answer[tuple[int, int] | None] = UNSCRIPTED
+    overwrite_changed_file: Answer[bool] = UNSCRIPTED
+    restore_work: Answer[bool] = UNSCRIPTED
+    image_model_path: Answer[str | Path | None] = UNSCRIPTED
+    llm_model_path: Answer[str | Path | None] = UNSCRIPTED
+    colour: Answer[QColor | None] = UNSCRIPTED
+
+
+ANSWER_NAMES = tuple(field.name for field in fields(DialogAnswers))
+
+
+class ScriptedDialogs:
+    """:class:`Dialogs` answered from a script instead of the user.
+
+    ``ScriptedDialogs(unsaved_changes=UnsavedChoice.DISCARD, canvas_save_path=lambda: "/tmp/a.ora")``: each
+    keyword is a :class:`DialogAnswers` field, a fixed answer or a function of the question's arguments; change
+    them later through :attr:`answers`. Every question is recorded in :attr:`asked` as ``(name, arguments)``.
+    A question with no scripted answer raises :class:`UnexpectedQuestion` when ``strict`` (the default), and
+    is otherwise answered "cancel" (``UnsavedChoice.CANCEL``, ``None`` or ``False``).
+    """
+
+    def __init__(self, *, strict: bool = True, **answers: Any) -> None:
+        unknown = set(answers) - set(ANSWER_NAMES)
+        if unknown:
+            raise TypeError(
+                f"no such question: {', '.join(sorted(unknown))} (known: {', '.join(ANSWER_NAMES)})"
+            )
+        self.answers = DialogAnswers(**answers)
+        self.strict = strict
+        self.asked: list[tuple[str, tuple[object, ...]]] = []
+
+    def questions(self) -> list[str]:
+        """The names of the questions asked so far, in order."""
+        return [name for name, _arguments in self.asked]
+
+    def _answer(self, question: str, cancel: T, *arguments: object) -> Any:
+        self.asked.append((question, arguments))
+        answer = getattr(self.answers, question)
+        if answer is UNSCRIPTED:
+            if self.strict:
+                raise UnexpectedQuestion(
+                    f"unexpected question {question}{arguments!r}: give ScriptedDialogs an answer for it"
+                )
+            return cancel
+        return answer(*arguments) if callable(answer) else answer
+
+    def _path(self, question: str, *arguments: object) -> str | None:
+        answer = self._answer(question, None, *arguments)
+        return str(answer) if answer else None
+
+    def unsaved_changes(self, title: str) -> UnsavedChoice:
+        return UnsavedChoice(self._answer("unsaved_changes", UnsavedChoice.CANCEL, title))
+
+    def unsaved_canvas(self, title: str) -> UnsavedChoice:
+        return UnsavedChoice(self._answer("unsaved_canvas", UnsavedChoice.CANCEL, title))
+
+    def untitled_save_path(self, title: str) -> str | None:
+        return self._path("untitled_save_path", title)
+
+    def save_document_path(self) -> str | None:
+        return self._path("save_document_path")
+
+    def canvas_save_path(self) -> str | None:
+        return self._path("canvas_save_path")
+
+    def export_png_path(self) -> str | None:
+        return self._path("export_png_path")
+
+    def open_path(self) -> str | None:
+        return self._path("open_path")
+
+    def canvas_size(self) -> tuple[int, int] | None:
+        answer = self._answer("canvas_size", None)
+        return None if answer is None else (int(answer[0]), int(answer[1]))
+
+    def overwrite_changed_file(self, message: str) -> bool:
+        return bool(self._answer("overwrite_changed_file", False, message))
+
+    def restore_work(self, titles: list[str]) -> bool:
+        return bool(self._answer("restore_work", False, list(titles)))
+
+    def image_model_path(self, folder: bool, start: str) -> str | None:
+        return self._path("image_model_path", folder, start)
+
+    def llm_model_path(self) -> str | None:
+        return self._path("llm_model_path")
+
+    def colour(self, current: QColor) -> QColor | None:
+        answer = self._answer("colour", None, QColor(current))
+        return None if answer is None else QColor(answer)
