@@ -18,7 +18,7 @@ import numpy as np
 
 from studio.canvas.errors import CanvasError
 from studio.canvas.geometry import Rect
-from studio.canvas.layer import Layer
+from studio.canvas.layer import Layer, LayerGroup
 from studio.canvas.selection import Selection
 from studio.canvas.signals import Signal
 
@@ -48,6 +48,14 @@ class HistoryTarget(Protocol):
     def apply_resize(
         self, size: tuple[int, int], offset: tuple[int, int], saved: dict[str, np.ndarray] | None
     ) -> None: ...
+
+    def apply_replace_pixels(self, size: tuple[int, int], pixels: dict[str, np.ndarray]) -> None: ...
+
+    def apply_insert_group(self, group: LayerGroup) -> None: ...
+
+    def apply_remove_group(self, group_id: str) -> None: ...
+
+    def apply_group_attribute(self, group_id: str, attribute: str, value: Any) -> None: ...
 
 
 class Command(ABC):
@@ -211,6 +219,66 @@ class ResizeCanvas(Command):
     def held_bytes(self, undone: bool) -> int:
         # Once undone the saved arrays are the live layers again, and redo recomputes the resized ones.
         return 0 if undone or not self.saved else sum(int(a.nbytes) for a in self.saved.values())
+
+
+@dataclass
+class ReplacePixels(Command):
+    """Every layer's pixels swapped for new arrays, possibly of a new canvas size (resize image)."""
+
+    old_size: tuple[int, int]
+    new_size: tuple[int, int]
+    old: dict[str, np.ndarray]
+    new: dict[str, np.ndarray]
+    label: str = "Image size"
+
+    def undo(self, document: HistoryTarget) -> None:
+        document.apply_replace_pixels(self.old_size, self.old)
+
+    def redo(self, document: HistoryTarget) -> None:
+        document.apply_replace_pixels(self.new_size, self.new)
+
+    def held_bytes(self, undone: bool) -> int:
+        kept = self.new if undone else self.old
+        return sum(int(a.nbytes) for a in kept.values())
+
+
+@dataclass
+class InsertGroup(Command):
+    group: LayerGroup
+    label: str = "New group"
+
+    def undo(self, document: HistoryTarget) -> None:
+        document.apply_remove_group(self.group.id)
+
+    def redo(self, document: HistoryTarget) -> None:
+        document.apply_insert_group(self.group)
+
+
+@dataclass
+class RemoveGroup(Command):
+    group: LayerGroup
+    label: str = "Remove group"
+
+    def undo(self, document: HistoryTarget) -> None:
+        document.apply_insert_group(self.group)
+
+    def redo(self, document: HistoryTarget) -> None:
+        document.apply_remove_group(self.group.id)
+
+
+@dataclass
+class SetGroupAttribute(Command):
+    group_id: str
+    attribute: str
+    old: Any
+    new: Any
+    label: str = "Group property"
+
+    def undo(self, document: HistoryTarget) -> None:
+        document.apply_group_attribute(self.group_id, self.attribute, self.old)
+
+    def redo(self, document: HistoryTarget) -> None:
+        document.apply_group_attribute(self.group_id, self.attribute, self.new)
 
 
 class History:

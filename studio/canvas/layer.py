@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from studio.canvas.blending import BlendMode, clean_blend_mode
 from studio.canvas.errors import CanvasError
 from studio.canvas.geometry import Rect
 from studio.canvas.imaging import check_rgba, nonzero_bounds, thumbnail
@@ -45,7 +46,8 @@ def clean_opacity(opacity: float) -> float:
 
 @dataclass(eq=False)
 class Layer:
-    """One raster layer. ``provenance`` describes AI-generated content (prompt, seed, model, parameters)."""
+    """One raster layer. ``provenance`` describes AI-generated content (prompt, seed, model, parameters);
+    ``group`` is the id of the :class:`LayerGroup` it belongs to (None at the top level)."""
 
     name: str
     pixels: np.ndarray
@@ -53,12 +55,15 @@ class Layer:
     opacity: float = 1.0
     provenance: dict[str, Any] | None = None
     id: str = field(default_factory=new_layer_id)
+    blend_mode: BlendMode = BlendMode.NORMAL
+    group: str | None = None
 
     def __post_init__(self) -> None:
         self.name = clean_layer_name(self.name)
         self.pixels = check_rgba(self.pixels, f"The pixels of layer “{self.name}”")
         self.opacity = clean_opacity(self.opacity)
         self.visible = bool(self.visible)
+        self.blend_mode = clean_blend_mode(self.blend_mode)
 
     @property
     def width(self) -> int:
@@ -77,14 +82,38 @@ class Layer:
         return thumbnail(self.pixels, max_side)
 
     def duplicate(self, name: str | None = None) -> Layer:
-        """A copy with a new id (pixels and provenance copied)."""
+        """A copy with a new id (pixels and provenance copied), in the same group."""
         return Layer(
             name or self.name,
             self.pixels.copy(),
             self.visible,
             self.opacity,
             copy.deepcopy(self.provenance),
+            blend_mode=self.blend_mode,
+            group=self.group,
         )
+
+
+@dataclass(eq=False)
+class LayerGroup:
+    """A named group of layers (an OpenRaster ``<stack>``). Its layers name it in :attr:`Layer.group`;
+    ``parent`` is the enclosing group's id. An ``isolated`` group is always composited on its own; otherwise
+    only when its opacity or blend mode asks for it (OpenRaster's ``isolation="auto"``)."""
+
+    name: str
+    visible: bool = True
+    opacity: float = 1.0
+    blend_mode: BlendMode = BlendMode.NORMAL
+    isolated: bool = False
+    parent: str | None = None
+    id: str = field(default_factory=new_layer_id)
+
+    def __post_init__(self) -> None:
+        self.name = clean_layer_name(self.name)
+        self.opacity = clean_opacity(self.opacity)
+        self.visible = bool(self.visible)
+        self.isolated = bool(self.isolated)
+        self.blend_mode = clean_blend_mode(self.blend_mode)
 
 
 LayerRef = Layer | str

@@ -3,8 +3,9 @@
 Layout: ``mimetype`` first and stored (``image/openraster``), ``stack.xml`` (layers listed top first),
 ``data/layerN.png`` (each cropped to its content, placed with ``x``/``y``), ``Thumbnail/thumbnail.png``
 (at most 256 px) and ``mergedimage.png``. Studio keeps each layer's provenance in a namespaced
-``studio:provenance`` attribute (JSON). Nested stacks (groups) from other programs are flattened into
-plain layers, their visibility and opacity folded in; blend modes other than normal are read as normal.
+``studio:provenance`` attribute (JSON). Groups are nested ``<stack>`` elements (name, visibility, opacity,
+``composite-op``, ``isolation``); blend modes are the layers' ``composite-op`` values; values Studio does not
+support are read as normal. An empty group is dropped.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from studio.canvas.document import CanvasDocument, Layer, check_canvas_size
+from studio.canvas.blending import BlendMode, read_blend_mode
+from studio.canvas.document import CanvasDocument, GroupBranch, Layer, check_canvas_size
 from studio.canvas.errors import CanvasError, ImageLoadError
 from studio.canvas.geometry import Rect
 from studio.canvas.image_io import MAX_IMAGE_PIXELS, encode_png, load_image
 from studio.canvas.imaging import thumbnail
+from studio.canvas.layer import LayerGroup
 from studio.fileio import atomic_write_bytes
 
 ORA_MIMETYPE = "image/openraster"
@@ -49,26 +52,7 @@ def ora_bytes(document: CanvasDocument) -> bytes:
     root = ET.Element("image", {"version": ORA_VERSION, "w": str(document.width), "h": str(document.height)})
     stack = ET.SubElement(root, "stack")
     entries: list[tuple[str, bytes]] = []
-    active = document.active_layer.id
-    layers = document.layers
-    for number, layer in enumerate(reversed(layers)):
-        bounds = layer.content_bounds() or Rect(0, 0, 1, 1)
-        src = f"data/layer{len(layers) - 1 - number}.png"
-        entries.append((src, encode_png(layer.pixels[bounds.slices])))
-        attributes = {
-            "name": layer.name,
-            "src": src,
-            "x": str(bounds.x),
-            "y": str(bounds.y),
-            "visibility": "visible" if layer.visible else "hidden",
-            "opacity": f"{layer.opacity:.6g}",
-            "composite-op": "svg:src-over",
-        }
-        if layer.id == active:
-            attributes["selected"] = "true"
-        if layer.provenance is not None:
-            attributes[_PROVENANCE] = json.dumps(layer.provenance, ensure_ascii=False, default=str)
-        ET.SubElement(stack, "layer", attributes)
+    _write_items(stack, document.layer_tree(), document, entries)
     stack_xml = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     merged = document.composite()
 
@@ -92,6 +76,44 @@ def ora_bytes(document: CanvasDocument) -> bytes:
     return buffer.getvalue()
 
 
+def _write_items(
+    stack: ET.Element,
+    items: list[Layer | GroupBranch],
+    document: CanvasDocument,
+    entries: list[tuple[str, bytes]],
+) -> None:
+    for item in reversed(items):  # OpenRaster lists the top first
+        if isinstance(item, GroupBranch):
+            group = item.group
+            attributes = {
+                "name": group.name,
+                "visibility": "visible" if group.visible else "hidden",
+                "opacity": f"{group.opacity:.6g}",
+                "composite-op": group.blend_mode.value,
+                "isolation": "isolate" if group.isolated else "auto",
+            }
+            _write_items(ET.SubElement(stack, "stack", attributes), item.children, document, entries)
+            continue
+        layer = item
+        bounds = layer.content_bounds() or Rect(0, 0, 1, 1)
+        src = f"data/layer{document.index_of(layer)}.png"
+        entries.append((src, encode_png(layer.pixels[bounds.slices])))
+        attributes = {
+            "name": layer.name,
+            "src": src,
+            "x": str(bounds.x),
+            "y": str(bounds.y),
+            "visibility": "visible" if layer.visible else "hidden",
+            "opacity": f"{layer.opacity:.6g}",
+            "composite-op": layer.blend_mode.value,
+        }
+        if layer.id == document.active_layer.id:
+            attributes["selected"] = "true"
+        if layer.provenance is not None:
+            attributes[_PROVENANCE] = json.dumps(layer.provenance, ensure_ascii=False, default=str)
+        ET.SubElement(stack, "layer", attributes)
+
+
 def _write(archive: zipfile.ZipFile, name: str, data: bytes, method: int, stamp: tuple[int, ...]) -> None:
     info = zipfile.ZipInfo(name, date_time=(stamp[0], stamp[1], stamp[2], stamp[3], stamp[4], stamp[5]))
     info.compress_type = method
@@ -113,6 +135,8 @@ class _LayerSpec:
     opacity: float
     selected: bool
     provenance: dict[str, Any] | None
+    blend_mode: BlendMode
+    group: str | None
 
 
 def load_ora(source: str | os.PathLike[str] | bytes, *, max_pixels: int = MAX_IMAGE_PIXELS) -> CanvasDocument:
@@ -180,7 +204,8 @@ def _load(archive: zipfile.ZipFile, what: str, max_pixels: int) -> CanvasDocumen
         raise OraError(f"{what} has an invalid stack.xml (no <stack> element)")
 
     specs: list[_LayerSpec] = []
-    _collect(stack, what, True, 1.0, specs, 0)
+    groups: list[LayerGroup] = []
+    _collect(stack, what, None, specs, groups, 0)
     if len(specs) > MAX_LAYERS:
         raise OraError(f"{what} has too many layers ({len(specs)}; at most {MAX_LAYERS})")
     canvas = Rect(0, 0, width, height)
@@ -197,26 +222,56 @@ def _load(archive: zipfile.ZipFile, what: str, max_pixels: int) -> CanvasDocumen
         target = placed.intersected(canvas)
         if not target.is_empty:
             pixels[target.slices] = image[target.translated(-spec.x, -spec.y).slices]
-        layers.append(Layer(spec.name, pixels, spec.visible, spec.opacity, spec.provenance))
+        layers.append(
+            Layer(
+                spec.name,
+                pixels,
+                spec.visible,
+                spec.opacity,
+                spec.provenance,
+                blend_mode=spec.blend_mode,
+                group=spec.group,
+            )
+        )
         if spec.selected:
             active = index
     if not layers:
         layers.append(Layer("Background", np.zeros((height, width, 4), dtype=np.uint8)))
-    return CanvasDocument.from_layers(layers, active)
+    used = {spec.group for spec in specs}
+    for group in reversed(groups):  # children come after their parents
+        if group.id in used:
+            used.add(group.parent)
+    kept = [group for group in groups if group.id in used]
+    return CanvasDocument.from_layers(layers, active, kept)
 
 
 def _collect(
-    stack: ET.Element, what: str, visible: bool, opacity: float, out: list[_LayerSpec], depth: int
+    stack: ET.Element,
+    what: str,
+    parent: str | None,
+    out: list[_LayerSpec],
+    groups: list[LayerGroup],
+    depth: int,
 ) -> None:
     if depth > 64:
         raise OraError(f"{what} has layer groups nested too deeply")
     for element in stack:
-        if len(out) > MAX_LAYERS:
+        if len(out) > MAX_LAYERS or len(groups) > MAX_LAYERS:
             return
-        element_visible = visible and element.get("visibility", "visible").strip().lower() != "hidden"
-        element_opacity = opacity * _opacity(element.get("opacity"))
+        element_visible = element.get("visibility", "visible").strip().lower() != "hidden"
+        element_opacity = _opacity(element.get("opacity"))
         if element.tag == "stack":
-            _collect(element, what, element_visible, element_opacity, out, depth + 1)
+            name = " ".join((element.get("name") or "").split())[:256] or f"Group {len(groups) + 1}"
+            group = LayerGroup(
+                name,
+                element_visible,
+                element_opacity,
+                read_blend_mode(element.get("composite-op")),
+                element.get("isolation", "auto").strip().lower() == "isolate",
+                parent,
+            )
+            groups.append(group)
+            _collect(element, what, group.id, out, groups, depth + 1)
         elif element.tag == "layer":
             src = element.get("src")
             if not src:
@@ -232,6 +287,8 @@ def _collect(
                     opacity=element_opacity,
                     selected=element.get("selected", "").strip().lower() == "true",
                     provenance=_provenance(element.get(_PROVENANCE)),
+                    blend_mode=read_blend_mode(element.get("composite-op")),
+                    group=parent,
                 )
             )
 

@@ -1,4 +1,5 @@
-"""Pixel operations of the painting tools: brush and eraser strokes, fill, colour pick, moving a layer.
+"""Pixel operations of the painting tools: brush and eraser strokes, fill, bucket fill, colour pick, moving a
+layer.
 
 Strokes respect the selection (soft masks included) and are one undo step each. Within a stroke the brush
 opacity is a ceiling: overlapping dabs build up coverage (by ``flow``) but never exceed ``opacity``.
@@ -12,10 +13,12 @@ from dataclasses import dataclass
 from types import TracebackType
 
 import numpy as np
+from PIL import Image, ImageDraw
 
 from studio.canvas.document import CanvasDocument, LayerRef, check_colour
 from studio.canvas.errors import CanvasError
 from studio.canvas.geometry import Rect
+from studio.canvas.imaging import nonzero_bounds
 
 MAX_BRUSH_SIZE = 2000.0
 
@@ -223,6 +226,75 @@ def fill_selection(document: CanvasDocument, layer: LayerRef, colour: Sequence[i
         return
     with document.edit_pixels(layer, rect, "Fill") as view:
         view[...] = blend_colour(view.copy(), mask[rect.slices], rgba)
+
+
+MAX_TOLERANCE = 255
+
+
+def bucket_fill(
+    document: CanvasDocument,
+    layer: LayerRef,
+    x: float,
+    y: float,
+    colour: Sequence[int],
+    tolerance: int = 0,
+    *,
+    sample_merged: bool = False,
+    contiguous: bool = True,
+) -> Rect | None:
+    """Fill the area around ``(x, y)`` whose colour is within ``tolerance`` (0..255, the largest difference
+    of any RGBA channel) of the colour there, inside the selection (soft edges kept). ``sample_merged``
+    compares the composite instead of the layer. One undo step; returns the changed rectangle, or None when
+    nothing was filled (the point is outside the canvas or the selection)."""
+    rgba = check_colour(colour)
+    if not isinstance(tolerance, int | np.integer) or not 0 <= tolerance <= MAX_TOLERANCE:
+        raise CanvasError(f"The fill tolerance must be a whole number from 0 to {MAX_TOLERANCE}")
+    if not (math.isfinite(x) and math.isfinite(y)) or not document.bounds.contains_point(x, y):
+        return None
+    px, py = math.floor(x), math.floor(y)
+    target = document.layer(layer)
+    source = document.composite() if sample_merged else target.pixels
+    allowed = document.selection_mask()
+    if allowed is not None and allowed[py, px] <= 0:
+        return None
+    region = similar_region(source, px, py, int(tolerance), contiguous, allowed)
+    bounds = nonzero_bounds(region)
+    if bounds is None:
+        return None
+    amount = region[bounds.slices].astype(np.float32)
+    if allowed is not None:
+        amount *= allowed[bounds.slices]
+    with document.edit_pixels(target, bounds, "Fill") as view:
+        view[...] = blend_colour(view.copy(), amount, rgba)
+    return bounds
+
+
+def similar_region(
+    pixels: np.ndarray,
+    x: int,
+    y: int,
+    tolerance: int,
+    contiguous: bool = True,
+    allowed: np.ndarray | None = None,
+) -> np.ndarray:
+    """Boolean ``H×W`` mask of the pixels within ``tolerance`` of the pixel at ``(x, y)`` (every fully
+    transparent pixel counts as the same colour), connected to it unless ``contiguous`` is False; only
+    pixels where ``allowed`` > 0 take part."""
+    seed = pixels[y, x].astype(np.int16)
+    values = pixels.astype(np.int16)
+    if seed[3] == 0:
+        seed = np.zeros(4, dtype=np.int16)
+    values[pixels[:, :, 3] == 0] = 0
+    similar = np.abs(values - seed).max(axis=2) <= tolerance
+    if allowed is not None:
+        similar &= allowed > 0
+    if not contiguous:
+        return similar
+    # Pillow's flood fill runs in C: mark similar pixels 255, flood the seed's area with 128.
+    # (A copy: Pillow may share a read-only buffer with the array it was made from.)
+    image = Image.fromarray(np.where(similar, 255, 0).astype(np.uint8)).copy()
+    ImageDraw.floodfill(image, (x, y), 128, thresh=0)
+    return np.asarray(image) == 128
 
 
 def erase_selection(document: CanvasDocument, layer: LayerRef) -> None:

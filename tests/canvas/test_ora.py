@@ -133,9 +133,15 @@ def test_groups_offsets_and_missing_attributes_from_other_programs() -> None:
     names = [layer.name for layer in doc.layers]
     assert names == ["Base", "In hidden", "Layer 1"]
     grouped = doc.layers[2]
-    assert grouped.opacity == pytest.approx(0.25)
+    assert grouped.opacity == pytest.approx(0.5)
     assert grouped.content_bounds() == Rect(0, 6, 2, 2)
-    assert doc.layers[1].visible is False
+    assert grouped.group is not None and doc.group(grouped.group).name == "Group"
+    assert doc.group(grouped.group).opacity == pytest.approx(0.5)
+    hidden = doc.layers[1]
+    assert hidden.visible is True and hidden.group is not None
+    assert doc.group(hidden.group).visible is False and not doc.is_shown(hidden)
+    # The group composites as one: 0.5 × 0.5 of red over black where the red layer lies.
+    assert tuple(doc.composite()[6, 0]) == (64, 0, 0, 255)
 
 
 def test_empty_stack_gives_a_blank_canvas() -> None:
@@ -205,3 +211,87 @@ def test_save_is_atomic_and_replaces(tmp_path: Path) -> None:
     save_ora(sample_document(), path)
     assert load_ora(path).size == (40, 30)
     assert [p.name for p in tmp_path.iterdir()] == ["art.ora"]
+
+
+def grouped_document() -> CanvasDocument:
+    doc = CanvasDocument(12, 10, background=(200, 100, 50))
+    shade = doc.add_layer("Shade", np.full((10, 12, 4), (100, 100, 100, 255), dtype=np.uint8))
+    doc.set_layer_blend_mode(shade, "svg:multiply")
+    glow = doc.add_layer("Glow", np.full((10, 12, 4), (0, 0, 200, 128), dtype=np.uint8))
+    doc.set_layer_blend_mode(glow, "svg:screen")
+    inner = doc.group_layers([glow], "Inner")
+    doc.set_group_opacity(inner.id, 0.5)
+    doc.set_group_blend_mode(inner.id, "svg:overlay")
+    outer = doc.group_layers([shade], "Outer")
+    doc.set_group_isolated(outer.id, True)
+    doc.set_active_layer(shade)
+    top = doc.add_layer("Top")  # joins Outer
+    with doc.edit_pixels(top, Rect(1, 1, 3, 3)) as view:
+        view[...] = (0, 255, 0, 255)
+    doc.set_active_layer(shade)
+    return doc
+
+
+def test_round_trip_keeps_blend_modes_and_groups(tmp_path: Path) -> None:
+    doc = grouped_document()
+    path = tmp_path / "groups.ora"
+    save_ora(doc, path)
+    loaded = load_ora(path)
+    assert [layer.name for layer in loaded.layers] == ["Background", "Shade", "Top", "Glow"]
+    assert [layer.blend_mode.value for layer in loaded.layers] == [
+        "svg:src-over",
+        "svg:multiply",
+        "svg:src-over",
+        "svg:screen",
+    ]
+    outer = loaded.group(loaded.layers[1].group or "")
+    inner = loaded.group(loaded.layers[3].group or "")
+    assert loaded.layers[2].group == outer.id and loaded.layers[0].group is None
+    assert (outer.name, outer.isolated, outer.parent) == ("Outer", True, None)
+    assert (inner.name, inner.opacity, inner.blend_mode.value) == ("Inner", 0.5, "svg:overlay")
+    assert inner.parent is None and not inner.isolated
+    assert np.array_equal(loaded.composite(), doc.composite())
+    assert loaded.active_layer.name == "Shade"
+    for original, copy in zip(doc.layers, loaded.layers, strict=True):
+        assert np.array_equal(original.pixels, copy.pixels)
+
+
+def test_groups_are_nested_stacks_with_composite_ops_for_other_programs() -> None:
+    doc = grouped_document()
+    with zipfile.ZipFile(io.BytesIO(ora_bytes(doc))) as archive:
+        root = ET.fromstring(archive.read("stack.xml"))
+        merged = zip_png(archive.read("mergedimage.png"))
+    top_level = list(root.find("stack") or [])
+    assert [(e.tag, e.get("name")) for e in top_level] == [
+        ("stack", "Inner"),
+        ("stack", "Outer"),
+        ("layer", "Background"),
+    ]
+    inner, outer = top_level[0], top_level[1]
+    assert inner.get("composite-op") == "svg:overlay" and inner.get("opacity") == "0.5"
+    assert outer.get("isolation") == "isolate" and inner.get("isolation") == "auto"
+    assert [(e.get("name"), e.get("composite-op")) for e in outer] == [
+        ("Top", "svg:src-over"),
+        ("Shade", "svg:multiply"),
+    ]
+    assert np.array_equal(merged, doc.composite())
+
+
+def test_nested_groups_from_other_programs() -> None:
+    stack = """<image w="4" h="4"><stack>
+      <stack name="A" composite-op="svg:multiply" opacity="0.8">
+        <stack name="B" isolation="isolate"><layer name="Deep" src="data/a.png" composite-op="svg:darken"/></stack>
+        <layer name="Shallow" src="data/a.png" composite-op="krita:dissolve"/>
+      </stack>
+      <stack name="Empty"/>
+      <layer name="Base" src="data/a.png"/>
+    </stack></image>"""
+    doc = load_ora(make_ora(stack, {"data/a.png": png_bytes(4, 4, (10, 20, 30, 255))}))
+    assert [layer.name for layer in doc.layers] == ["Base", "Shallow", "Deep"]
+    deep, shallow = doc.layers[2], doc.layers[1]
+    assert [group.name for group in doc.group_chain(deep)] == ["A", "B"]
+    assert deep.blend_mode.value == "svg:darken" and shallow.blend_mode.value == "svg:src-over"
+    assert sorted(group.name for group in doc.groups) == ["A", "B"]  # the empty group is dropped
+    assert doc.group_chain(deep)[1].isolated and doc.group_chain(deep)[0].opacity == pytest.approx(0.8)
+    again = load_ora(ora_bytes(doc))
+    assert [group.name for group in again.group_chain(again.layers[2])] == ["A", "B"]
