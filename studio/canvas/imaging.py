@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import numpy as np
 from PIL import Image, ImageFilter
 
+from studio.canvas.blending import LayerNode, composite_nodes
 from studio.canvas.errors import CanvasError
 from studio.canvas.geometry import Rect
 
@@ -44,39 +45,9 @@ def check_rgb(pixels: np.ndarray, what: str = "The image") -> np.ndarray:
 
 
 def composite_over(stack: Iterable[tuple[np.ndarray, float]], height: int, width: int) -> np.ndarray:
-    """Porter-Duff "over" of ``(rgba, opacity)`` pairs listed bottom first, onto transparency.
-
-    Works in premultiplied float32 and returns straight-alpha ``uint8``. A layer whose effective alpha is 0
-    leaves the running result bit for bit unchanged.
-    """
-    colour = np.zeros((height, width, 3), dtype=np.float32)
-    alpha = np.zeros((height, width, 1), dtype=np.float32)
-    for pixels, opacity in stack:
-        coverage = pixels[:, :, 3]
-        if opacity <= 0.0 or not coverage.any():
-            continue
-        layer_colour = pixels[:, :, :3].astype(np.float32)
-        layer_colour *= np.float32(1.0 / 255.0)
-        if opacity >= 1.0 and bool((coverage == 255).all()):
-            # An opaque layer hides everything below: same result as the general case, much cheaper.
-            colour = layer_colour
-            alpha.fill(1.0)
-            continue
-        layer_alpha = coverage[:, :, None].astype(np.float32)
-        layer_alpha *= np.float32(opacity / 255.0)
-        keep = 1.0 - layer_alpha
-        colour *= keep
-        layer_colour *= layer_alpha
-        colour += layer_colour
-        alpha *= keep
-        alpha += layer_alpha
-    out = np.zeros((height, width, 4), dtype=np.uint8)
-    covered = alpha[:, :, 0] > 0
-    straight = np.divide(colour, alpha, out=np.zeros_like(colour), where=alpha > 0)
-    out[:, :, :3] = np.clip(np.rint(straight * 255.0), 0, 255).astype(np.uint8)
-    out[:, :, 3] = np.clip(np.rint(alpha[:, :, 0] * 255.0), 0, 255).astype(np.uint8)
-    out[~covered, :3] = 0
-    return out
+    """Porter-Duff "over" of ``(rgba, opacity)`` pairs listed bottom first, onto transparency (straight-alpha
+    ``uint8``). A layer whose effective alpha is 0 leaves the result bit for bit unchanged."""
+    return composite_nodes([LayerNode(pixels, opacity) for pixels, opacity in stack], height, width)
 
 
 def flatten_rgb(rgba: np.ndarray, background: tuple[int, int, int] = NEUTRAL_GREY) -> np.ndarray:
