@@ -139,7 +139,7 @@ class CanvasView(QAbstractScrollArea):
         self.verticalScrollBar().valueChanged.connect(self._on_scrolled)
         self._document: CanvasDocument | None = None
         self._buffer: PixelBuffer | None = None
-        self._layer_signature: tuple[tuple[str, bool, float], ...] = ()
+        self._layer_signature: tuple[object, ...] = ()
         self._zoom = 1.0
         self._fit_pending = True
         self._auto_fit = False
@@ -211,11 +211,20 @@ class CanvasView(QAbstractScrollArea):
         self._buffer.write(0, 0, document.composite())
         self._layer_signature = self._signature()
 
-    def _signature(self) -> tuple[tuple[str, bool, float], ...]:
+    def _signature(self) -> tuple[object, ...]:
+        """What the composite depends on besides pixels: layer order, visibility, opacity, blend modes
+        and groups."""
         document = self._document
         if document is None:
             return ()
-        return tuple((layer.id, layer.visible, layer.opacity) for layer in document.layers)
+        layers = tuple(
+            (layer.id, layer.visible, layer.opacity, layer.blend_mode, layer.group)
+            for layer in document.layers
+        )
+        groups = tuple(
+            (g.id, g.visible, g.opacity, g.blend_mode, g.isolated, g.parent) for g in document.groups
+        )
+        return layers, groups
 
     def _on_pixels_changed(self, rect: Rect, _layer_id: str) -> None:
         document, buffer = self._document, self._buffer

@@ -9,7 +9,7 @@ from pytestqt.qtbot import QtBot
 
 from studio.canvas.document import CanvasDocument
 from studio.canvas.geometry import Rect
-from studio.ui.canvas.layers_panel import LAYER_ID_ROLE, LayersPanel
+from studio.ui.canvas.layers_panel import DEPTH_ROLE, LAYER_ID_ROLE, LayersPanel
 
 
 def make_panel(qtbot: QtBot, document: CanvasDocument | None = None) -> tuple[LayersPanel, CanvasDocument]:
@@ -172,3 +172,68 @@ def test_switching_documents_disconnects_the_old_one(qtbot: QtBot) -> None:
     first.add_layer("Ignored")
     assert rows(panel) == ["Only here", "Background"]
     assert len(first.layers_changed) == 0
+
+
+def test_blend_mode_combo_sets_the_active_layers_mode_with_undo(qtbot: QtBot) -> None:
+    panel, document = make_panel(qtbot)
+    top = document.add_layer("Shade", np.full((48, 64, 4), (100, 100, 100, 255), dtype=np.uint8))
+    assert panel.blend_combo.currentText() == "Normal"
+    panel.blend_combo.setCurrentIndex(panel.blend_combo.findText("Multiply"))
+    assert top.blend_mode.value == "svg:multiply"
+    assert document.history.undo_label == "Blend mode"
+    assert tuple(document.composite()[0, 0, :3]) == (100, 100, 100)  # white × grey
+    document.history.undo()
+    assert panel.blend_combo.currentText() == "Normal" and top.blend_mode.value == "svg:src-over"
+    document.set_active_layer(document.layers[0])
+    document.set_layer_blend_mode(document.layers[0], "svg:screen")
+    assert panel.blend_combo.currentText() == "Screen"
+
+
+def test_groups_show_as_indented_header_rows(qtbot: QtBot) -> None:
+    panel, document = make_panel(qtbot)
+    a = document.add_layer("A")
+    document.add_layer("B")
+    document.set_active_layer(a)
+    panel.group_action.trigger()
+    group = document.groups[0]
+    assert rows(panel) == ["B", group.name, "A", "Background"]
+    assert panel.group_id_at(1) == group.id and panel.layer_id_at(1) is None
+    assert panel.list.item(2).data(DEPTH_ROLE) == 1 and panel.list.item(0).data(DEPTH_ROLE) == 0
+    assert panel.list.currentRow() == 2  # the active layer stays chosen
+
+    # Choosing the group row: opacity, blend mode, visibility and name act on the group.
+    panel.list.setCurrentRow(1)
+    panel.opacity_slider.setValue(50)
+    panel.blend_combo.setCurrentIndex(panel.blend_combo.findText("Overlay"))
+    assert (group.opacity, group.blend_mode.value) == (0.5, "svg:overlay")
+    assert a.opacity == 1.0
+    panel.list.item(1).setCheckState(Qt.CheckState.Unchecked)
+    assert not group.visible and not document.is_shown(a)
+    panel.list.item(1).setText("Sky")
+    assert group.name == "Sky"
+    assert "Group Sky" in panel.list.item(1).toolTip()
+
+    panel.ungroup_action.trigger()
+    assert document.groups == () and rows(panel) == ["B", "A", "Background"]
+    document.history.undo()
+    assert rows(panel) == ["B", "Sky", "A", "Background"]
+
+
+def test_merge_down_and_flatten_actions(qtbot: QtBot) -> None:
+    panel, document = make_panel(qtbot)
+    document.add_layer("Ink", np.full((48, 64, 4), (0, 0, 255, 255), dtype=np.uint8))
+    assert panel.merge_down_action.isEnabled()
+    panel.merge_down_action.trigger()
+    assert rows(panel) == ["Background"] and not panel.merge_down_action.isEnabled()
+    assert tuple(document.layers[0].pixels[0, 0]) == (0, 0, 255, 255)
+    document.history.undo()
+    assert rows(panel) == ["Ink", "Background"]
+    document.add_layer("Empty")
+    panel.flatten_action.trigger()
+    assert rows(panel) == ["Background"] and len(document.layers) == 1
+    with qtbot.waitSignal(panel.failed) as blocker:
+        panel.merge_down()
+    assert "bottom" in blocker.args[0]
+    with qtbot.waitSignal(panel.failed) as blocker:
+        panel.ungroup()
+    assert "not in a group" in blocker.args[0]
