@@ -107,10 +107,13 @@ def free_transform(
     layer: LayerRef,
     transform: Transform,
     resample: Resample | str = Resample.BICUBIC,
+    *,
+    move_selection: bool = True,
 ) -> Rect | None:
     """Transform the selected pixels of ``layer`` (all of it without a selection) and place them over what
-    stays; the selection is transformed too. One undo step; returns the changed rectangle, or None when
-    nothing changed. What leaves the canvas is cut off (undo brings it back)."""
+    stays; the selection is transformed too unless ``move_selection`` is False (a live preview). One undo
+    step; returns the changed rectangle, or None when nothing changed. What leaves the canvas is cut off
+    (undo brings it back)."""
     try:
         method = Resample(resample)
         pil_filter = _FILTERS[method]
@@ -143,7 +146,7 @@ def free_transform(
     with document.history.group("Transform"):
         with document.edit_pixels(target, changed, "Transform") as view:
             view[...] = result[changed.slices]
-        selection = document.selection
+        selection = document.selection if move_selection else None
         bounds = selection.bounds() if selection is not None else None
         if selection is not None and bounds is not None:
             frame = transform.map_rect(bounds)
