@@ -1,0 +1,50 @@
+"""Jobs on model files, run in engine processes: inspect or verify a file, download one, list a repository.
+
+Plain picklable data: the GUI builds these and reads their results without importing the code that reads
+model headers (that runs in the ``models`` engine process, downloads in the ``downloads`` one; see
+:mod:`studio.models.service`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from studio.engines.protocol import EngineRequest
+from studio.models.hub import RemoteFile
+from studio.models.registry import ModelEntry
+
+MODELS_ENGINE = "models"
+DOWNLOADS_ENGINE = "downloads"
+
+
+@dataclass(frozen=True, slots=True)
+class InspectModelRequest(EngineRequest[ModelEntry]):
+    """Check the header of the model at ``path`` and hash it; the result is its registry entry.
+
+    With ``known`` (the registered entry) it is a verify: the result's ``problem`` says what no longer
+    matches (header broken, hash changed), "" when all is well."""
+
+    engine_kind: ClassVar[str] = MODELS_ENGINE
+    path: str = ""
+    known: ModelEntry | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadModelRequest(EngineRequest[ModelEntry]):
+    """Download ``filename`` of ``repo_id`` at ``revision`` into the models folder, check it against the
+    hub's size and checksum and its header; the result is its registry entry (``downloaded`` set)."""
+
+    engine_kind: ClassVar[str] = DOWNLOADS_ENGINE
+    repo_id: str = ""
+    filename: str = ""
+    revision: str = "main"
+
+
+@dataclass(frozen=True, slots=True)
+class ListRepoFilesRequest(EngineRequest[list[RemoteFile]]):
+    """The model files (.gguf, .safetensors) of ``repo_id`` at ``revision``, with sizes."""
+
+    engine_kind: ClassVar[str] = DOWNLOADS_ENGINE
+    repo_id: str = ""
+    revision: str = "main"

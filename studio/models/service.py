@@ -1,0 +1,61 @@
+"""The engine behind model-file jobs (see :mod:`studio.models.requests`): runs in its own engine process,
+so reading untrusted headers, hashing gigabytes and downloading never happen in the GUI process."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from studio.engines import protocol
+from studio.engines.protocol import CancelToken, EngineError, EngineEvent, EngineRequest
+from studio.models import hub
+from studio.models.inspect import ModelFileError, inspect_model, verify_model
+from studio.models.registry import ModelEntry, delete_downloaded_file
+from studio.models.requests import DownloadModelRequest, InspectModelRequest, ListRepoFilesRequest
+
+
+def download_model(request: DownloadModelRequest, cancel: CancelToken) -> Iterator[EngineEvent]:
+    """Download, check against the hub and the header, and yield the new entry as the result."""
+    job_id = request.job_id
+    downloaded = yield from hub.download(request.repo_id, request.filename, request.revision, job_id, cancel)
+    try:
+        entry = yield from inspect_model(downloaded.path, job_id, cancel, hash_file=False)
+    except ModelFileError as exc:
+        delete_downloaded_file(downloaded.path)
+        raise EngineError(
+            f"{request.filename} arrived whole but is not a model Studio can use: {exc}"
+        ) from exc
+    entry.sha256 = downloaded.sha256
+    entry.downloaded = True
+    entry.source = downloaded.remote.source
+    entry.added = time.time()
+    yield protocol.result(job_id, entry)
+
+
+class ModelFilesEngine:
+    """Inspects, verifies and downloads model files (the ``models`` and ``downloads`` engine kinds)."""
+
+    def handle(self, request: EngineRequest[Any], cancel: CancelToken) -> Iterator[EngineEvent]:
+        job_id = request.job_id
+        yield protocol.started(job_id)
+        if isinstance(request, InspectModelRequest):
+            try:
+                if request.known is not None:
+                    entry: ModelEntry = yield from verify_model(request.known, job_id, cancel)
+                else:
+                    entry = yield from inspect_model(Path(request.path), job_id, cancel)
+            except (ModelFileError, OSError) as exc:
+                raise EngineError(str(exc)) from exc
+            yield protocol.result(job_id, entry)
+        elif isinstance(request, DownloadModelRequest):
+            yield from download_model(request, cancel)
+        elif isinstance(request, ListRepoFilesRequest):
+            yield protocol.progress(job_id, None, f"Listing {request.repo_id}")
+            yield protocol.result(job_id, hub.list_model_files(request.repo_id, request.revision))
+        else:
+            raise EngineError(f"the model files engine cannot run {type(request).__name__}")
+
+    def close(self) -> None:
+        pass

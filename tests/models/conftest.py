@@ -1,0 +1,49 @@
+"""Fixtures for the model manager: a tiny valid GGUF and a local stand-in for the Hugging Face hub."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+
+def load_stand_in() -> ModuleType:
+    """tests/models/hub_stand_in.py as a module (tests are not a package)."""
+    name = "studio_tests_hub_stand_in"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("hub_stand_in.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A valid 3 MB llama-architecture GGUF with a chat template."""
+    return load_stand_in().write_tiny_gguf(tmp_path_factory.mktemp("tiny-gguf") / "tiny.gguf")
+
+
+@pytest.fixture
+def stand_in(tiny_gguf: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """The stand-in hub serving ``acme/tiny``: ``tiny.gguf`` (LFS, via the CDN), ``plain.gguf`` (a plain git
+    file), ``cut.gguf`` (the first GET breaks off after 1.5 MB) and ``bad.gguf`` (announced with a wrong
+    SHA-256); HF_ENDPOINT points at it."""
+    module = load_stand_in()
+    data = tiny_gguf.read_bytes()
+    server = module.HubStandIn(
+        {
+            ("acme/tiny", "tiny.gguf"): module.HubFile(data),
+            ("acme/tiny", "plain.gguf"): module.HubFile(data, lfs=False),
+            ("acme/tiny", "cut.gguf"): module.HubFile(data, cut=1_500_000),
+            ("acme/tiny", "bad.gguf"): module.HubFile(data, announced_sha256="0" * 64),
+        }
+    ).start()
+    monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
+    yield server
+    server.stop()
