@@ -63,6 +63,14 @@ class Dialogs(Protocol):
         """Width and height of a new canvas."""
         ...
 
+    def resize_canvas(self, width: int, height: int) -> tuple[int, int, tuple[float, float]] | None:
+        """New canvas width, height and anchor (fractions: (0, 0) top left, (1, 1) bottom right)."""
+        ...
+
+    def resize_image(self, width: int, height: int) -> tuple[int, int, str] | None:
+        """New image width, height and resampling ("lanczos", "bicubic", "bilinear", "nearest")."""
+        ...
+
     def overwrite_changed_file(self, message: str) -> bool:
         """Whether to overwrite a file changed on disk since it was opened (``message`` says which)."""
         ...
@@ -72,8 +80,8 @@ class Dialogs(Protocol):
         ...
 
     def image_model_path(self, folder: bool, start: str) -> str | None:
-        """An image model: a ``.safetensors`` file, or a diffusers folder when ``folder``; ``start`` is where
-        the dialog opens ("" for anywhere)."""
+        """An image model: a ``.safetensors`` file or a diffusers folder (``folder``: the user asked for a
+        folder; the real dialog accepts both alike); ``start`` is where the dialog opens ("" for anywhere)."""
         ...
 
     def llm_model_path(self) -> str | None:
@@ -143,6 +151,21 @@ class QtDialogs:
         dialog = NewCanvasDialog(self._parent)
         return dialog.canvas_size() if dialog.exec() else None
 
+    def resize_canvas(self, width: int, height: int) -> tuple[int, int, tuple[float, float]] | None:
+        from studio.ui.canvas.size_dialogs import CanvasSizeDialog
+
+        dialog = CanvasSizeDialog(width, height, self._parent)
+        return dialog.result_size() if dialog.exec() else None
+
+    def resize_image(self, width: int, height: int) -> tuple[int, int, str] | None:
+        from studio.ui.canvas.size_dialogs import ImageSizeDialog
+
+        dialog = ImageSizeDialog(width, height, self._parent)
+        if not dialog.exec():
+            return None
+        new_width, new_height, resample = dialog.result_size()
+        return new_width, new_height, resample.value
+
     def overwrite_changed_file(self, message: str) -> bool:
         answer = QMessageBox.question(
             self._parent, "File Changed on Disk", f"{message}\n\nOverwrite it with your version?"
@@ -160,14 +183,9 @@ class QtDialogs:
         return answer == QMessageBox.StandardButton.Yes
 
     def image_model_path(self, folder: bool, start: str) -> str | None:
-        if folder:
-            return (
-                QFileDialog.getExistingDirectory(self._parent, "Choose a diffusers model folder", start)
-                or None
-            )
-        return self._open_path(
-            "Choose an image model", start, "Stable Diffusion models (*.safetensors);;All files (*)"
-        )
+        from studio.ui.canvas.model_picker import choose_image_model
+
+        return choose_image_model(self._parent, start)
 
     def llm_model_path(self) -> str | None:
         return self._open_path("Open Model File", "", "GGUF models (*.gguf);;All files (*)")
@@ -225,6 +243,8 @@ class DialogAnswers:
     export_png_path: Answer[str | Path | None] = UNSCRIPTED
     open_path: Answer[str | Path | None] = UNSCRIPTED
     canvas_size: Answer[tuple[int, int] | None] = UNSCRIPTED
+    resize_canvas: Answer[tuple[int, int, tuple[float, float]] | None] = UNSCRIPTED
+    resize_image: Answer[tuple[int, int, str] | None] = UNSCRIPTED
     overwrite_changed_file: Answer[bool] = UNSCRIPTED
     restore_work: Answer[bool] = UNSCRIPTED
     image_model_path: Answer[str | Path | None] = UNSCRIPTED
@@ -298,6 +318,16 @@ class ScriptedDialogs:
     def canvas_size(self) -> tuple[int, int] | None:
         answer = self._answer("canvas_size", None)
         return None if answer is None else (int(answer[0]), int(answer[1]))
+
+    def resize_canvas(self, width: int, height: int) -> tuple[int, int, tuple[float, float]] | None:
+        answer = self._answer("resize_canvas", None, width, height)
+        if answer is None:
+            return None
+        return int(answer[0]), int(answer[1]), (float(answer[2][0]), float(answer[2][1]))
+
+    def resize_image(self, width: int, height: int) -> tuple[int, int, str] | None:
+        answer = self._answer("resize_image", None, width, height)
+        return None if answer is None else (int(answer[0]), int(answer[1]), str(answer[2]))
 
     def overwrite_changed_file(self, message: str) -> bool:
         return bool(self._answer("overwrite_changed_file", False, message))

@@ -57,12 +57,16 @@ def test_answers_are_values_or_functions_of_the_question(tmp_path: Path) -> None
         untitled_save_path=lambda title: tmp_path / f"{title}.md",
         image_model_path=lambda folder, start: "" if folder else str(tmp_path / "m.safetensors"),
         canvas_size=(640, 480),
+        resize_canvas=lambda width, height: (width * 2, height, (0.5, 0)),
+        resize_image=(32, 24, "lanczos"),
         colour=lambda current: QColor(current.red(), 200, 0),
     )
     assert dialogs.untitled_save_path("Untitled 1") == str(tmp_path / "Untitled 1.md")
     assert dialogs.image_model_path(False, "") == str(tmp_path / "m.safetensors")
     assert dialogs.image_model_path(True, "") is None  # an empty path is a cancel
     assert dialogs.canvas_size() == (640, 480)
+    assert dialogs.resize_canvas(100, 50) == (200, 50, (0.5, 0.0))
+    assert dialogs.resize_image(64, 48) == (32, 24, "lanczos")
     colour = dialogs.colour(QColor(9, 9, 9))
     assert colour is not None and colour.getRgb() == (9, 200, 0, 255)
 
