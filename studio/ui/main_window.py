@@ -494,10 +494,10 @@ class MainWindow(QMainWindow):
             return self.save_canvas()
         return choice == UnsavedChoice.DISCARD
 
-    def save_canvas(self, ask_path: bool = False) -> bool:
-        """Save the canvas as OpenRaster (asking for a name when it has none)."""
+    def save_canvas(self, new_name: bool = False) -> bool:
+        """Save the canvas as OpenRaster (asking for a name when it has none, or always with ``new_name``)."""
         try:
-            if not ask_path and self.canvas.path is not None:
+            if not new_name and self.canvas.path is not None:
                 self.canvas.save()
                 return True
             path = self.dialogs.canvas_save_path()
@@ -533,7 +533,7 @@ class MainWindow(QMainWindow):
 
     def save_document_as(self) -> bool:
         if self.canvas_active:
-            return self.save_canvas(ask_path=True)
+            return self.save_canvas(new_name=True)
         path = self.dialogs.save_document_path()
         if not path:
             return False
