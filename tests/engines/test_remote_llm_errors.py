@@ -4,6 +4,7 @@ OpenAI clone, a server that never answers. Each is a small real HTTP server on l
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -38,11 +39,13 @@ class StubHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length)) if length else None
         self.server.seen.append((self.command, self.path, dict(self.headers), body))
+        self.server.client_ports.append(self.client_address[1])
         route = self.server.routes.get((self.command, self.path))
         if route is None:
             self.answer(404, b'{"detail": "Not Found"}')
         else:
-            route(self)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client hung up: fine
+                route(self)
 
     def do_GET(self) -> None:
         self._serve()
@@ -70,10 +73,16 @@ class StubHandler(BaseHTTPRequestHandler):
 class StubServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, routes: dict[tuple[str, str], Route]) -> None:
-        super().__init__(("127.0.0.1", 0), StubHandler)
+    def __init__(self, routes: dict[tuple[str, str], Route], keep_alive: bool = False) -> None:
+        handler = (
+            type("KeepAliveHandler", (StubHandler,), {"protocol_version": "HTTP/1.1"})
+            if keep_alive
+            else StubHandler
+        )
+        super().__init__(("127.0.0.1", 0), handler)
         self.routes = routes
         self.seen: list[tuple[str, str, dict[str, str], Any]] = []
+        self.client_ports: list[int] = []
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
 
 
@@ -95,8 +104,8 @@ def good_completion(handler: StubHandler) -> None:
 def stub() -> Iterator[Callable[[dict[tuple[str, str], Route]], StubServer]]:
     servers: list[StubServer] = []
 
-    def start(routes: dict[tuple[str, str], Route]) -> StubServer:
-        server = StubServer(routes)
+    def start(routes: dict[tuple[str, str], Route], keep_alive: bool = False) -> StubServer:
+        server = StubServer(routes, keep_alive)
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         servers.append(server)
         return server
@@ -395,3 +404,24 @@ def test_cancel_ends_a_read_the_server_never_answers(stub: Callable[..., StubSer
     assert isinstance(events[-1].result, CompletionResult)
     assert events[-1].result.finish_reason == CANCELLED_FINISH
     assert events[-1].result.text == ""
+
+
+def test_a_dropped_keep_alive_connection_is_reopened_once(stub: Callable[..., StubServer]) -> None:
+    whole = json.dumps({"choices": [{"index": 0, "text": "Hello", "finish_reason": "stop"}]}).encode()
+
+    def answer_then_hang_up(handler: StubHandler) -> None:
+        handler.answer(200, whole)
+        handler.close_connection = True  # without telling the client, as an idle timeout does
+
+    server = stub(
+        {("GET", "/v1/models"): models, ("POST", "/v1/completions"): answer_then_hang_up}, keep_alive=True
+    )
+    backend = connected(server)
+    for job in ("first", "second"):
+        events = run(backend, CompletionRequest(job, prompt="Hi"))
+        assert events[-1].kind is EventKind.RESULT, events[-1]
+        assert events[-1].result.text == "Hello"
+    models_port, props_port, first_port, second_port = server.client_ports
+    assert models_port == props_port == first_port  # one kept-alive connection
+    assert second_port != first_port  # the dropped one was replaced, and the request sent once more
+    assert [method for method, *_ in server.seen] == ["GET", "GET", "POST", "POST"]
