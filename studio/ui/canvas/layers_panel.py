@@ -169,7 +169,7 @@ class LayersPanel(QWidget):
             "&Rename Layer…", "F2", "", self.start_rename, "Rename the active layer"
         )
         self.merge_down_action = self._action(
-            "&Merge Down", "Ctrl+E", "", self.merge_down, "Merge the active layer into the layer below"
+            "&Merge Down", "Ctrl+Alt+E", "", self.merge_down, "Merge the active layer into the layer below"
         )
         self.flatten_action = self._action(
             "&Flatten Image", "Ctrl+Shift+E", "", self.flatten, "Merge every layer into one"
