@@ -36,6 +36,7 @@ class Settings:
     image_model_path: str = ""  # diffusers folder or .safetensors checkpoint for the Canvas
     context_size: int = 4096
     threads: int = 0  # llama.cpp and torch threads; 0: one per physical core (studio.cpu.default_threads)
+    image_precision: str = "auto"  # auto | bfloat16 | float32 (studio.engines.image_precision.Precision)
     # ghost text
     suggestions_enabled: bool = True
     suggestion_delay_ms: int = 600

@@ -91,6 +91,23 @@ _KEPT_KEYS = (
     "tokenizer.ggml.fim_pre_token_id",
     "tokenizer.ggml.fim_suf_token_id",
     "tokenizer.ggml.fim_mid_token_id",
+    "general.license",
+    "general.size_label",
+    "general.basename",
+    "general.type",
+)
+# per-architecture keys the memory estimate reads (``{arch}.block_count`` ...)
+_KEPT_SUFFIXES = (
+    ".context_length",
+    ".block_count",
+    ".embedding_length",
+    ".attention.head_count",
+    ".attention.head_count_kv",
+    ".attention.key_length",
+    ".attention.value_length",
+    ".attention.sliding_window",
+    ".expert_count",
+    ".expert_used_count",
 )
 
 
@@ -107,6 +124,7 @@ class GgufInfo:
     tensor_count: int
     metadata: dict[str, Any] = field(default_factory=dict)
     file_size: int = 0
+    parameter_count: int = 0
 
     @property
     def architecture(self) -> str:
@@ -240,7 +258,7 @@ def _check_buffer(file_path: Path, buffer: mmap.mmap, file_size: int) -> GgufInf
         key = reader.string("metadata key", MAX_KEY_LENGTH).decode("utf-8", errors="replace")
         value_type = reader.u32(f"type of {key}")
         value = _read_value(reader, value_type, key)
-        if key in _KEPT_KEYS or key.endswith(".context_length"):
+        if key in _KEPT_KEYS or key.endswith(_KEPT_SUFFIXES):
             metadata[key] = value
 
     alignment = metadata.get("general.alignment", DEFAULT_ALIGNMENT)
@@ -250,6 +268,7 @@ def _check_buffer(file_path: Path, buffer: mmap.mmap, file_size: int) -> GgufInf
         raise GgufError(f"{file_path.name} does not say which model architecture it holds")
 
     tensors: list[tuple[str, int, int]] = []
+    parameters = 0
     names: set[str] = set()
     for index in range(tensor_count):
         name = reader.string(f"name of tensor {index}", MAX_TENSOR_NAME).decode("utf-8", errors="replace")
@@ -281,6 +300,7 @@ def _check_buffer(file_path: Path, buffer: mmap.mmap, file_size: int) -> GgufInf
         if offset % alignment:
             raise GgufError(f"tensor {name!r} is not aligned")
         tensors.append((name, offset, elements // block * block_bytes))
+        parameters += elements
 
     data_start = (reader.offset + alignment - 1) // alignment * alignment
     data_size = file_size - data_start
@@ -289,4 +309,4 @@ def _check_buffer(file_path: Path, buffer: mmap.mmap, file_size: int) -> GgufInf
             raise GgufError(
                 f"{file_path.name} is truncated or corrupt (tensor {name!r} lies past the end of the file)"
             )
-    return GgufInfo(file_path, version, tensor_count, metadata, file_size)
+    return GgufInfo(file_path, version, tensor_count, metadata, file_size, parameters)

@@ -54,6 +54,10 @@ def test_default_model_passes(default_model_file: Path) -> None:
     assert info.architecture == "gemma3"
     assert info.context_length == 32768
     assert info.tensor_count > 100
+    # what the model manager's memory estimate reads: Gemma 3 270M has 18 blocks of width 640
+    assert info.metadata["gemma3.block_count"] == 18
+    assert info.metadata["gemma3.embedding_length"] == 640
+    assert 250_000_000 < info.parameter_count < 300_000_000
 
 
 @pytest.mark.parametrize(
