@@ -52,6 +52,8 @@ CANCEL_POLL = 0.05  # seconds between the cancel watcher's looks at the CancelTo
 MAX_LINE = 4 * 1024 * 1024  # longest server-sent-events line accepted
 MAX_BODY = 16 * 1024 * 1024  # largest plain JSON answer accepted
 MESSAGE_CHARS = 400  # how much of a server's own error message is shown
+CHARS_PER_TOKEN = 3.0  # a cautious guess, until the server reports how many tokens a long prompt was
+PROMPT_MARGIN = 8  # tokens of the server's context left free besides the prompt and the answer
 
 # Sampling parameters beyond OpenAI's: llama.cpp's servers, vLLM and Ollama read (or ignore) them; a strict
 # server that refuses them gets the request again without them.
@@ -428,6 +430,19 @@ def chat_transcript(messages: tuple[tuple[str, str], ...]) -> str:
     return "".join(f"{role.capitalize()}: {content}\n" for role, content in messages) + "Assistant:"
 
 
+def fit_prompt(prompt: str, max_chars: int) -> str:
+    """Drop the start of ``prompt`` so that at most ``max_chars`` characters remain.
+
+    Characters are dropped in whole quarters of ``max_chars``, so the cut point stays put while text is
+    appended and the server keeps reusing its cached prompt prefix (the local engine's rule, in characters).
+    """
+    if len(prompt) <= max_chars:
+        return prompt
+    chunk = max(1, max_chars // 4)
+    drop = -(-(len(prompt) - max_chars) // chunk) * chunk
+    return prompt[drop:]
+
+
 def _as_int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
@@ -441,6 +456,7 @@ class RemoteLlmBackend:
         self._connection: ServerConnection | None = None
         self._server: ServerLoadResult | None = None
         self._plain_fields = False  # the server refused EXTRA_COMPLETION_FIELDS once
+        self._chars_per_token = CHARS_PER_TOKEN
 
     @property
     def server(self) -> ServerLoadResult | None:
@@ -506,6 +522,7 @@ class RemoteLlmBackend:
         self.close()
         self._connection = connection
         self._plain_fields = False
+        self._chars_per_token = CHARS_PER_TOKEN
         self._server = ServerLoadResult(
             model_path=address.url,
             model_name=model,
@@ -565,10 +582,17 @@ class RemoteLlmBackend:
 
     def _complete(self, request: CompletionRequest, cancel: CancelToken) -> Iterator[EngineEvent]:
         _connection, server = self._require_server()
+        prompt = request.prompt
+        if server.n_ctx:
+            budget = server.n_ctx - max(1, request.max_tokens) - PROMPT_MARGIN
+            if budget < 16:
+                raise EngineError("The server's context is too small for this request; ask for fewer tokens.")
+            prompt = fit_prompt(prompt, int(budget * self._chars_per_token))
         yield protocol.started(request.job_id, StartInfo(used_fim=False))
         body: dict[str, Any] = {
             "model": server.model_name,
-            "prompt": request.prompt,
+            "prompt": prompt,
+            "cache_prompt": request.reuse_cache,
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "top_p": request.top_p,
@@ -579,6 +603,15 @@ class RemoteLlmBackend:
         if request.stop:
             body["stop"] = list(request.stop)
         yield from self._run(request.job_id, "completions", body, request.seed, cancel)
+
+    def _learn_chars_per_token(self, prompt: str, stats: _StreamStats) -> None:
+        """Fit prompts by this server's own count: characters per token of a long prompt it reported."""
+        prompt_tokens = _as_int(stats.usage.get("prompt_tokens"))
+        if prompt_tokens < 25:
+            return  # too short to count on (a start-of-text token or two weigh too much)
+        observed = 0.9 * len(prompt) / prompt_tokens
+        if abs(observed - self._chars_per_token) > 0.1 * self._chars_per_token:
+            self._chars_per_token = observed  # moves the cut point, so only on a real change
 
     def _chat(self, request: ChatRequest, cancel: CancelToken) -> Iterator[EngineEvent]:
         _connection, server = self._require_server()
@@ -599,7 +632,7 @@ class RemoteLlmBackend:
         self, job_id: str, endpoint: str, body: dict[str, Any], seed: int | None, cancel: CancelToken
     ) -> Iterator[EngineEvent]:
         connection, _server = self._require_server()
-        body = {**body, "stream": True, "cache_prompt": True, "stream_options": {"include_usage": True}}
+        body = {"cache_prompt": True, **body, "stream": True, "stream_options": {"include_usage": True}}
         if seed is not None:
             body["seed"] = seed
         pieces: list[str] = []
@@ -631,6 +664,8 @@ class RemoteLlmBackend:
         except JobCancelled:
             yield protocol.cancelled(job_id, self._completed(pieces, stats, started_at, first_token_at, True))
             return
+        if endpoint == "completions":
+            self._learn_chars_per_token(body["prompt"], stats)
         completed = self._completed(pieces, stats, started_at, first_token_at, False)
         yield protocol.result(job_id, completed, text=completed.text)
 

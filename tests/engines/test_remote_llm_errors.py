@@ -425,3 +425,39 @@ def test_a_dropped_keep_alive_connection_is_reopened_once(stub: Callable[..., St
     assert models_port == props_port == first_port  # one kept-alive connection
     assert second_port != first_port  # the dropped one was replaced, and the request sent once more
     assert [method for method, *_ in server.seen] == ["GET", "GET", "POST", "POST"]
+
+
+def test_long_prompts_are_cut_to_the_servers_context_at_a_stable_point(
+    stub: Callable[..., StubServer],
+) -> None:
+    props = {"default_generation_settings": {"n_ctx": 64}, "chat_template": "{{ messages }}"}
+
+    def counting(handler: StubHandler) -> None:
+        prompt = handler.server.seen[-1][3]["prompt"]
+        usage = json.dumps(
+            {"choices": [], "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": 1}}
+        )
+        handler.events(chunk("!", "length"), usage, "[DONE]")
+
+    server = stub(
+        {
+            ("GET", "/v1/models"): models,
+            ("GET", "/props"): lambda h: h.answer(200, json.dumps(props).encode()),
+            ("POST", "/v1/completions"): counting,
+        }
+    )
+    backend = connected(server)
+    document = "".join(f"Sentence {i} of a long story. " for i in range(100))
+    sent: list[str] = []
+    for job, prompt in enumerate((document, document + "And", document + "And then")):
+        events = run(backend, CompletionRequest(str(job), prompt=prompt, max_tokens=16))
+        assert events[-1].kind is EventKind.RESULT, events[-1]
+        sent.append(server.seen[-1][3]["prompt"])
+        assert prompt.endswith(sent[-1])
+    # 64 tokens of context - 16 to answer - 8 spare = 40 tokens, about 3 characters each at first
+    assert len(sent[0]) <= 120
+    # the server counted 4 characters a token: later prompts keep 90 % of that, 144 characters
+    assert 120 < len(sent[1]) <= 144
+    assert len(document + "And") - len(sent[1]) == len(document + "And then") - len(sent[2])  # same cut point
+    events = run(backend, CompletionRequest("no-cache", prompt="Hi", reuse_cache=False))
+    assert server.seen[-1][3]["cache_prompt"] is False
