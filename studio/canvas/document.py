@@ -28,6 +28,7 @@ from PIL import Image
 
 from studio.canvas.blending import BlendMode, GroupNode, LayerNode, clean_blend_mode, composite_nodes
 from studio.canvas.errors import CanvasError
+from studio.canvas.generation_log import GenerationLog
 from studio.canvas.geometry import Rect
 from studio.canvas.history import (
     History,
@@ -166,6 +167,7 @@ class CanvasDocument:
         self.size_changed: Signal[[int, int]] = Signal()
         self.active_layer_changed: Signal[[str]] = Signal()
         self.history = History(self)
+        self.generation_log = GenerationLog()
 
     # -- reading --------------------------------------------------------------------------------------
 

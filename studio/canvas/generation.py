@@ -33,6 +33,7 @@ from PIL import Image
 import studio
 from studio.canvas.document import CanvasDocument, Layer, LayerRef, check_canvas_size
 from studio.canvas.errors import CanvasError
+from studio.canvas.generation_log import GenerationRecord
 from studio.canvas.geometry import Rect
 from studio.canvas.image_io import encode_png
 from studio.canvas.imaging import blur_mask, check_rgb, flatten_rgb, resize_mask, resize_pixels
@@ -366,15 +367,40 @@ def add_generated_layer(
     document: CanvasDocument, plan: GenerationPlan, generated: np.ndarray, params: Mapping[str, Any]
 ) -> Layer:
     """:func:`add_result_layer` for an engine result with its parameters (``prompt``, ``seed``…): the
-    layer is named ``"{prompt} ({seed})"`` and carries :func:`provenance_for` (one undo step)."""
+    layer is named ``"{prompt} ({seed})"`` and carries :func:`provenance_for` (one undo step); the result
+    is recorded in the document's :attr:`~CanvasDocument.generation_log`."""
     seed = params.get("seed")
-    return add_result_layer(
+    layer = add_result_layer(
         document,
         plan,
         generated,
         name=layer_name(str(params.get("prompt") or ""), seed if isinstance(seed, int) else None),
         provenance=provenance_for(params),
     )
+    document.generation_log.add(
+        GenerationRecord(
+            parameters=dict(params),
+            image=blend_region(plan, generated),
+            region=plan.region,
+            canvas_size=plan.canvas_size,
+            layer_name=layer.name,
+            layer_id=layer.id,
+        )
+    )
+    return layer
+
+
+def reapply_record(document: CanvasDocument, record: GenerationRecord) -> Layer:
+    """Add a recorded result again as a new layer, where it was made (cut to the canvas as it is now), with
+    its provenance; one undo step."""
+    target = record.region.intersected(document.bounds)
+    if target.is_empty:
+        raise CanvasError("That generation lies outside the canvas as it is now")
+    pixels = np.zeros((document.height, document.width, 4), dtype=np.uint8)
+    pixels[target.slices] = record.image[target.translated(-record.region.x, -record.region.y).slices]
+    name = record.layer_name or layer_name(record.prompt, record.seed)
+    with document.history.group("Re-apply generation"):
+        return document.add_layer(name, pixels, provenance=provenance_for(record.parameters))
 
 
 def _check_strength(strength: float, what: str) -> None:

@@ -5,7 +5,9 @@ Layout: ``mimetype`` first and stored (``image/openraster``), ``stack.xml`` (lay
 (at most 256 px) and ``mergedimage.png``. Studio keeps each layer's provenance in a namespaced
 ``studio:provenance`` attribute (JSON). Groups are nested ``<stack>`` elements (name, visibility, opacity,
 ``composite-op``, ``isolation``); blend modes are the layers' ``composite-op`` values; values Studio does not
-support are read as normal. An empty group is dropped.
+support are read as normal. An empty group is dropped. The document's generation history is kept in
+``studio/history.json`` and ``studio/history/<id>.png`` (other programs ignore them); a damaged history is
+dropped, never the file.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import time
 import xml.etree.ElementTree as ET
 import zipfile
@@ -25,6 +28,7 @@ import numpy as np
 from studio.canvas.blending import BlendMode, read_blend_mode
 from studio.canvas.document import CanvasDocument, GroupBranch, Layer, check_canvas_size
 from studio.canvas.errors import CanvasError, ImageLoadError
+from studio.canvas.generation_log import MAX_RECORDS, GenerationLog, GenerationRecord
 from studio.canvas.geometry import Rect
 from studio.canvas.image_io import MAX_IMAGE_PIXELS, encode_png, load_image
 from studio.canvas.imaging import thumbnail
@@ -40,6 +44,9 @@ _MAX_STACK_XML = 16 * 1024 * 1024
 _MAX_ENTRY = 1024 * 1024 * 1024
 
 _PROVENANCE = f"{{{STUDIO_NAMESPACE}}}provenance"
+HISTORY_ENTRY = "studio/history.json"
+_HISTORY_IMAGES = "studio/history/"
+_RECORD_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 ET.register_namespace("studio", STUDIO_NAMESPACE)
 
 
@@ -73,6 +80,7 @@ def ora_bytes(document: CanvasDocument) -> bytes:
             stamp,
         )
         _write(archive, "mergedimage.png", encode_png(merged), zipfile.ZIP_STORED, stamp)
+        _write_history(archive, document.generation_log, stamp)
     return buffer.getvalue()
 
 
@@ -112,6 +120,46 @@ def _write_items(
         if layer.provenance is not None:
             attributes[_PROVENANCE] = json.dumps(layer.provenance, ensure_ascii=False, default=str)
         ET.SubElement(stack, "layer", attributes)
+
+
+def _write_history(archive: zipfile.ZipFile, log: GenerationLog, stamp: tuple[int, ...]) -> None:
+    if not len(log):
+        return
+    manifest = json.dumps(log.manifest(), ensure_ascii=False, default=str).encode("utf-8")
+    _write(archive, HISTORY_ENTRY, manifest, zipfile.ZIP_DEFLATED, stamp)
+    for record in log.records:
+        _write(
+            archive, f"{_HISTORY_IMAGES}{record.id}.png", encode_png(record.image), zipfile.ZIP_STORED, stamp
+        )
+
+
+def _read_history(
+    archive: zipfile.ZipFile, names: set[str], what: str, max_pixels: int
+) -> list[GenerationRecord]:
+    """The records of ``studio/history.json``; damaged records (or a damaged history) are left out."""
+    if HISTORY_ENTRY not in names:
+        return []
+    try:
+        manifest = json.loads(_read_entry(archive, HISTORY_ENTRY, what, _MAX_STACK_XML))
+        entries = manifest.get("records") if isinstance(manifest, dict) else None
+    except (OraError, ValueError):
+        return []
+    records: list[GenerationRecord] = []
+    for entry in entries if isinstance(entries, list) else []:
+        if len(records) >= MAX_RECORDS or not isinstance(entry, dict):
+            continue
+        record_id = str(entry.get("id") or "")
+        image_name = f"{_HISTORY_IMAGES}{record_id}.png"
+        if not _RECORD_ID.fullmatch(record_id) or image_name not in names:
+            continue
+        try:
+            image = load_image(
+                _read_entry(archive, image_name, what), max_pixels=max_pixels, formats=("PNG",)
+            )
+            records.append(GenerationRecord.from_json(entry, image))
+        except (ImageLoadError, CanvasError, KeyError, ValueError, TypeError):
+            continue
+    return records
 
 
 def _write(archive: zipfile.ZipFile, name: str, data: bytes, method: int, stamp: tuple[int, ...]) -> None:
@@ -242,7 +290,9 @@ def _load(archive: zipfile.ZipFile, what: str, max_pixels: int) -> CanvasDocumen
         if group.id in used:
             used.add(group.parent)
     kept = [group for group in groups if group.id in used]
-    return CanvasDocument.from_layers(layers, active, kept)
+    document = CanvasDocument.from_layers(layers, active, kept)
+    document.generation_log.replace_all(_read_history(archive, names, what, max_pixels))
+    return document
 
 
 def _collect(
