@@ -24,6 +24,12 @@ def load_stand_in() -> ModuleType:
 
 
 @pytest.fixture(scope="session")
+def model_files() -> ModuleType:
+    """The helper module that writes tiny model files (tests/models/hub_stand_in.py)."""
+    return load_stand_in()
+
+
+@pytest.fixture(scope="session")
 def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A valid 3 MB llama-architecture GGUF with a chat template."""
     return load_stand_in().write_tiny_gguf(tmp_path_factory.mktemp("tiny-gguf") / "tiny.gguf")

@@ -9,6 +9,7 @@ closes after ``cut`` bytes, as a broken network does) or announced with a wrong 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
@@ -60,6 +61,8 @@ class HubFile:
     cut: int | None = None
     cut_times: int = 1
     announced_sha256: str | None = None
+    pause_at: int | None = None  # the first GET stops sending here until ``release`` is set
+    release: threading.Event = field(default_factory=threading.Event)
 
     @property
     def sha256(self) -> str:
@@ -165,6 +168,14 @@ class HubStandIn:
                     self.wfile.flush()
                     self.close_connection = True
                     return
+                if item.pause_at is not None and start < item.pause_at:
+                    pause, item.pause_at = item.pause_at - start, None
+                    self._send(status, headers, payload[:pause], length_given=True)
+                    self.wfile.flush()
+                    item.release.wait(60)
+                    with contextlib.suppress(OSError):  # the client may have gone away (a cancel)
+                        self.wfile.write(payload[pause:])
+                    return
                 self._send(status, headers, payload, length_given=True)
 
             def _find(self, path: str) -> tuple[tuple[str, str], HubFile] | None:
@@ -209,3 +220,23 @@ class HubStandIn:
                     self.wfile.write(body)
 
         return Handler
+
+
+def write_safetensors(
+    path: Path, tensors: dict[str, tuple[str, list[int]]], metadata: dict[str, str] | None = None
+) -> Path:
+    """A header-valid ``.safetensors`` file of zero weights: ``tensors`` maps names to (dtype, shape)."""
+    import struct
+
+    sizes = {"F32": 4, "F16": 2, "BF16": 2}
+    header: dict[str, object] = {"__metadata__": metadata} if metadata else {}
+    offset = 0
+    for name, (dtype, shape) in tensors.items():
+        count = sizes[dtype]
+        for dim in shape:
+            count *= dim
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + count]}
+        offset += count
+    raw = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + bytes(offset))
+    return path

@@ -1,0 +1,139 @@
+"""``studio models list|import|rename|remove|verify|pull`` on real files and a local stand-in hub."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from studio import paths
+from studio.cli_models import main
+from studio.models.registry import ModelRegistry
+
+
+def _stand_in() -> ModuleType:
+    name = "studio_tests_hub_stand_in"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).parent / "models" / "hub_stand_in.py"
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="module")
+def gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _stand_in().write_tiny_gguf(tmp_path_factory.mktemp("cli-models") / "tiny.gguf", megabytes=1)
+
+
+@pytest.fixture
+def hub(gguf: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    module = _stand_in()
+    data = gguf.read_bytes()
+    server = module.HubStandIn(
+        {
+            ("acme/tiny", "tiny.gguf"): module.HubFile(data),
+            ("acme/tiny", "bad.gguf"): module.HubFile(data, announced_sha256="0" * 64),
+        }
+    ).start()
+    monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
+    yield server
+    server.stop()
+
+
+def studio_models(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    status = main(list(args))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_import_in_place_list_rename_verify_remove(
+    gguf: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = tmp_path / "mine.gguf"
+    model.write_bytes(gguf.read_bytes())
+    status, out, _ = studio_models(capsys, "import", str(model))
+    assert status == 0 and "Instruct LLM, llama" in out and "F32" in out
+    entry = ModelRegistry().get(str(model))
+    assert entry is not None and entry.sha256 == hashlib.sha256(model.read_bytes()).hexdigest()
+    assert not entry.downloaded and not any(paths.models_dir().iterdir()), "import must not copy"
+
+    status, out, _ = studio_models(capsys, "list")
+    assert status == 0 and "Tiny Stand-in" in out and str(model) in out and "Needs" in out
+    status, out, _ = studio_models(capsys, "list", "--json")
+    assert json.loads(out)[0]["path"] == str(model)
+
+    assert studio_models(capsys, "rename", entry.sha256[:10], "My tiny")[0] == 0
+    assert ModelRegistry().get(str(model)).name == "My tiny"  # type: ignore[union-attr]
+
+    status, out, _ = studio_models(capsys, "verify")
+    assert status == 0 and out.startswith("ok My tiny")
+    data = bytearray(model.read_bytes())
+    data[-1] ^= 1
+    model.write_bytes(bytes(data))
+    status, out, _ = studio_models(capsys, "verify", "My tiny")
+    assert status == 1 and "FAILED My tiny" in out and "changed" in out
+    assert ModelRegistry().get(str(model)).problem  # type: ignore[union-attr]
+
+    status, out, _ = studio_models(capsys, "remove", "My tiny")
+    assert status == 0 and "the file stays" in out and model.exists()
+    assert ModelRegistry().entries() == []
+
+
+def test_import_with_copy_puts_the_copy_in_the_models_folder_and_remove_deletes_it(
+    gguf: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, _ = studio_models(capsys, "import", str(gguf), "--copy", "--name", "Copied")
+    assert status == 0
+    copy = paths.models_dir() / "imported" / "tiny.gguf"
+    entry = ModelRegistry().get(str(copy))
+    assert copy.is_file() and entry is not None and entry.downloaded and entry.name == "Copied"
+    assert studio_models(capsys, "remove", "Copied")[0] == 0
+    assert not copy.exists() and gguf.exists()
+
+
+def test_bad_input_gets_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = studio_models(capsys, "import", str(tmp_path / "missing.gguf"))
+    assert status == 2 and "does not exist" in err
+    junk = tmp_path / "junk.gguf"
+    junk.write_bytes(b"GGUF" + bytes(100))
+    status, _, err = studio_models(capsys, "import", str(junk))
+    assert status == 2 and err.strip().splitlines()[-1].startswith(
+        "studio models: error: junk.gguf uses GGUF"
+    )
+    assert studio_models(capsys, "remove", "nothing")[0] == 2
+    assert ModelRegistry().entries() == []
+
+
+def test_pull_downloads_checks_and_registers(
+    hub: Any, gguf: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = studio_models(capsys, "pull", "acme/tiny", "tiny.gguf")
+    assert status == 0, err
+    target = paths.models_dir() / "acme--tiny" / "tiny.gguf"
+    assert target.read_bytes() == gguf.read_bytes() and "checked against the hub" in out
+    assert "Downloading tiny.gguf" in err
+    entry = ModelRegistry().get(str(target))
+    assert entry is not None and entry.downloaded and entry.source.startswith("acme/tiny/tiny.gguf@0123")
+
+    status, _, err = studio_models(capsys, "pull", "acme/tiny", "bad.gguf")
+    assert status == 2 and "does not match the hub's checksum" in err
+    assert not (paths.models_dir() / "acme--tiny" / "bad.gguf").exists()
+
+    assert studio_models(capsys, "remove", str(target))[0] == 0
+    assert not target.exists()
+
+
+def test_pull_without_arguments_lists_the_curated_models(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = studio_models(capsys, "pull")
+    assert status == 0 and "Q4_K_M" in out and ".gguf" in out and "turbo" in out.lower()
