@@ -980,7 +980,7 @@ class Soak:
             if "cancel_at" in job:
                 self.cancel_latencies.append(now - job["cancel_at"])
         if event.kind is EventKind.ERROR:
-            if event.data.get("engine_crashed"):
+            if event.error is not None and event.error.engine_crashed:
                 self.engine_crashed.append(event.text[:200])
                 self.problem("engine crashed", event.text[:200])
             else:
