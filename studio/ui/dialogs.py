@@ -93,7 +93,7 @@ class Dialogs(Protocol):
         ...
 
 
-class QtDialogs:
+class QtDialogs(Dialogs):
     """:class:`Dialogs` as real modal Qt dialogs over ``parent``."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -255,7 +255,7 @@ class DialogAnswers:
 ANSWER_NAMES = tuple(field.name for field in fields(DialogAnswers))
 
 
-class ScriptedDialogs:
+class ScriptedDialogs(Dialogs):
     """:class:`Dialogs` answered from a script instead of the user.
 
     ``ScriptedDialogs(unsaved_changes=UnsavedChoice.DISCARD, canvas_save_path=lambda: "/tmp/a.ora")``: each
