@@ -229,3 +229,72 @@ def _document_cut(prefix: str, room: int, budget_tokens: int) -> int:
         return newline + 1
     space = prefix.find(" ", cut)
     return space + 1 if 0 <= space < cut + 200 else cut
+
+
+# -- the assistant ---------------------------------------------------------------------------------------------
+
+ASSISTANT_SYSTEM = (
+    "You are a helpful editor. Answer the writer's question about their document briefly and concretely. "
+    "When asked for text to use (titles, lines, names), give just that text."
+)
+ASSISTANT_STOP = ("\nQuestion:", "\n###", "\n\n\n")
+"""Where a base model's transcript answer ends."""
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantContext:
+    """What a question is about: the document (cut to fit the budget), the selection, and ``left_out``
+    characters of the document that did not fit."""
+
+    document: str
+    selection: str
+    left_out: int
+
+
+def assistant_context(
+    document: str, selection: str, notes: StoryNotes, budget_tokens: int, question: str
+) -> AssistantContext:
+    """Fit ``document`` (with memory, ``selection`` and ``question``) into ``budget_tokens``: the selection is
+    kept whole (up to half the budget), then as much of the document's start as fits."""
+    selection = _cut_to_tokens(selection, budget_tokens // 2)
+    fixed = estimate_tokens(notes.memory + selection + question + ASSISTANT_SYSTEM) + 64
+    room = max(0, budget_tokens - fixed)
+    kept = _cut_to_tokens(document, room)
+    return AssistantContext(kept, selection, len(document) - len(kept))
+
+
+def _document_block(context: AssistantContext) -> str:
+    text = context.document.strip()
+    if context.left_out:
+        text += f"\n[… the last {context.left_out:,} characters are left out …]"
+    return text
+
+
+def assistant_messages(
+    question: str, context: AssistantContext, notes: StoryNotes
+) -> tuple[tuple[str, str], ...]:
+    """Chat messages for an instruct model (rendered with its own chat template)."""
+    parts = []
+    if notes.memory.strip():
+        parts.append(f"About the work: {notes.memory.strip()}")
+    parts.append(f"My document:\n\n{_document_block(context)}")
+    if context.selection.strip():
+        parts.append(f"The passage I selected:\n\n{context.selection.strip()}")
+    parts.append(f"My question: {question.strip()}")
+    return (("system", ASSISTANT_SYSTEM), ("user", "\n\n".join(parts)))
+
+
+def assistant_transcript(question: str, context: AssistantContext, notes: StoryNotes) -> str:
+    """A transcript-style prompt for a base model: the document, then a question and the start of an answer."""
+    parts = []
+    if notes.memory.strip():
+        parts.append(f"### About the work\n{notes.memory.strip()}\n")
+    parts.append(f"### Document\n{_document_block(context)}\n")
+    if context.selection.strip():
+        parts.append(f"### Selected passage\n{context.selection.strip()}\n")
+    parts.append(
+        "### Questions and answers\n"
+        "A careful editor answers questions about the document above.\n\n"
+        f"Question: {' '.join(question.split())}\nAnswer:"
+    )
+    return "\n".join(parts)

@@ -6,6 +6,9 @@ from __future__ import annotations
 from studio.writing.context import (
     PartKind,
     assemble_prompt,
+    assistant_context,
+    assistant_messages,
+    assistant_transcript,
     estimate_tokens,
     notes_insertion_index,
     prompt_budget,
@@ -125,3 +128,28 @@ def test_non_ascii_text_is_estimated_high() -> None:
     assert estimate_tokens("日本語") == 3
     prompt = assemble_prompt("海" * 3000, "", StoryNotes(), 1000)
     assert prompt.estimated_tokens <= 1000 and prompt.text.endswith("海")
+
+
+def test_the_assistant_sees_the_selection_whole_and_as_much_of_the_document_as_fits() -> None:
+    notes = StoryNotes(memory="A sea story.")
+    document = story(300)
+    context = assistant_context(document, "The selected passage.", notes, 600, "Give me three titles")
+    assert context.selection == "The selected passage."
+    assert (
+        document.startswith(context.document)
+        and context.left_out == len(document) - len(context.document) > 0
+    )
+    transcript = assistant_transcript("Give me\nthree titles", context, notes)
+    assert transcript.startswith("### About the work\nA sea story.\n")
+    assert "### Selected passage\nThe selected passage.\n" in transcript
+    assert "characters are left out" in transcript
+    assert transcript.endswith("Question: Give me three titles\nAnswer:")
+    assert estimate_tokens(transcript) <= 600
+    (system, _), (user, text) = assistant_messages("Give me three titles", context, notes)
+    assert (system, user) == ("system", "user")
+    assert text.startswith("About the work: A sea story.\n\nMy document:\n\nParagraph 0")
+    assert text.endswith(
+        "The passage I selected:\n\nThe selected passage.\n\nMy question: Give me three titles"
+    )
+    whole = assistant_context("Short.", "", StoryNotes(), 600, "Why?")
+    assert whole.left_out == 0 and "### Selected" not in assistant_transcript("Why?", whole, StoryNotes())
