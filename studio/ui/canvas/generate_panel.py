@@ -17,14 +17,15 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMenu,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSpinBox,
     QToolButton,
@@ -45,6 +46,20 @@ DEFAULT_GUIDANCE = 7.0
 DEFAULT_CANDIDATES = 2
 DEFAULT_STRENGTH = 0.5
 MAX_CANDIDATES = 8
+SETTINGS_MIN_HEIGHT = 48  # the scrolled prompts and settings never shrink below this
+
+
+class _FitsAnyHeight(QWidget):
+    """Holds the panel's rows without asking for a height that depends on the width.
+
+    A scroll area around the panel (the main window puts it in one) makes a widget whose layout has
+    height-for-width (word-wrapped labels do) as tall as that height, i.e. as tall as the whole settings
+    form, which pushed the buttons below the fold. Saying no lets the panel take the visible height: the
+    settings scroll inside it and the buttons and messages stay in sight.
+    """
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt override
+        return False
 
 
 class GeneratePanel(QWidget):
@@ -70,25 +85,24 @@ class GeneratePanel(QWidget):
         self.model_label.setWordWrap(True)
         self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.choose_model_action = self._make_action(
-            "Choose Image &Model…", "Ctrl+Alt+M", self.choose_model, "Choose a .safetensors image model file"
+            "Choose Image &Model…",
+            "Ctrl+Alt+M",
+            self.choose_model,
+            "Choose an image model: a .safetensors checkpoint or a diffusers folder",
         )
+        # The dialog takes files and folders alike; this older command (still in the Models menu) opens it too.
         self.choose_model_folder_action = self._make_action(
             "Choose Image Model &Folder…",
             "Ctrl+Alt+Shift+M",
             lambda: self.choose_model(folder=True),
-            "Choose a diffusers image model folder",
+            "Choose an image model: a diffusers folder or a .safetensors checkpoint",
         )
         self.choose_model_button = QToolButton()
         self.choose_model_button.setText("Choose model…")
         self.choose_model_button.setAccessibleName("Choose image model")
         self.choose_model_button.setToolTip(
-            "Choose a .safetensors checkpoint (Ctrl+Alt+M) or a diffusers folder"
+            "Choose a .safetensors checkpoint or a diffusers folder (Ctrl+Alt+M)"
         )
-        self.choose_model_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
-        model_menu = QMenu(self.choose_model_button)
-        model_menu.addAction(self.choose_model_action)
-        model_menu.addAction(self.choose_model_folder_action)
-        self.choose_model_button.setMenu(model_menu)
         self.choose_model_button.clicked.connect(lambda: self.choose_model())
 
         # prompts
@@ -236,22 +250,43 @@ class GeneratePanel(QWidget):
         form.addRow("Sampler", self.scheduler_combo)
         form.addRow("Candidates", self.candidates_spin)
         form.addRow("Vary strength", self.strength_spin)
+        # The prompts and settings scroll; the model, the commands and the messages never leave the screen.
+        body = QWidget()
+        body.setAccessibleName("Generation settings")
+        body_layout = QVBoxLayout(body)
+        body_layout.setContentsMargins(0, 0, 0, 0)
+        body_layout.addWidget(QLabel("Prompt"))
+        body_layout.addWidget(self.prompt_edit)
+        body_layout.addWidget(QLabel("Negative prompt"))
+        body_layout.addWidget(self.negative_edit)
+        body_layout.addLayout(form)
+        body_layout.addWidget(self.info_box)
+        body_layout.addStretch(1)
+        self.settings_scroller = QScrollArea()
+        self.settings_scroller.setAccessibleName("Generation settings")
+        self.settings_scroller.setWidget(body)
+        self.settings_scroller.setWidgetResizable(True)
+        self.settings_scroller.setFrameShape(QFrame.Shape.NoFrame)
+        self.settings_scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.settings_scroller.setMinimumWidth(
+            body.minimumSizeHint().width() + self.settings_scroller.verticalScrollBar().sizeHint().width()
+        )
+        self.settings_scroller.setMinimumHeight(SETTINGS_MIN_HEIGHT)
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate_button, 2)
         buttons.addWidget(self.vary_button, 1)
         buttons.addWidget(self.cancel_button, 1)
-        layout = QVBoxLayout(self)
+        content = _FitsAnyHeight()
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(model_row)
-        layout.addWidget(QLabel("Prompt"))
-        layout.addWidget(self.prompt_edit)
-        layout.addWidget(QLabel("Negative prompt"))
-        layout.addWidget(self.negative_edit)
-        layout.addLayout(form)
+        layout.addWidget(self.settings_scroller, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.message_label)
-        layout.addWidget(self.info_box)
-        layout.addStretch(1)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(content)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
 
     # -- settings ---------------------------------------------------------------------------------------

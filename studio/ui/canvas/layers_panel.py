@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QIcon, QPainter, QPen, QPixmap, QPolygonF
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QIcon, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QApplication,
     QComboBox,
     QHBoxLayout,
     QLabel,
@@ -53,23 +52,6 @@ def layer_tooltip(layer: Layer) -> str:
         if provenance.get("model"):
             lines.append(f"Model {provenance['model']}")
     return "\n".join(lines)
-
-
-def _group_icon() -> QIcon:
-    """A folder drawn in the text colour."""
-    pixmap = QPixmap(32, 32)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    colour = QApplication.palette().windowText().color()
-    painter.setPen(QPen(colour, 2))
-    painter.drawPolyline(
-        QPolygonF(
-            [QPointF(p[0], p[1]) for p in ((3, 27), (3, 6), (12, 6), (15, 10), (29, 10), (29, 27), (3, 27))]
-        )
-    )
-    painter.end()
-    return QIcon(pixmap)
 
 
 def group_tooltip(group: LayerGroup) -> str:
@@ -314,7 +296,7 @@ class LayersPanel(QWidget):
                 if isinstance(entry, LayerGroup):
                     item.setData(LAYER_ID_ROLE, None)
                     item.setData(GROUP_ID_ROLE, entry.id)
-                    item.setIcon(_group_icon())
+                    item.setIcon(tool_icon("group"))
                     item.setToolTip(group_tooltip(entry))
                     font.setItalic(False)
                     font.setBold(True)

@@ -1,5 +1,5 @@
-"""Canvas tools (brush, eraser, rectangle and lasso select, move layer, colour picker), their shared
-options, and the options bar.
+"""Canvas tools (brush, eraser, rectangle and lasso select, move layer, colour picker; fill and transform live
+in their own modules), their shared options, and the options bar.
 
 A tool gets the view's mouse and key events in canvas coordinates (:class:`ToolEvent`) and edits the
 view's document through the Qt-free canvas core; it sees the view only as a :class:`ToolHost`. Each brush stroke, selection
@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QCursor, QIcon, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import (
     QApplication,
+    QCheckBox,
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
@@ -30,7 +31,14 @@ from PySide6.QtWidgets import (
 from studio.canvas.document import CanvasDocument
 from studio.canvas.errors import CanvasError
 from studio.canvas.geometry import Rect
-from studio.canvas.painting import MAX_BRUSH_SIZE, Brush, Stroke, pick_colour, translate_layer
+from studio.canvas.painting import (
+    MAX_BRUSH_SIZE,
+    MAX_TOLERANCE,
+    Brush,
+    Stroke,
+    pick_colour,
+    translate_layer,
+)
 from studio.canvas.selection import Selection, SelectionMode
 from studio.ui.canvas.qimage import qcolor_to_rgba, rgba_to_qcolor
 from studio.ui.dialogs import Dialogs, QtDialogs
@@ -67,8 +75,12 @@ class ToolHost(Protocol):
     def canvas_rect_to_widget(self, rect: Rect | QRectF) -> QRectF: ...
 
 
+DEFAULT_TOLERANCE = 32
+
+
 class ToolOptions(QObject):
-    """Settings shared by the tools: brush size, hardness, opacity and colour, and selection feather."""
+    """Settings shared by the tools: brush size, hardness, opacity and colour, selection feather, and the
+    fill tolerance and whether fills sample every visible layer."""
 
     changed = Signal()
 
@@ -79,6 +91,8 @@ class ToolOptions(QObject):
         self._opacity = 1.0
         self._colour: tuple[int, int, int, int] = (0, 0, 0, 255)
         self._feather = 0.0
+        self._tolerance = DEFAULT_TOLERANCE
+        self._sample_merged = False
 
     @property
     def size(self) -> float:
@@ -119,6 +133,22 @@ class ToolOptions(QObject):
 
     def set_feather(self, feather: float) -> None:
         self._set("_feather", float(min(MAX_FEATHER, max(0.0, feather))))
+
+    @property
+    def tolerance(self) -> int:
+        """How far (0..255, per channel) a colour may differ and still be filled."""
+        return self._tolerance
+
+    def set_tolerance(self, tolerance: int) -> None:
+        self._set("_tolerance", int(min(MAX_TOLERANCE, max(0, tolerance))))
+
+    @property
+    def sample_merged(self) -> bool:
+        """True when fills look at every visible layer instead of the active one."""
+        return self._sample_merged
+
+    def set_sample_merged(self, sample_merged: bool) -> None:
+        self._set("_sample_merged", bool(sample_merged))
 
     def brush(self, eraser: bool = False) -> Brush:
         """The brush these options describe."""
@@ -720,6 +750,39 @@ def _paint_picker(painter: QPainter, colour: QColor) -> None:
     painter.drawLine(QPointF(30, 22), QPointF(42, 34))
 
 
+def _paint_fill(painter: QPainter, colour: QColor) -> None:
+    # a tipped bucket pouring a drop
+    painter.drawPolygon(QPolygonF([QPointF(14, 26), QPointF(34, 10), QPointF(54, 32), QPointF(34, 50)]))
+    painter.drawLine(QPointF(24, 18), QPointF(14, 8))
+    painter.setBrush(colour)
+    painter.drawEllipse(QRectF(8, 40, 12, 16))
+
+
+def _paint_transform(painter: QPainter, colour: QColor) -> None:
+    painter.drawRect(QRectF(14, 14, 36, 36))
+    painter.setBrush(colour)
+    for x, y in ((14, 14), (50, 14), (50, 50), (14, 50)):
+        painter.drawRect(QRectF(x - 5, y - 5, 10, 10))
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    painter.drawArc(QRectF(22, 2, 20, 20), 30 * 16, 120 * 16)
+
+
+def _paint_group(painter: QPainter, colour: QColor) -> None:
+    painter.drawPolyline(
+        QPolygonF(
+            [
+                QPointF(6, 52),
+                QPointF(6, 14),
+                QPointF(24, 14),
+                QPointF(30, 20),
+                QPointF(58, 20),
+                QPointF(58, 52),
+                QPointF(6, 52),
+            ]
+        )
+    )
+
+
 def _paint_plus(painter: QPainter, colour: QColor) -> None:
     painter.drawLine(QPointF(32, 12), QPointF(32, 52))
     painter.drawLine(QPointF(12, 32), QPointF(52, 32))
@@ -759,6 +822,9 @@ _ICON_PAINTERS: dict[str, Callable[[QPainter, QColor], None]] = {
     "lasso_select": _paint_lasso,
     "move": _paint_move,
     "picker": _paint_picker,
+    "fill": _paint_fill,
+    "transform": _paint_transform,
+    "group": _paint_group,
     "add": _paint_plus,
     "delete": _paint_delete,
     "duplicate": _paint_duplicate,
@@ -854,6 +920,22 @@ class ToolOptionsBar(QWidget):
         self.feather_spin.setToolTip("Soften the edge of new selections by this many pixels")
         self.mode_hint = QLabel("Shift: add · Alt: subtract · Shift+Alt: intersect")
         self.mode_hint.setEnabled(False)
+        self.tolerance_label = QLabel("Tolerance")
+        self.tolerance_spin = QSpinBox()
+        self.tolerance_spin.setRange(0, MAX_TOLERANCE)
+        self.tolerance_spin.setAccessibleName("Fill tolerance")
+        self.tolerance_spin.setToolTip(
+            "How different a colour may be and still be filled (0: the same colour only)"
+        )
+        self.sample_merged_check = QCheckBox("All layers")
+        self.sample_merged_check.setAccessibleName("Fill samples all layers")
+        self.sample_merged_check.setToolTip(
+            "Find the area to fill in what all visible layers show (Shift+click)"
+        )
+        self.transform_hint = QLabel(
+            "Drag: move · handles: scale · outside: rotate · Enter applies · Esc cancels"
+        )
+        self.transform_hint.setEnabled(False)
         for widget in (
             self.size_label,
             self.size_slider,
@@ -867,6 +949,10 @@ class ToolOptionsBar(QWidget):
             self.feather_label,
             self.feather_spin,
             self.mode_hint,
+            self.tolerance_label,
+            self.tolerance_spin,
+            self.sample_merged_check,
+            self.transform_hint,
         ):
             layout.addWidget(widget)
         layout.addStretch(1)
@@ -876,6 +962,8 @@ class ToolOptionsBar(QWidget):
         self.hardness_spin.valueChanged.connect(lambda value: options.set_hardness(value / 100))
         self.opacity_spin.valueChanged.connect(lambda value: options.set_opacity(value / 100))
         self.feather_spin.valueChanged.connect(options.set_feather)
+        self.tolerance_spin.valueChanged.connect(options.set_tolerance)
+        self.sample_merged_check.toggled.connect(options.set_sample_merged)
         options.changed.connect(self._refresh)
         self._groups: dict[str, tuple[QWidget, ...]] = {
             "size": (
@@ -888,6 +976,8 @@ class ToolOptionsBar(QWidget):
             "opacity": (self.opacity_label, self.opacity_spin),
             "colour": (self.colour_label, self.colour_button),
             "feather": (self.feather_label, self.feather_spin, self.mode_hint),
+            "tolerance": (self.tolerance_label, self.tolerance_spin, self.sample_merged_check),
+            "transform": (self.transform_hint,),
         }
         self._refresh()
         self.show_tool(None)
@@ -902,6 +992,8 @@ class ToolOptionsBar(QWidget):
             "rect_select": {"feather"},
             "lasso_select": {"feather"},
             "picker": {"colour"},
+            "fill": {"colour", "tolerance"},
+            "transform": {"transform"},
         }.get(name, set())
         for group, widgets in self._groups.items():
             for widget in widgets:
@@ -921,3 +1013,9 @@ class ToolOptionsBar(QWidget):
         self.feather_spin.blockSignals(True)
         self.feather_spin.setValue(options.feather)
         self.feather_spin.blockSignals(False)
+        self.tolerance_spin.blockSignals(True)
+        self.tolerance_spin.setValue(options.tolerance)
+        self.tolerance_spin.blockSignals(False)
+        self.sample_merged_check.blockSignals(True)
+        self.sample_merged_check.setChecked(options.sample_merged)
+        self.sample_merged_check.blockSignals(False)

@@ -1,5 +1,6 @@
-"""The Canvas workspace: tool bar, tool options, the canvas view, and the side panels (layers first; the
-generation panel docks below). It owns the current :class:`CanvasDocument` and its file."""
+"""The Canvas workspace: tool bar, tool options, the canvas view, and the side panels (layers and the
+generation history first; the generation panel docks below). It owns the current :class:`CanvasDocument` and
+its file."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QSplitter,
+    QTabWidget,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -29,6 +31,9 @@ from studio.canvas.ora import load_ora, save_ora
 from studio.canvas.painting import erase_selection
 from studio.canvas.png_metadata import GenerationInfo, export_png_with_provenance, read_generation_info
 from studio.ui.actions import make_action
+from studio.ui.canvas.fill_tool import FillTool
+from studio.ui.canvas.history_panel import HistoryPanel
+from studio.ui.canvas.image_commands import ImageCommands
 from studio.ui.canvas.layers_panel import LayersPanel
 from studio.ui.canvas.qimage import mime_to_rgba, rgba_to_qimage
 from studio.ui.canvas.tools import (
@@ -38,8 +43,9 @@ from studio.ui.canvas.tools import (
     ToolOptionsBar,
     tool_icon,
 )
+from studio.ui.canvas.transform_tool import TransformTool
 from studio.ui.canvas.view import CanvasView
-from studio.ui.dialogs import Dialogs
+from studio.ui.dialogs import Dialogs, QtDialogs
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +54,12 @@ SIDE_MIN_WIDTH = 220
 
 
 class SidePanel(QFrame):
-    """A titled box in the workspace's right-hand column."""
+    """A titled box in the workspace's right-hand column. ``body`` (default ``widget``) is what it shows;
+    a body other than the widget (tabs holding it) brings its own titles."""
 
-    def __init__(self, widget: QWidget, title: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, widget: QWidget, title: str, parent: QWidget | None = None, body: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setAccessibleName(title)
@@ -63,7 +72,8 @@ class SidePanel(QFrame):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(4)
         layout.addWidget(self.title_label)
-        layout.addWidget(widget, 1)
+        layout.addWidget(body or widget, 1)
+        self.title_label.setVisible(body is None or body is widget)
 
 
 class CanvasWorkspace(QWidget):
@@ -93,11 +103,14 @@ class CanvasWorkspace(QWidget):
         self._modified = False
         self._generation_info: GenerationInfo | None = None
 
+        self._dialogs: Dialogs = dialogs if dialogs is not None else QtDialogs(self)
         self.options = ToolOptions(self)
         self.view = CanvasView()
-        self.options_bar = ToolOptionsBar(self.options, dialogs=dialogs)
+        self.options_bar = ToolOptionsBar(self.options, dialogs=self._dialogs)
         self.layers_panel = LayersPanel()
-        self.tools: dict[str, CanvasTool] = {cls.name: cls(self.options) for cls in TOOL_CLASSES}
+        self.history_panel = HistoryPanel()
+        tool_classes: tuple[type[CanvasTool], ...] = (*TOOL_CLASSES, FillTool, TransformTool)
+        self.tools: dict[str, CanvasTool] = {cls.name: cls(self.options) for cls in tool_classes}
 
         self.tool_bar = QToolBar("Tools")
         self.tool_bar.setAccessibleName("Tools")
@@ -113,7 +126,16 @@ class CanvasWorkspace(QWidget):
         self._side = QSplitter(Qt.Orientation.Vertical)
         self._side.setChildrenCollapsible(False)
         self._side_panels: list[SidePanel] = []
-        self.add_side_panel(self.layers_panel, "Layers")
+        # layers and history share the top box: a small window keeps room for the panels below
+        self.side_tabs = QTabWidget()
+        self.side_tabs.setDocumentMode(True)
+        self.side_tabs.setAccessibleName("Layers and history")
+        self.side_tabs.addTab(self.layers_panel, "Layers")
+        self.side_tabs.addTab(self.history_panel, "History")
+        first = SidePanel(self.layers_panel, "Layers", body=self.side_tabs)
+        self._side.addWidget(first)
+        self._side.setStretchFactor(0, 1)
+        self._side_panels.append(first)
 
         center = QWidget()
         center_layout = QVBoxLayout(center)
@@ -156,6 +178,8 @@ class CanvasWorkspace(QWidget):
         self._build_actions()
         self.view.tool_failed.connect(self.failed)
         self.layers_panel.failed.connect(self.failed)
+        self.history_panel.failed.connect(self.failed)
+        self.image_commands.failed.connect(self.failed)
         self.view.zoom_changed.connect(self._update_status)
         self.view.cursor_moved.connect(self._update_status)
         self.options.changed.connect(self._update_status)
@@ -307,6 +331,7 @@ class CanvasWorkspace(QWidget):
         document.size_changed.connect(self._on_size_changed)
         self.view.set_document(document)
         self.layers_panel.set_document(document)
+        self.history_panel.set_document(document)
         self.view.set_tool(self._current_tool)
         self._on_history_changed()
         self._update_status()
@@ -489,6 +514,7 @@ class CanvasWorkspace(QWidget):
             self.tool_actions[name] = action
         for action in self.layers_panel.actions_list():
             self.addAction(action)
+        self.image_commands = ImageCommands(self, lambda: self._document, self._dialogs, self._finish_tool)
 
     def _tool_slot(self, name: str) -> Callable[[], None]:
         return lambda: self.set_tool(name)
@@ -513,6 +539,7 @@ class CanvasWorkspace(QWidget):
             self.deselect_action,
             self.invert_action,
             self.erase_selection_action,
+            *self.image_commands.actions(),
             *self.layers_panel.actions_list(),
         ]
 
@@ -530,6 +557,7 @@ class CanvasWorkspace(QWidget):
         pixels_to_copy = document.selection is None or document.selection.bounds() is not None
         self.copy_action.setEnabled(pixels_to_copy)
         self.cut_action.setEnabled(pixels_to_copy)
+        self.image_commands.refresh()
 
     def _update_status(self, *_args: object) -> None:
         document = self._document

@@ -1,0 +1,55 @@
+"""The Generate panel's commands and messages are on screen at every window size (issue 10): the buttons are
+not scrolled out of sight or clipped, at 800×600 and at 1366×768, and the window works from 800 px wide."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QPoint, QRect
+from PySide6.QtWidgets import QWidget
+from pytestqt.qtbot import QtBot
+
+from studio.settings import Settings
+from studio.ui.dialogs import ScriptedDialogs, UnsavedChoice
+from studio.ui.main_window import CANVAS_INDEX, MainWindow
+
+
+def make_window(qtbot: QtBot, width: int, height: int) -> MainWindow:
+    dialogs = ScriptedDialogs(unsaved_changes=UnsavedChoice.DISCARD, unsaved_canvas=UnsavedChoice.DISCARD)
+    window = MainWindow(Settings(suggestions_enabled=False), dialogs)
+    qtbot.addWidget(window)
+    window.workspaces.setCurrentIndex(CANVAS_INDEX)
+    window.resize(width, height)
+    window.show()
+    qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: window.size().width() == width and window.size().height() == height)
+    return window
+
+
+def on_screen(window: MainWindow, widget: QWidget) -> bool:
+    """Shown whole: visible, not clipped by a scroll area or splitter, and inside the window."""
+    if not widget.isVisible():
+        return False
+    region = widget.visibleRegion()
+    if region.isEmpty() or region.boundingRect() != widget.rect():
+        return False
+    top_left = widget.mapTo(window, QPoint(0, 0))
+    return window.rect().contains(QRect(top_left, widget.size()))
+
+
+@pytest.mark.parametrize("size", [(800, 600), (1366, 768)])
+def test_generate_vary_cancel_and_messages_are_visible(qtbot: QtBot, size: tuple[int, int]) -> None:
+    window = make_window(qtbot, *size)
+    panel = window.generate_panel
+    for button in (panel.generate_button, panel.vary_button, panel.cancel_button):
+        assert on_screen(window, button), f"{button.text()} is not fully visible at {size}"
+    panel.show_error("No image model chosen: choose a .safetensors file or a diffusers folder first.")
+    qtbot.waitUntil(lambda: on_screen(window, panel.message_label))
+    assert window.width() == size[0]  # the window was not forced wider than asked
+
+
+def test_the_window_works_from_800_pixels_wide(qtbot: QtBot) -> None:
+    window = make_window(qtbot, 800, 600)
+    assert window.minimumSizeHint().width() <= 800
+    assert on_screen(window, window.canvas.view)
+    assert window.canvas.view.width() >= 300  # room to paint
+    assert on_screen(window, window.canvas.layers_panel.list)
