@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from collections.abc import Generator
@@ -19,7 +18,7 @@ from studio.engines.protocol import CancelToken, EngineEvent, EventKind
 from studio.models import hub
 from studio.models.curated import curated_files
 from studio.models.fit import check_fit, format_bytes
-from studio.models.inspect import ModelFileError, inspect_model, verify_model
+from studio.models.inspect import ModelFileError, copy_into_models, inspect_model, verify_model
 from studio.models.registry import ModelEntry, ModelRegistry, RegistryError
 
 T = TypeVar("T")
@@ -49,7 +48,9 @@ def add_models_parser(subparsers: Any) -> None:
     removing.add_argument("model", help="path, name or SHA-256 prefix")
     verifying = actions.add_parser("verify", help="re-hash and re-check models (all when none is named)")
     verifying.add_argument("models", nargs="*", help="paths, names or SHA-256 prefixes")
-    pulling = actions.add_parser("pull", help="download a model from the hub (no arguments: the curated list)")
+    pulling = actions.add_parser(
+        "pull", help="download a model from the hub (no arguments: the curated list)"
+    )
     pulling.add_argument("repo", nargs="?", default="", help="owner/name, or a number from the curated list")
     pulling.add_argument("file", nargs="?", default="", help="the file in the repository")
     pulling.add_argument("--revision", default="main")
@@ -80,7 +81,10 @@ def run_models(args: argparse.Namespace) -> int:
         print(f"studio models: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\nstudio models: interrupted (a download resumes where it stopped when run again)", file=sys.stderr)
+        print(
+            "\nstudio models: interrupted (a download resumes where it stopped when run again)",
+            file=sys.stderr,
+        )
         return 130
 
 
@@ -175,26 +179,7 @@ def _import(registry: ModelRegistry, path: Path, name: str, copy: bool) -> int:
         raise ModelsCliError(f"{path} does not exist")
     entry = _drive(inspect_model(path, "cli", CancelToken(), hash_file=False))  # check before any copy
     if copy:
-        from studio import paths
-
-        target = paths.models_dir() / "imported" / path.name
-        if target.exists():
-            raise ModelsCliError(f"{target} already exists; import that one, or rename {path.name}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
-        print(f"Copying {path.name} into {target.parent}", file=sys.stderr)
-        try:
-            if path.is_dir():
-                shutil.copytree(path, partial)
-            else:
-                shutil.copyfile(path, partial)
-            partial.rename(target)
-        finally:
-            if partial.is_dir():
-                shutil.rmtree(partial, ignore_errors=True)
-            elif partial.exists():
-                partial.unlink()
-        path = target
+        path = _drive(copy_into_models(path, "cli", CancelToken()))
     entry = _drive(inspect_model(path, "cli", CancelToken()))
     entry.downloaded = copy  # a copy Studio made is Studio's to delete
     if name:
@@ -246,7 +231,9 @@ def _pull(registry: ModelRegistry, repo: str, filename: str, revision: str) -> i
     if not repo:
         print("Curated models (studio models pull NUMBER, or studio models pull OWNER/REPO FILE):")
         for number, item in enumerate(curated, start=1):
-            print(f"{number:3}. {item.label:<44} ~{format_bytes(item.size):>7}  {item.repo_id}/{item.filename}")
+            print(
+                f"{number:3}. {item.label:<44} ~{format_bytes(item.size):>7}  {item.repo_id}/{item.filename}"
+            )
         return 0
     if repo.isdigit():
         index = int(repo) - 1

@@ -155,7 +155,7 @@ def judge(needed: MemoryEstimate, available: int | None) -> Fit:
             available,
             Verdict.TOO_BIG,
             f"{prefix} but only {free} is free: loading it would swap and slow the whole computer. "
-            "Close other programs, choose a smaller quantization, or lower the context or image size.",
+            "Close other programs, or choose a smaller model, quantization, precision, context or image size.",
         )
     if needed.total > available * TIGHT_SHARE:
         return Fit(

@@ -28,6 +28,7 @@ from studio.engines.sd_checkpoint import (
 from studio.models.registry import DIFFUSION, LLM, ModelEntry, ModelKind
 
 HASH_CHUNK = 8 * 1024 * 1024
+MAX_TEMPLATE = 64 * 1024  # a chat template longer than this is cut in the registry (it is only shown)
 
 # llama.cpp's LLAMA_FTYPE values (general.file_type) and their usual names
 GGUF_FILE_TYPES = {
@@ -116,6 +117,8 @@ def _gguf_entry(path: Path) -> ModelEntry:
             shape[name] = value
     file_type = metadata.get("general.file_type")
     license_name = metadata.get("general.license")
+    template = metadata.get("tokenizer.chat_template")
+    details = {"chat_template": template[:MAX_TEMPLATE]} if isinstance(template, str) and template else {}
     return ModelEntry(
         path=str(path),
         engine=LLM,
@@ -130,6 +133,7 @@ def _gguf_entry(path: Path) -> ModelEntry:
         size_bytes=info.file_size,
         license=license_name if isinstance(license_name, str) else "",
         shape=shape,
+        details=details,
     )
 
 
@@ -301,6 +305,41 @@ def hashed_file(entry: ModelEntry) -> Path | None:
         if (path / "unet" / name).is_file():
             return path / "unet" / name
     return None
+
+
+def copy_into_models(source: Path, job_id: str, cancel: CancelToken) -> Generator[EngineEvent, None, Path]:
+    """Copy a model file or folder into ``<models>/imported/`` (the user asked for a copy): through a
+    ``.partial`` name, renamed when complete, removed on a cancel or an error. Returns the copy's path."""
+    import shutil
+
+    from studio import paths
+
+    target = paths.models_dir() / "imported" / source.name
+    if target.exists():
+        raise ModelFileError(f"{target} already exists; import that one, or rename {source.name}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    files = sorted(item for item in source.rglob("*") if item.is_file()) if source.is_dir() else [source]
+    total = max(sum(item.stat().st_size for item in files), 1)
+    done = 0
+    try:
+        for item in files:
+            destination = partial / item.relative_to(source) if source.is_dir() else partial
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            with item.open("rb") as reader, destination.open("wb") as writer:
+                while chunk := reader.read(HASH_CHUNK):
+                    if cancel.is_cancelled:
+                        raise JobCancelled
+                    writer.write(chunk)
+                    done += len(chunk)
+                    yield protocol.progress(job_id, 0.5 * done / total, f"Copying {source.name}")
+        partial.rename(target)
+    finally:
+        if partial.is_dir():
+            shutil.rmtree(partial, ignore_errors=True)
+        elif partial.exists():
+            partial.unlink()
+    return target
 
 
 def inspect_model(

@@ -23,11 +23,13 @@ class InspectModelRequest(EngineRequest[ModelEntry]):
     """Check the header of the model at ``path`` and hash it; the result is its registry entry.
 
     With ``known`` (the registered entry) it is a verify: the result's ``problem`` says what no longer
-    matches (header broken, hash changed), "" when all is well."""
+    matches (header broken, hash changed), "" when all is well. With ``copy`` the file is first copied into
+    Studio's models folder (the result is the copy, marked as Studio's to delete)."""
 
     engine_kind: ClassVar[str] = MODELS_ENGINE
     path: str = ""
     known: ModelEntry | None = None
+    copy: bool = False
 
 
 @dataclass(frozen=True, slots=True)

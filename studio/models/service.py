@@ -11,7 +11,7 @@ from typing import Any
 from studio.engines import protocol
 from studio.engines.protocol import CancelToken, EngineError, EngineEvent, EngineRequest
 from studio.models import hub
-from studio.models.inspect import ModelFileError, inspect_model, verify_model
+from studio.models.inspect import ModelFileError, copy_into_models, inspect_model, read_model, verify_model
 from studio.models.registry import ModelEntry, delete_downloaded_file
 from studio.models.requests import DownloadModelRequest, InspectModelRequest, ListRepoFilesRequest
 
@@ -44,6 +44,11 @@ class ModelFilesEngine:
             try:
                 if request.known is not None:
                     entry: ModelEntry = yield from verify_model(request.known, job_id, cancel)
+                elif request.copy:
+                    read_model(Path(request.path))  # refuse a bad file before copying gigabytes
+                    copy = yield from copy_into_models(Path(request.path), job_id, cancel)
+                    entry = yield from inspect_model(copy, job_id, cancel)
+                    entry.downloaded = True  # Studio's copy: removing it deletes it
                 else:
                     entry = yield from inspect_model(Path(request.path), job_id, cancel)
             except (ModelFileError, OSError) as exc:

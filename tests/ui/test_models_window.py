@@ -1,0 +1,280 @@
+"""The Models window, driven as a user would: import, verify, rename, remove, download (with cancel and
+resume) and per-model settings, through the real ``models`` and ``downloads`` engine processes."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QSpinBox
+from pytestqt.qtbot import QtBot
+
+from studio import paths
+from studio.models import hub
+from studio.models.registry import DIFFUSION, ModelEntry, ModelRegistry
+from studio.ui.jobs import JobRunner
+from studio.ui.models_window import COLUMNS, DownloadChoice, DownloadDialog, JobRow, ModelsWindow
+
+WAIT_MS = 60_000
+PLENTY = 64 * 10**9
+
+
+def _helpers() -> ModuleType:
+    name = "studio_tests_hub_stand_in"
+    if name not in sys.modules:
+        path = Path(__file__).parent.parent / "models" / "hub_stand_in.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+class ScriptedModelDialogs:
+    """Answers set in advance; every question asked is logged."""
+
+    def __init__(self, **answers: Any) -> None:
+        self.answers = answers
+        self.asked: list[tuple[str, tuple[object, ...]]] = []
+
+    def _answer(self, question: str, *args: object) -> Any:
+        self.asked.append((question, args))
+        if question not in self.answers:
+            raise AssertionError(f"unscripted question {question}{args}")
+        return self.answers[question]
+
+    def model_path(self, folder: bool) -> str | None:
+        return self._answer("model_path", folder)  # type: ignore[no-any-return]
+
+    def new_name(self, current: str) -> str | None:
+        return self._answer("new_name", current)  # type: ignore[no-any-return]
+
+    def confirm(self, title: str, message: str) -> bool:
+        return bool(self._answer("confirm", title, message))
+
+    def download_choice(self, runner: JobRunner) -> DownloadChoice | None:
+        return self._answer("download_choice")  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _helpers().write_tiny_gguf(tmp_path_factory.mktemp("models-window") / "tiny.gguf")
+
+
+@pytest.fixture
+def runner(qtbot: QtBot) -> Iterator[JobRunner]:
+    runner = JobRunner()
+    yield runner
+    runner.shutdown()
+
+
+@pytest.fixture
+def stand_in(gguf: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    module = _helpers()
+    server = module.HubStandIn(
+        {("acme/tiny", "tiny.gguf"): module.HubFile(gguf.read_bytes(), pause_at=1_200_000)}
+    ).start()
+    monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
+    yield server
+    server.stop()
+
+
+def make_window(
+    qtbot: QtBot, runner: JobRunner, dialogs: ScriptedModelDialogs, free: int = PLENTY
+) -> ModelsWindow:
+    window = ModelsWindow(ModelRegistry(), runner, dialogs, available_memory=lambda: free)
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+def cell(window: ModelsWindow, row: int, column: str) -> str:
+    item = window.table.item(row, COLUMNS.index(column))
+    assert item is not None
+    return item.text()
+
+
+def wait_for_jobs(qtbot: QtBot, window: ModelsWindow) -> None:
+    qtbot.waitUntil(lambda: not window.jobs, timeout=WAIT_MS)
+
+
+def test_import_in_place_shows_the_model_with_its_facts_and_fit(
+    qtbot: QtBot, runner: JobRunner, gguf: Path, tmp_path: Path
+) -> None:
+    model = tmp_path / "mine.gguf"
+    model.write_bytes(gguf.read_bytes())
+    window = make_window(qtbot, runner, ScriptedModelDialogs(model_path=str(model)))
+    assert window.table.rowCount() == 0 and "No models yet" in window.problem_label.text()
+    with qtbot.waitSignal(window.models_changed, timeout=WAIT_MS):
+        window.import_file_action.trigger()
+    assert window.table.rowCount() == 1
+    assert [
+        cell(window, 0, name) for name in ("Name", "Kind", "Quantization", "Context", "Licence", "Origin")
+    ] == [
+        "Tiny Stand-in",
+        "Instruct LLM",
+        "F32",
+        "2,048",
+        "mit",
+        "imported",
+    ]
+    assert cell(window, 0, "Memory now").endswith("fits")
+    digest = hashlib.sha256(model.read_bytes()).hexdigest()
+    assert window.detail_fields["SHA-256"].text() == digest
+    assert window.detail_fields["Path"].text() == str(model)
+    assert "Needs about" in window.fit_label.text()
+    assert "{{ m.content }}" in window.settings_form.chat_template.toPlainText()
+    assert window.settings_form.chat_template.isReadOnly()
+    assert not any(paths.models_dir().iterdir()), "an import without Copy must not copy"
+    assert ModelRegistry().get(str(model)).sha256 == digest  # type: ignore[union-attr]
+
+
+def test_import_with_copy_then_remove_deletes_only_studios_copy(
+    qtbot: QtBot, runner: JobRunner, gguf: Path
+) -> None:
+    dialogs = ScriptedModelDialogs(model_path=str(gguf), confirm=True)
+    window = make_window(qtbot, runner, dialogs)
+    window.copy_action.setChecked(True)
+    with qtbot.waitSignal(window.models_changed, timeout=WAIT_MS):
+        window.import_file_action.trigger()
+    copy = paths.models_dir() / "imported" / "tiny.gguf"
+    assert copy.is_file() and window.selected is not None and window.selected.path == str(copy)
+    assert cell(window, 0, "Origin") == "Studio's copy"
+    qtbot.mouseClick(window.remove_button, Qt.MouseButton.LeftButton)
+    assert "delete its file" in dialogs.asked[-1][1][1]  # type: ignore[operator]
+    assert not copy.exists() and gguf.exists() and window.table.rowCount() == 0
+
+
+def test_a_file_that_cannot_be_a_model_is_refused_with_its_reason(
+    qtbot: QtBot, runner: JobRunner, tmp_path: Path
+) -> None:
+    junk = tmp_path / "junk.gguf"
+    junk.write_bytes(b"GGUF" + bytes(64))
+    window = make_window(qtbot, runner, ScriptedModelDialogs(model_path=str(junk)))
+    window.import_model()
+    wait_for_jobs(qtbot, window)
+    assert "GGUF version 0" in window.status.text() and window.table.rowCount() == 0
+
+
+def test_verify_rename_and_remove_an_imported_model(
+    qtbot: QtBot, runner: JobRunner, gguf: Path, tmp_path: Path
+) -> None:
+    model = tmp_path / "mine.gguf"
+    model.write_bytes(gguf.read_bytes())
+    dialogs = ScriptedModelDialogs(model_path=str(model), new_name="  My  model ", confirm=True)
+    window = make_window(qtbot, runner, dialogs)
+    with qtbot.waitSignal(window.models_changed, timeout=WAIT_MS):
+        window.import_model()
+    qtbot.mouseClick(window.verify_button, Qt.MouseButton.LeftButton)
+    wait_for_jobs(qtbot, window)
+    assert "verified" in window.status.text() and window.problem_label.text() == ""
+
+    data = bytearray(model.read_bytes())
+    data[-1] ^= 1
+    model.write_bytes(bytes(data))
+    qtbot.mouseClick(window.verify_button, Qt.MouseButton.LeftButton)
+    wait_for_jobs(qtbot, window)
+    assert "changed since it was added" in window.problem_label.text()
+    assert "changed" in ModelRegistry().get(str(model)).problem  # type: ignore[union-attr]
+
+    qtbot.mouseClick(window.rename_button, Qt.MouseButton.LeftButton)
+    assert cell(window, 0, "Name") == "My model"
+    qtbot.mouseClick(window.remove_button, Qt.MouseButton.LeftButton)
+    assert "The file stays" in dialogs.asked[-1][1][1]  # type: ignore[operator]
+    assert model.exists() and window.table.rowCount() == 0 and ModelRegistry().entries() == []
+
+
+def test_download_shows_progress_can_be_cancelled_and_resumes(
+    qtbot: QtBot, runner: JobRunner, stand_in: Any, gguf: Path
+) -> None:
+    choice = DownloadChoice("acme/tiny", "tiny.gguf")
+    window = make_window(qtbot, runner, ScriptedModelDialogs(download_choice=choice))
+    qtbot.mouseClick(window.download_button, Qt.MouseButton.LeftButton)
+    item = window.jobs_area.itemAt(0)
+    row = item.widget() if item is not None else None
+    assert isinstance(row, JobRow)
+    qtbot.waitUntil(lambda: row.bar.maximum() == 1000 and row.bar.value() > 300, timeout=WAIT_MS)
+    assert "Downloading tiny.gguf" in row.label.text()
+    qtbot.mouseClick(row.cancel_button, Qt.MouseButton.LeftButton)
+    stand_in.files[("acme/tiny", "tiny.gguf")].release.set()
+    wait_for_jobs(qtbot, window)
+    assert "cancelled" in window.status.text()
+    part, _ = hub.partial_paths("acme/tiny", "tiny.gguf")
+    kept = part.stat().st_size
+    assert kept > 0 and not any(paths.models_dir().rglob("*.gguf")) and window.table.rowCount() == 0
+
+    with qtbot.waitSignal(window.models_changed, timeout=WAIT_MS):
+        qtbot.mouseClick(window.download_button, Qt.MouseButton.LeftButton)
+    assert stand_in.gets("tiny.gguf")[-1] == f"bytes={kept}-"
+    target = paths.models_dir() / "acme--tiny" / "tiny.gguf"
+    assert target.read_bytes() == gguf.read_bytes()
+    assert cell(window, 0, "Origin") == "downloaded" and "match the hub" in window.status.text()
+    assert window.detail_fields["Source"].text().startswith("acme/tiny/tiny.gguf@")
+
+
+def test_settings_are_saved_per_model_and_move_the_fit(qtbot: QtBot, runner: JobRunner) -> None:
+    registry = ModelRegistry()
+    registry.add(
+        ModelEntry(
+            path="/models/big.gguf",
+            name="Big",
+            kind="instruct",
+            size_bytes=2 * 10**9,
+            context_length=131072,
+            shape={"layers": 28, "heads": 24, "kv_heads": 8, "embedding": 3072},
+        )
+    )
+    registry.add(
+        ModelEntry(path="/models/sdxl_turbo.safetensors", engine=DIFFUSION, kind="sdxl", parameters=3 * 10**9)
+    )
+    window = make_window(qtbot, runner, ScriptedModelDialogs(confirm=False), free=6 * 10**9)
+    window.select("/models/big.gguf")
+    context = window.settings_form.fields["context"]
+    assert isinstance(context, QSpinBox) and context.value() == 4096
+    assert window.fit_label.text().startswith("Needs about")
+    context.setValue(131072)
+    assert ModelRegistry().get("/models/big.gguf").settings["context"] == 131072  # type: ignore[union-attr]
+    assert "swap" in window.fit_label.text()
+    with qtbot.assertNotEmitted(window.use_model):
+        window.use_selected()  # too big: the user is asked, and says no
+    assert window.dialogs.asked[-1][0] == "confirm"  # type: ignore[attr-defined]
+    context.setValue(2048)
+    with qtbot.waitSignal(window.use_model) as loaded:
+        window.use_selected()
+    assert loaded.args == ["/models/big.gguf", "llm"]
+
+    window.select("/models/sdxl_turbo.safetensors")
+    form = window.settings_form
+    assert form.preset_button.isEnabled()
+    assert (form.values()["steps"], form.values()["scheduler"], form.values()["width"]) == (2, "turbo", 1024)
+    form.fields["steps"].setValue(30)  # type: ignore[attr-defined]
+    qtbot.mouseClick(form.preset_button, Qt.MouseButton.LeftButton)
+    assert ModelRegistry().get("/models/sdxl_turbo.safetensors").settings["steps"] == 2  # type: ignore[union-attr]
+
+
+def test_the_download_dialog_offers_the_curated_list_and_lists_a_repos_files(
+    qtbot: QtBot, runner: JobRunner, stand_in: Any
+) -> None:
+    dialog = DownloadDialog(runner)
+    qtbot.addWidget(dialog)
+    assert dialog.list.rowCount() >= 8
+    first = dialog.curated[0]
+    assert dialog.choice() == DownloadChoice(first.repo_id, first.filename)
+    dialog.tabs.setCurrentIndex(1)
+    assert dialog.choice() is None
+    dialog.repo.setText("acme/tiny")
+    qtbot.mouseClick(dialog.list_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.file.count() == 1, timeout=WAIT_MS)
+    assert dialog.file.currentText().startswith("tiny.gguf (3.1 MB)")
+    assert dialog.choice() == DownloadChoice("acme/tiny", "tiny.gguf")
+    dialog.repo.setText("acme/missing")
+    qtbot.mouseClick(dialog.list_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "no such repository" in dialog.list_status.text(), timeout=WAIT_MS)
