@@ -207,21 +207,11 @@ def _verify(registry: ModelRegistry, keys: list[str]) -> int:
     for entry in entries:
         print(f"Verifying {entry.display_name} ({entry.path})", file=sys.stderr)
         fresh = _drive(verify_model(entry, "cli", CancelToken()))
+        registry.apply_verify(entry.path, fresh)
         if fresh.problem:
             failures += 1
-            registry.update(entry.path, problem=fresh.problem, checked=fresh.checked)
             print(f"FAILED {entry.display_name}: {fresh.problem}")
             continue
-        registry.update(
-            entry.path,
-            problem="",
-            checked=fresh.checked,
-            sha256=fresh.sha256,
-            size_bytes=fresh.size_bytes,
-            parameters=fresh.parameters or entry.parameters,
-            shape=fresh.shape or entry.shape,
-            license=fresh.license or entry.license,
-        )
         print(f"ok {entry.display_name}: sha256 {fresh.sha256[:12]}, header fine")
     return 1 if failures else 0
 

@@ -27,7 +27,7 @@ LLM_OVERHEAD_SHARE = 0.10
 KV_BYTES_PER_VALUE = 2  # f16 cache
 DIFFUSION_ACTIVATION_BYTES_PER_PIXEL = 1.2e9 / 1_000_000 / 4  # per pixel and per byte of the precision
 DIFFUSION_OVERHEAD_BYTES = 256 * MIB  # torch, diffusers, tokenizer
-PRECISION_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+PRECISION_BYTES = {"float32": 4, "bfloat16": 2, "auto": 4}  # auto may become bfloat16: keep the larger
 TIGHT_SHARE = 0.85  # above this share of the free memory, the fit is tight
 
 

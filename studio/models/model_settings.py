@@ -12,7 +12,7 @@ from typing import Any
 from studio.engines.schedulers import SCHEDULERS, Scheduler
 from studio.models.registry import DIFFUSION, ModelEntry
 
-PRECISIONS = ("float32", "bfloat16", "float16")
+PRECISIONS = ("auto", "bfloat16", "float32")  # the diffusion engine's choices (auto: bfloat16 where native)
 
 # key: (default, minimum, maximum) for numbers; (default, choices) for strings
 LLM_SETTINGS: dict[str, tuple[Any, ...]] = {
@@ -30,7 +30,7 @@ IMAGE_SETTINGS: dict[str, tuple[Any, ...]] = {
     "scheduler": (Scheduler.DEFAULT.value, SCHEDULERS),
     "width": (512, 64, 2048),
     "height": (512, 64, 2048),
-    "precision": ("float32", PRECISIONS),
+    "precision": ("auto", PRECISIONS),
 }
 
 # Few-step models: the name tells (LCM, Turbo, Lightning, Hyper); these defaults are what they need.

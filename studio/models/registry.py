@@ -339,6 +339,23 @@ class ModelRegistry:
         self._write()
         return entry
 
+    def apply_verify(self, path: str, fresh: ModelEntry) -> ModelEntry:
+        """Record what a verify of ``path`` found (``fresh``, from :func:`studio.models.inspect.verify_model`):
+        its problem when it failed, else the re-read header facts and hash."""
+        known = self._require(path)
+        if fresh.problem:
+            return self.update(path, problem=fresh.problem, checked=fresh.checked)
+        return self.update(
+            path,
+            problem="",
+            checked=fresh.checked,
+            sha256=fresh.sha256,
+            size_bytes=fresh.size_bytes,
+            parameters=fresh.parameters or known.parameters,
+            shape=fresh.shape or known.shape,
+            license=fresh.license or known.license,
+        )
+
     def rename(self, path: str, name: str) -> ModelEntry:
         """Give the model at ``path`` a new display name (the file keeps its name)."""
         name = " ".join(name.split())

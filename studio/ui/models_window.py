@@ -79,6 +79,21 @@ COLUMNS = (
     "SHA-256",
     "Path",
 )
+SETTING_LABELS = {
+    "context": "&Context (tokens):",
+    "threads": "&Threads (0 = automatic):",
+    "temperature": "&Temperature:",
+    "top_k": "Top &k:",
+    "top_p": "Top &p:",
+    "min_p": "&Min p:",
+    "max_tokens": "Ma&x new tokens:",
+    "steps": "&Steps:",
+    "guidance": "&Guidance:",
+    "scheduler": "S&cheduler:",
+    "width": "&Width:",
+    "height": "&Height:",
+    "precision": "&Precision:",
+}
 VERDICT_COLOURS = {Verdict.TOO_BIG: QColor("#b3261e"), Verdict.TIGHT: QColor("#a15c00")}
 
 
@@ -224,17 +239,8 @@ class ModelSettingsForm(QWidget):
 
         llm = QWidget()
         llm_form = QFormLayout(llm)
-        labels = {
-            "context": "&Context (tokens):",
-            "threads": "&Threads (0 = automatic):",
-            "temperature": "&Temperature:",
-            "top_k": "Top &k:",
-            "top_p": "Top &p:",
-            "min_p": "&Min p:",
-            "max_tokens": "Ma&x new tokens:",
-        }
         for key, spec in LLM_SETTINGS.items():
-            llm_form.addRow(labels[key], self._number(key, spec))
+            llm_form.addRow(SETTING_LABELS[key], self._number(key, spec))
         self.chat_template = QPlainTextEdit()
         self.chat_template.setReadOnly(True)
         self.chat_template.setAccessibleName("Chat template (read only)")
@@ -252,16 +258,8 @@ class ModelSettingsForm(QWidget):
 
         image = QWidget()
         image_form = QFormLayout(image)
-        image_labels = {
-            "steps": "&Steps:",
-            "guidance": "&Guidance:",
-            "scheduler": "S&cheduler:",
-            "width": "&Width:",
-            "height": "&Height:",
-            "precision": "&Precision:",
-        }
         for key, spec in IMAGE_SETTINGS.items():
-            image_form.addRow(image_labels[key], self._number(key, spec))
+            image_form.addRow(SETTING_LABELS[key], self._number(key, spec))
         self.preset_button = QPushButton("Use Few-Step Preset")
         self.preset_button.setToolTip("Steps, guidance and scheduler for LCM / Turbo models")
         self.preset_button.clicked.connect(self.apply_preset)
@@ -301,15 +299,8 @@ class ModelSettingsForm(QWidget):
             return
         self._loading = True
         try:
-            values = clean_settings(entry)
-            for key, value in values.items():
-                widget = self.fields[key]
-                if isinstance(widget, QComboBox):
-                    widget.setCurrentText(str(value))
-                elif isinstance(widget, QDoubleSpinBox):
-                    widget.setValue(float(value))
-                elif isinstance(widget, QSpinBox):
-                    widget.setValue(int(value))
+            for key, value in clean_settings(entry).items():
+                self._set(key, value)
             if entry.engine == DIFFUSION:
                 self.preset_button.setEnabled(few_step_preset(entry) is not None)
                 self.stack.setCurrentWidget(self.image_page)
@@ -341,13 +332,16 @@ class ModelSettingsForm(QWidget):
             return
         self.show_entry(self.entry)
         for key, value in FEW_STEP_PRESETS[preset].items():
-            widget = self.fields[key]
-            if isinstance(widget, QComboBox):
-                widget.setCurrentText(str(value))
-            elif isinstance(widget, QDoubleSpinBox):
-                widget.setValue(float(value))
-            elif isinstance(widget, QSpinBox):
-                widget.setValue(int(value))
+            self._set(key, value)
+
+    def _set(self, key: str, value: Any) -> None:
+        widget = self.fields[key]
+        if isinstance(widget, QComboBox):
+            widget.setCurrentText(str(value))
+        elif isinstance(widget, QDoubleSpinBox):
+            widget.setValue(float(value))
+        elif isinstance(widget, QSpinBox):
+            widget.setValue(int(value))
 
     def _save(self, *_args: object) -> None:
         if not self._loading and self.entry is not None:
@@ -642,20 +636,10 @@ class ModelsWindow(QWidget):
         def verified(fresh: ModelEntry) -> None:
             if self.registry.get(entry.path) is None:
                 return
+            self.registry.apply_verify(entry.path, fresh)
             if fresh.problem:
-                self.registry.update(entry.path, problem=fresh.problem, checked=fresh.checked)
                 self._say(f"{entry.display_name}: {fresh.problem}", error=True)
             else:
-                self.registry.update(
-                    entry.path,
-                    problem="",
-                    checked=fresh.checked,
-                    sha256=fresh.sha256,
-                    size_bytes=fresh.size_bytes,
-                    parameters=fresh.parameters or entry.parameters,
-                    shape=fresh.shape or entry.shape,
-                    license=fresh.license or entry.license,
-                )
                 self._say(f"{entry.display_name} verified: header fine, SHA-256 {fresh.sha256[:12]}….")
             self.refresh(select=entry.path)
 

@@ -189,7 +189,7 @@ def test_settings_are_cleaned_against_the_model() -> None:
     cleaned = clean_settings(lcm, {"width": 517, "precision": "float8", "scheduler": "nope", "steps": 0})
     assert (cleaned["width"], cleaned["precision"], cleaned["scheduler"], cleaned["steps"]) == (
         512,
-        "float32",
+        "auto",
         "lcm",
         1,
     )
