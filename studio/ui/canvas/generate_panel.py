@@ -142,8 +142,11 @@ class GeneratePanel(QWidget):
             "New &Seed", "Ctrl+Alt+D", self.pick_new_seed, "Pick a new random seed and keep it"
         )
         self.new_seed_button = QToolButton()
-        self.new_seed_button.setDefaultAction(self.new_seed_action)
+        # not setDefaultAction: the action's longer text would come back on its next change and widen the panel
         self.new_seed_button.setText("New")
+        self.new_seed_button.setToolTip(self.new_seed_action.toolTip())
+        self.new_seed_button.clicked.connect(self.new_seed_action.trigger)
+        self.new_seed_action.enabledChanged.connect(self.new_seed_button.setEnabled)
         self.new_seed_button.setAccessibleName("New seed")
         self.resolution_spin = QSpinBox()
         self.resolution_spin.setAccessibleName("Resolution")

@@ -45,6 +45,16 @@ def test_generate_vary_cancel_and_messages_are_visible(qtbot: QtBot, size: tuple
     panel.show_error("No image model chosen: choose a .safetensors file or a diffusers folder first.")
     qtbot.waitUntil(lambda: on_screen(window, panel.message_label))
     assert window.width() == size[0]  # the window was not forced wider than asked
+    # The settings scroll up and down inside the panel, never cut off at the right.
+    scroller = panel.settings_scroller
+    body = scroller.widget()
+    assert body.minimumSizeHint().width() <= scroller.viewport().width()
+    assert body.width() <= scroller.viewport().width()
+    scroller.ensureWidgetVisible(panel.new_seed_button)
+    qtbot.waitUntil(lambda: on_screen(window, panel.new_seed_button))  # scrolled to, and whole
+    panel.new_seed_action.setEnabled(False)
+    panel.new_seed_action.setEnabled(True)
+    assert panel.new_seed_button.text() == "New"  # its action's longer text would widen the panel
 
 
 def test_the_window_works_from_800_pixels_wide(qtbot: QtBot) -> None:
