@@ -14,10 +14,14 @@ The small parts use the tiny random-weight pipeline of ``studio.testing.tiny_dif
 from __future__ import annotations
 
 import argparse
+import io
+import json
+import math
 import os
 import platform
 import queue
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -169,56 +173,206 @@ def bench_small(args: argparse.Namespace, workdir: Path) -> list[str]:
     return lines
 
 
-def bench_full_size() -> list[str]:
-    import torch
+# --- SD 1.5-sized: Studio against plain diffusers, each configuration in its own process -------------------
 
-    from studio.engines.diffusion import DiffusionEngine
+FULL_SIZE = 512
+FULL_STEPS = (1, 4)
+CONFIGS = {
+    "diffusers-fp32": "plain diffusers, float32 (what a user would otherwise run)",
+    "diffusers-bf16": "plain diffusers, `dtype=torch.bfloat16`",
+    "studio": "Studio engine, Auto precision, full VAE, latent previews",
+    "studio-fast": "Studio engine, Auto precision, fast decode (TAESD), TAESD previews",
+}
+
+
+def save_full_size_model(folder: Path) -> Path:
+    """An SD 1.5-sized diffusers folder with random weights (from Studio's shipped configs) and a full-size
+    random TAESD in its ``taesd/`` subfolder, where Studio finds it by itself."""
+    from diffusers import AutoencoderTiny
+
     from studio.engines.diffusion_loading import CONFIGS_DIR
     from studio.testing.tiny_diffusion import random_pipeline_from_configs
 
-    started = time.perf_counter()
     pipe = random_pipeline_from_configs(CONFIGS_DIR / "sd15")
-    built = time.perf_counter() - started
-    engine = DiffusionEngine()
-    engine.use_pipeline(pipe, name="sd15-random", family="sd15")
+    pipe.save_pretrained(folder, safe_serialization=True)
+    taesd: Any = AutoencoderTiny()  # TAESD's own architecture
+    taesd.save_pretrained(folder / "taesd", safe_serialization=True)
+    return folder
 
-    def one(steps: int) -> tuple[float, float]:
-        request = ImageRequest(
-            new_job_id(),
-            prompt=PROMPT,
-            steps=steps,
-            guidance=1.0,
-            scheduler="lcm",
-            width=512,
-            height=512,
-            seed=3,
+
+def run_config(config: str, folder: Path, out: Path) -> dict[str, Any]:
+    """Time one configuration (in this process, which is then its engine process): load, a warm-up image,
+    then 1 and 4 steps at 512×512 with the Turbo scheduler (Euler a, trailing) and guidance off."""
+    import numpy as np
+
+    from studio.engines.diffusion_precision import peak_memory_bytes
+
+    record: dict[str, Any] = {"config": config}
+    started = time.perf_counter()
+    if config.startswith("diffusers"):
+        import torch
+        from diffusers import EulerAncestralDiscreteScheduler, StableDiffusionPipeline
+
+        dtype = torch.bfloat16 if config.endswith("bf16") else torch.float32
+        pipe: Any = StableDiffusionPipeline.from_pretrained(
+            folder, local_files_only=True, dtype=dtype, safety_checker=None, requires_safety_checker=False
         )
-        started = time.perf_counter()
-        last_step = started
-        for event in engine.handle(request, CancelToken()):
-            if event.kind is EventKind.PROGRESS and event.data.get("step") == steps:
-                last_step = time.perf_counter()
-            if event.kind is EventKind.ERROR:
-                raise SystemExit(event.text)
-        ended = time.perf_counter()
-        return ended - started, ended - last_step
+        pipe.set_progress_bar_config(disable=True)
+        pipe.scheduler = EulerAncestralDiscreteScheduler.from_config(
+            pipe.scheduler.config, timestep_spacing="trailing"
+        )
+        record["load_s"] = time.perf_counter() - started
 
-    one(1)  # warm-up
-    one_step, decode = one(1)
-    four_steps, _ = one(4)
-    per_step = (four_steps - one_step) / 3
-    return [
-        "### SD 1.5-sized pipeline (random weights from Studio's configs), 512×512, in-process engine",
+        def one(steps: int) -> tuple[float, float | None, float | None, Any]:
+            step_one: list[float] = []
+
+            def on_step(_pipe: Any, step: int, _t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+                if step == 0:
+                    step_one.append(time.perf_counter())
+                return tensors
+
+            begun = time.perf_counter()
+            image = pipe(
+                prompt=PROMPT,
+                num_inference_steps=steps,
+                guidance_scale=0.0,
+                height=FULL_SIZE,
+                width=FULL_SIZE,
+                generator=torch.Generator("cpu").manual_seed(3),
+                callback_on_step_end=on_step,
+            ).images[0]
+            return time.perf_counter() - begun, step_one[0] - begun, None, image
+
+    else:
+        from studio.engines.diffusion import DiffusionEngine
+
+        fast = config == "studio-fast"
+        engine = DiffusionEngine()
+        load = LoadPipelineRequest(new_job_id(), model_path=str(folder))
+        loaded = None
+        for event in engine.handle(load, CancelToken()):
+            if event.kind is EventKind.RESULT:
+                loaded = event.result
+        record["load_s"] = time.perf_counter() - started
+        record["precision"] = getattr(loaded, "precision", "")
+
+        def one(steps: int) -> tuple[float, float | None, float | None, Any]:
+            extra: dict[str, Any] = {"fast_decode": True} if fast else {}
+            request = ImageRequest(
+                new_job_id(),
+                prompt=PROMPT,
+                steps=steps,
+                scheduler="turbo",
+                width=FULL_SIZE,
+                height=FULL_SIZE,
+                seed=3,
+                preview_kind="taesd" if fast else "latent",
+                **extra,
+            )
+            begun = time.perf_counter()
+            step_one = preview = None
+            image = None
+            for event in engine.handle(request, CancelToken()):
+                now = time.perf_counter()
+                if event.kind is EventKind.PROGRESS and step_one is None:
+                    step_one = now
+                elif event.kind is EventKind.PREVIEW and preview is None:
+                    preview = now
+                elif event.kind is EventKind.ERROR:
+                    raise SystemExit(event.text)
+                elif event.kind is EventKind.RESULT:
+                    image = event.image
+            assert step_one is not None and image is not None
+            preview_gap = None if preview is None else preview - step_one
+            return time.perf_counter() - begun, step_one - begun, preview_gap, image
+
+    one(1)  # warm-up: oneDNN builds its kernels for these shapes on first use
+    for steps in FULL_STEPS:
+        seconds, to_step_one, preview_gap, image = one(steps)
+        record[f"steps_{steps}_s"] = seconds
+        record[f"steps_{steps}_first_step_s"] = to_step_one
+        record[f"steps_{steps}_preview_after_step_s"] = preview_gap
+        if steps == FULL_STEPS[-1]:
+            pixels = np.asarray(image if not isinstance(image, bytes) else decode_png(image))
+            np.save(out / f"{config}.npy", pixels.astype(np.uint8))
+    record["peak_rss_bytes"] = peak_memory_bytes()
+    return record
+
+
+def decode_png(data: bytes) -> Any:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        return image.convert("RGB").copy()
+
+
+def psnr(a: Any, b: Any) -> float:
+    """Peak signal-to-noise ratio of two uint8 images, in dB (inf when identical)."""
+    import numpy as np
+
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+def bench_full_size(configs: list[str], workdir: Path) -> list[str]:
+    import numpy as np
+    import torch
+
+    started = time.perf_counter()
+    folder = save_full_size_model(workdir / "sd15-random")
+    built = time.perf_counter() - started
+    records: dict[str, dict[str, Any]] = {}
+    for config in configs:  # one process each: a clean peak memory and no warm caches shared
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", config, "--model", str(folder), "--out", str(workdir)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        lines = done.stdout.strip().splitlines()
+        if done.returncode != 0 or not lines:
+            raise SystemExit(f"{config} failed:\n{done.stderr[-3000:]}")
+        records[config] = json.loads(lines[-1])
+    base = records.get("diffusers-fp32")
+
+    def cell(record: dict[str, Any], key: str) -> str:
+        value = record.get(key)
+        if value is None:
+            return "—"
+        ratio = f" ({base[key] / value:.2f}×)" if base and base.get(key) else ""
+        return f"{value:.1f} s{ratio}"
+
+    lines = [
+        f"### SD 1.5-sized pipeline (random weights from Studio's configs), {FULL_SIZE}×{FULL_SIZE}, Turbo "
+        "scheduler (Euler a, trailing), guidance off, end to end after a warm-up image",
         "",
-        "| setting | seconds per image |",
-        "| --- | ---: |",
-        f"| 1 step, LCM, guidance 1, latent previews | {one_step:.1f} s |",
-        f"| 4 steps, LCM, guidance 1, latent previews | {four_steps:.1f} s |",
-        "",
-        f"- About {per_step:.1f} s per UNet step; after the last step, VAE decode and PNG take {decode:.1f} s.",
-        f"- Building the random pipeline took {built:.0f} s (torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads).",
+        "| configuration | 1 step | 4 steps | first preview after step 1 | model load | peak memory |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
+    for config, record in records.items():
+        gap = record.get("steps_1_preview_after_step_s")
+        precision = f" [{record['precision']}]" if record.get("precision") else ""
+        lines.append(
+            f"| {CONFIGS[config]}{precision} | {cell(record, 'steps_1_s')} | {cell(record, 'steps_4_s')} | "
+            f"{'—' if gap is None else f'{gap:.2f} s'} | {record['load_s']:.1f} s | "
+            f"{record['peak_rss_bytes'] / 2**30:.1f} GiB |"
+        )
+    lines += ["", "(×: speed-up against plain diffusers in float32, measured in the same run.)"]
+    reference = workdir / "diffusers-fp32.npy"
+    if reference.is_file():
+        fp32 = np.load(reference)
+        for config in configs:
+            other = workdir / f"{config}.npy"
+            if config != "diffusers-fp32" and other.is_file():
+                lines.append(
+                    f"- {CONFIGS[config]}: PSNR against float32, same seed, 4 steps: "
+                    f"{psnr(fp32, np.load(other)):.1f} dB"
+                )
+    lines.append(
+        f"- Writing the random model took {built:.0f} s (torch {torch.__version__}, "
+        f"{os.cpu_count()} CPUs; threads: one per physical core)."
+    )
+    return lines
 
 
 def main() -> int:
@@ -232,17 +386,34 @@ def main() -> int:
     parser.add_argument(
         "--full-size", action="store_true", help="also time an SD 1.5-sized pipeline (minutes)"
     )
+    parser.add_argument(
+        "--configs",
+        default=",".join(CONFIGS),
+        help=f"SD 1.5-sized configurations, comma-separated (default: all of {', '.join(CONFIGS)})",
+    )
+    parser.add_argument("--no-tiny", action="store_true", help="skip the tiny-pipeline part")
+    parser.add_argument("--child", choices=tuple(CONFIGS), help=argparse.SUPPRESS)
+    parser.add_argument("--model", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_config(args.child, args.model, args.out)))
+        return 0
+    configs = [config.strip() for config in args.configs.split(",") if config.strip()]
+    unknown = [config for config in configs if config not in CONFIGS]
+    if unknown:
+        parser.error(f"unknown configuration {unknown[0]!r} (choose from {', '.join(CONFIGS)})")
     print(
         f"## Diffusion benchmark ({platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()})"
     )
     print()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["STUDIO_DATA_DIR"] = str(Path(tmp) / "data")
-        print("\n".join(bench_small(args, Path(tmp))))
-    if args.full_size:
-        print()
-        print("\n".join(bench_full_size()))
+        if not args.no_tiny:
+            print("\n".join(bench_small(args, Path(tmp))))
+        if args.full_size:
+            print()
+            print("\n".join(bench_full_size(configs, Path(tmp))))
     return 0
 
 

@@ -55,6 +55,16 @@ class CpuInfo:
         return bool(self.flags & AMX_FLAGS)
 
     @property
+    def native_bf16(self) -> str:
+        """The CPU's native bfloat16 instructions, which oneDNN uses for torch's bfloat16 convolutions and
+        matrix products: ``AMX`` or ``AVX-512 BF16`` (``/proc/cpuinfo`` flags), or "" without."""
+        if "amx_bf16" in self.flags:
+            return "AMX"
+        if "avx512_bf16" in self.flags:
+            return "AVX-512 BF16"
+        return ""
+
+    @property
     def reported_flags(self) -> list[str]:
         """The flags of :data:`REPORTED_FLAGS` this CPU has."""
         return [flag for flag in REPORTED_FLAGS if flag in self.flags]
@@ -159,3 +169,8 @@ def default_threads(requested: int = 0) -> int:
 def has_amx() -> bool:
     """True when this CPU has Intel AMX."""
     return cpu_info().has_amx
+
+
+def native_bf16() -> str:
+    """This CPU's native bfloat16 instructions (``AMX``, ``AVX-512 BF16``), or "" when it has none."""
+    return cpu_info().native_bf16

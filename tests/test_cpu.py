@@ -33,6 +33,16 @@ def test_a_cpu_without_amx_flags_has_no_amx() -> None:
     assert not CpuInfo(model=model, flags=flags, logical_cores=1, physical_cores=1).has_amx
 
 
+def test_native_bf16_names_amx_before_avx512_bf16_and_nothing_without_either() -> None:
+    def native(flags: str) -> str:
+        _, parsed, _ = parse_cpuinfo(cpuinfo_block(0, 0, flags))
+        return CpuInfo(model="x", flags=parsed, logical_cores=1, physical_cores=1).native_bf16
+
+    assert native(SAPPHIRE_RAPIDS_FLAGS) == "AMX"
+    assert native("fpu avx2 avx512f avx512bw avx512_bf16") == "AVX-512 BF16"  # AMD Zen 4, Cooper Lake
+    assert native("fpu avx2 avx512f avx512bw avx512_vnni") == ""  # AVX-512 without BF16 (Skylake-SP)
+
+
 def test_arm_cpuinfo_without_core_ids() -> None:
     text = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes\n\nprocessor\t: 1\nFeatures\t: fp asimd\n"
     _, flags, physical = parse_cpuinfo(text)
