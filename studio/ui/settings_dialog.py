@@ -1,4 +1,4 @@
-"""The Settings dialog: context size, threads, suggestion delay, length and temperature."""
+"""The Settings dialog: context size, threads, image precision, suggestion delay, length and temperature."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import dataclasses
 
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
@@ -14,7 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.cpu import physical_cores
+from studio.cpu import cpu_info, physical_cores
+from studio.engines.image_precision import Precision, resolve_precision
 from studio.settings import LIMITS, Settings
 
 
@@ -53,6 +55,25 @@ class SettingsDialog(QDialog):
         self.threads.setValue(settings.threads)
         layout.addRow(f"CPU &threads (0 = one per physical core: {cores}):", self.threads)
 
+        self.image_precision = QComboBox()
+        self.image_precision.setObjectName("image_precision")
+        auto = resolve_precision(Precision.AUTO)
+        for precision in Precision:
+            label = f"Automatic: {auto.dtype} on this CPU" if precision is Precision.AUTO else precision.label
+            self.image_precision.addItem(label, precision.value)
+        self.image_precision.setAccessibleName(f"Image generation precision; automatic is {auto.dtype} here")
+        native = cpu_info().native_bf16
+        self.image_precision.setToolTip(
+            "The number format image generation computes in. bfloat16 is several times faster on CPUs with "
+            "AVX-512 BF16 or AMX and differs from float32 only in fine detail; elsewhere float32 is faster. "
+            + (f"This CPU has {native}." if native else "This CPU has neither.")
+            + " A change applies from the next image (the model is loaded again once)."
+        )
+        self.image_precision.setCurrentIndex(
+            max(0, self.image_precision.findData(Precision.parse(settings.image_precision).value))
+        )
+        layout.addRow("&Image precision:", self.image_precision)
+
         self.suggestions_enabled = QCheckBox("Suggest continuations while I type")
         self.suggestions_enabled.setAccessibleName("Suggest continuations while typing")
         self.suggestions_enabled.setChecked(settings.suggestions_enabled)
@@ -88,6 +109,7 @@ class SettingsDialog(QDialog):
             self._settings,
             context_size=self.context_size.value(),
             threads=self.threads.value(),
+            image_precision=str(self.image_precision.currentData()),
             suggestions_enabled=self.suggestions_enabled.isChecked(),
             suggestion_delay_ms=self.suggestion_delay.value(),
             suggestion_max_tokens=self.suggestion_length.value(),
