@@ -160,19 +160,16 @@ def _entry_from(item: object) -> tuple[ModelEntry, dict[str, Any]] | None:
 
 
 def _migrate_v1(item: dict[str, Any]) -> dict[str, Any]:
-    """A version-1 model object in the version-2 layout: ``details`` keys that became fields move out."""
+    """A version-1 model object in the version-2 layout: ``details`` keys that became fields fill them (and
+    stay in ``details``)."""
     migrated = dict(item)
-    details = dict(item.get("details") or {}) if isinstance(item.get("details"), dict) else {}
-    model_kind = details.pop("model_kind", None)
-    family = details.pop("family", None)
-    architecture = details.pop("architecture", None)
-    if isinstance(model_kind, str) and kind_of(model_kind) is not ModelKind.UNKNOWN:
-        migrated["kind"] = model_kind
-    elif isinstance(family, str) and kind_of(family) is not ModelKind.UNKNOWN:
-        migrated["kind"] = family
-    if isinstance(architecture, str):
-        migrated["architecture"] = architecture
-    migrated["details"] = details
+    raw = item.get("details")
+    details: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    for key in ("model_kind", "family"):
+        if kind_of(details.get(key)) is not ModelKind.UNKNOWN:
+            migrated["kind"] = details[key]
+    if isinstance(details.get("architecture"), str):
+        migrated["architecture"] = details["architecture"]
     migrated.setdefault("added", item.get("last_used", 0.0))
     return migrated
 
@@ -283,8 +280,8 @@ class ModelRegistry:
     def record(self, path: str, engine: str = LLM, name: str = "", **details: Any) -> ModelEntry:
         """Remember that ``path`` was loaded now (adding it or updating it).
 
-        ``model_kind``, ``family`` and ``architecture`` in ``details`` fill the entry's fields; other keys are
-        kept in ``details``.
+        ``model_kind``, ``family`` and ``architecture`` in ``details`` also fill the entry's fields (and stay in
+        ``details``, where callers of the first registry read them).
         """
         entry = self.get(path)
         if entry is None:
@@ -294,10 +291,10 @@ class ModelRegistry:
         if not entry.details.get(USER_NAMED):
             entry.name = name or entry.name or Path(path).name
         for key in ("model_kind", "family"):
-            kind = kind_of(details.pop(key, None))
+            kind = kind_of(details.get(key))
             if kind is not ModelKind.UNKNOWN:
                 entry.kind = kind.value
-        architecture = details.pop("architecture", None)
+        architecture = details.get("architecture")
         if isinstance(architecture, str) and architecture:
             entry.architecture = architecture
         entry.details.update(details)

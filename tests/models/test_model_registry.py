@@ -36,7 +36,9 @@ def test_records_models_most_recent_first(tmp_path: Path) -> None:
     assert [entry.path for entry in entries] == [str(first), str(second)]
     assert entries[0].size_bytes == 10 and entries[0].model_kind is ModelKind.BASE
     assert (
-        entries[1].name == "B model" and entries[1].kind == "instruct" and entries[1].details == {"quirk": 1}
+        entries[1].name == "B model"
+        and entries[1].kind == "instruct"
+        and entries[1].details == {"model_kind": "instruct", "quirk": 1}
     )
     assert [entry.model_kind for entry in reloaded.entries(DIFFUSION)] == [ModelKind.SD15]
     assert reloaded.remove(str(second)) and not reloaded.remove(str(second))
@@ -104,8 +106,9 @@ def test_a_version_1_registry_is_migrated_and_the_old_file_kept() -> None:
         "Qwen2.5 0.5B Instruct",
         491400032,
     )
-    assert llm.details == {} and llm.last_used == 1790000000.5 and not llm.downloaded
-    assert (image.engine, image.model_kind, image.details) == (DIFFUSION, ModelKind.SDXL, {"note": "kept"})
+    assert llm.details == {"model_kind": "instruct", "architecture": "qwen2"}  # kept for older readers
+    assert llm.last_used == 1790000000.5 and not llm.downloaded
+    assert (image.engine, image.model_kind, image.details["note"]) == (DIFFUSION, ModelKind.SDXL, "kept")
     assert [entry.path for entry in registry.entries()] == [image.path, llm.path]
     written = json.loads(path.read_text(encoding="utf-8"))
     assert written["version"] == 2 and written["models"][0]["kind"] == "instruct"
