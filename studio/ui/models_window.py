@@ -194,19 +194,22 @@ class JobRow(QWidget):
     def __init__(self, label: str, handle: JobHandle[Any], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.handle = handle
-        layout = QHBoxLayout(self)
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
         self.label = QLabel(label)
-        self.label.setMinimumWidth(120)
+        self.label.setWordWrap(True)
         self.bar = QProgressBar()
         self.bar.setRange(0, 0)
         self.bar.setAccessibleName(f"Progress of {label}")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setAccessibleName(f"Cancel {label}")
         self.cancel_button.clicked.connect(handle.cancel)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(self.bar, 2)
-        layout.addWidget(self.cancel_button)
+        bar_row = QHBoxLayout()
+        bar_row.addWidget(self.bar, 1)
+        bar_row.addWidget(self.cancel_button)
+        layout.addWidget(self.label)
+        layout.addLayout(bar_row)
         handle.on_progress(self.show_progress)
 
     def show_progress(self, fraction: float | None, message: str) -> None:
