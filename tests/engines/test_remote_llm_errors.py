@@ -18,10 +18,13 @@ from studio.engines.host import run_job
 from studio.engines.protocol import CancelToken, EngineEvent, EngineRequest, EventKind
 from studio.engines.remote_llm import EXTRA_COMPLETION_FIELDS, RemoteLlmBackend
 from studio.engines.remote_requests import (
+    KEYRING_SERVICE,
     ConnectServerRequest,
     ServerLoadResult,
     ServerUrlError,
+    keyring_api_key,
     parse_server_url,
+    store_api_key,
 )
 from studio.engines.results import CANCELLED_FINISH, CompletionResult
 from studio.engines.text_requests import ChatRequest, CompletionRequest
@@ -461,3 +464,72 @@ def test_long_prompts_are_cut_to_the_servers_context_at_a_stable_point(
     assert len(document + "And") - len(sent[1]) == len(document + "And then") - len(sent[2])  # same cut point
     events = run(backend, CompletionRequest("no-cache", prompt="Hi", reuse_cache=False))
     assert server.seen[-1][3]["cache_prompt"] is False
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[Any]:
+    """The system keyring replaced by one in memory for the test (the ``keyring`` package is optional)."""
+    keyring = pytest.importorskip("keyring")
+    from keyring.backend import KeyringBackend
+
+    class MemoryKeyring(KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.passwords: dict[tuple[str, str], str] = {}
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return self.passwords.get((service, username))
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            self.passwords[(service, username)] = password
+
+        def delete_password(self, service: str, username: str) -> None:
+            self.passwords.pop((service, username), None)
+
+    previous = keyring.get_keyring()
+    memory = MemoryKeyring()
+    keyring.set_keyring(memory)
+    yield memory
+    keyring.set_keyring(previous)
+
+
+def test_the_api_key_comes_from_the_keyring(stub: Callable[..., StubServer], memory_keyring: Any) -> None:
+    server = stub({("GET", "/v1/models"): models, ("POST", "/v1/completions"): good_completion})
+    store_api_key(f"{server.url}/v1/", "from-the-keyring")  # kept under the canonical URL
+    assert memory_keyring.passwords == {(KEYRING_SERVICE, server.url): "from-the-keyring"}
+    backend = RemoteLlmBackend()
+    loaded = run(backend, ConnectServerRequest("connect", url=server.url.removeprefix("http://")))[-1].result
+    assert isinstance(loaded, ServerLoadResult) and loaded.api_key_source == "keyring"
+    assert run(backend, CompletionRequest("c", prompt="Hi"))[-1].kind is EventKind.RESULT
+    assert {headers.get("Authorization") for _, _, headers, _ in server.seen} == {"Bearer from-the-keyring"}
+
+
+def test_a_named_variable_wins_over_the_keyring(
+    stub: Callable[..., StubServer], memory_keyring: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = stub({("GET", "/v1/models"): models})
+    store_api_key(server.url, "from-the-keyring")
+    monkeypatch.setenv("STUDIO_TEST_KEY", "from-the-environment")
+    loaded = run(RemoteLlmBackend(), ConnectServerRequest("c", url=server.url, api_key_env="STUDIO_TEST_KEY"))
+    assert loaded[-1].result.api_key_source == "env:STUDIO_TEST_KEY"
+    assert {headers.get("Authorization") for _, _, headers, _ in server.seen} == {
+        "Bearer from-the-environment"
+    }
+
+
+def test_without_a_usable_keyring_no_key_is_sent(stub: Callable[..., StubServer]) -> None:
+    keyring = pytest.importorskip("keyring")
+    from keyring.backends import fail
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())  # what a machine without a keyring service has
+    try:
+        server = stub({("GET", "/v1/models"): models})
+        assert keyring_api_key(server.url) == ""
+        loaded = run(RemoteLlmBackend(), ConnectServerRequest("c", url=server.url))[-1].result
+    finally:
+        keyring.set_keyring(previous)
+    assert isinstance(loaded, ServerLoadResult) and loaded.api_key_source == ""
+    assert {headers.get("Authorization") for _, _, headers, _ in server.seen} == {None}
