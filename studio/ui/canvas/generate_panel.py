@@ -46,7 +46,7 @@ DEFAULT_GUIDANCE = 7.0
 DEFAULT_CANDIDATES = 2
 DEFAULT_STRENGTH = 0.5
 MAX_CANDIDATES = 8
-SETTINGS_MIN_HEIGHT = 48  # the scrolled prompts and settings never shrink below this
+SETTINGS_MIN_HEIGHT = 24  # about a line: at small sizes a long message takes the room first
 
 
 class _FitsAnyHeight(QWidget):

@@ -42,7 +42,8 @@ def test_generate_vary_cancel_and_messages_are_visible(qtbot: QtBot, size: tuple
     panel = window.generate_panel
     for button in (panel.generate_button, panel.vary_button, panel.cancel_button):
         assert on_screen(window, button), f"{button.text()} is not fully visible at {size}"
-    panel.show_error("No image model chosen: choose a .safetensors file or a diffusers folder first.")
+    panel.generate_action.trigger()  # no image model chosen: the panel says so, in sight
+    qtbot.waitUntil(lambda: "No image model chosen" in panel.message)
     qtbot.waitUntil(lambda: on_screen(window, panel.message_label))
     assert window.width() == size[0]  # the window was not forced wider than asked
     # The settings scroll up and down inside the panel, never cut off at the right.
