@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Generator
@@ -58,6 +59,7 @@ def add_models_parser(subparsers: Any) -> None:
 
 def run_models(args: argparse.Namespace) -> int:
     """Run one ``studio models`` command; returns the exit status."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # offline except inside a download (studio.models.hub)
     try:
         registry = ModelRegistry()
         command = args.models_command

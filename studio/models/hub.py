@@ -97,9 +97,12 @@ def check_names(repo_id: str, filename: str, revision: str = "main") -> None:
 
 @contextlib.contextmanager
 def hub_online() -> Iterator[None]:
-    """Allow huggingface_hub to reach the network inside the ``with`` block only."""
+    """Allow huggingface_hub to reach the network inside the ``with`` block only, for the requests of the
+    download itself: telemetry stays off (no torch version in the user agent, and no extra
+    ``/api/agent-harnesses`` request, which huggingface_hub 2.x makes to fill in its user agent)."""
     from huggingface_hub import constants
 
+    constants.HF_HUB_DISABLE_TELEMETRY = True
     previous_env = os.environ.get("HF_HUB_OFFLINE")
     previous = constants.HF_HUB_OFFLINE
     os.environ["HF_HUB_OFFLINE"] = "0"

@@ -3,6 +3,7 @@ so reading untrusted headers, hashing gigabytes and downloading never happen in 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +33,11 @@ def download_model(request: DownloadModelRequest, cancel: CancelToken) -> Iterat
     entry.source = downloaded.remote.source
     entry.added = time.time()
     yield protocol.result(job_id, entry)
+
+
+# Offline by default in the engine processes too: huggingface_hub reads this once, at import; a download
+# lifts it for its own requests only (studio.models.hub.hub_online).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 class ModelFilesEngine:

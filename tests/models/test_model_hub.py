@@ -49,6 +49,10 @@ def test_download_reports_progress_and_lands_checked_in_the_models_folder(
     assert len(fractions) >= 3 and fractions == sorted(fractions) and fractions[-1] == 1.0
     assert any("of 3.1 MB" in event.text for event in events)
     assert stand_in.gets("tiny.gguf") == [""]  # one GET, to the CDN, no range
+    assert [(method, path) for method, path, _ in stand_in.requests] == [
+        ("HEAD", "/acme/tiny/resolve/main/tiny.gguf"),
+        ("GET", "/repos/acme/tiny/tiny.gguf"),
+    ], "a download asks the hub for that file and nothing else"
     assert models_folder_files() == [done.path]
     assert list(hub_partials()) == []
 
