@@ -708,6 +708,9 @@ class ModelsWindow(QWidget):
         entry = self.selected
         if entry is None or entry.model_kind.label == "LoRA":
             return
+        if not entry.exists:
+            self._say(f"{entry.display_name}: the file is missing ({entry.path}).", error=True)
+            return
         fit = check_fit(entry, available=self.available_memory())
         if fit.verdict is Verdict.TOO_BIG and not self.dialogs.confirm(
             "Model Too Big", f"{entry.display_name}: {fit.message}\n\nLoad it anyway?"
@@ -715,8 +718,11 @@ class ModelsWindow(QWidget):
             return
         self.use_model.emit(entry.path, entry.engine)
 
-    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
-        super().closeEvent(event)  # running jobs go on; their results land in the registry
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        """Read the registry file again: ``studio models`` may have changed it while the window was hidden."""
+        super().showEvent(event)
+        self.registry.reload()
+        self.refresh()
 
 
 class DownloadDialog(QDialog):

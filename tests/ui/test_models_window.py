@@ -220,11 +220,15 @@ def test_download_shows_progress_can_be_cancelled_and_resumes(
     assert window.detail_fields["Source"].text().startswith("acme/tiny/tiny.gguf@")
 
 
-def test_settings_are_saved_per_model_and_move_the_fit(qtbot: QtBot, runner: JobRunner) -> None:
+def test_settings_are_saved_per_model_and_move_the_fit(
+    qtbot: QtBot, runner: JobRunner, tmp_path: Path
+) -> None:
+    big = tmp_path / "big.gguf"
+    big.write_bytes(b"GGUF")
     registry = ModelRegistry()
     registry.add(
         ModelEntry(
-            path="/models/big.gguf",
+            path=str(big),
             name="Big",
             kind="instruct",
             size_bytes=2 * 10**9,
@@ -236,12 +240,12 @@ def test_settings_are_saved_per_model_and_move_the_fit(qtbot: QtBot, runner: Job
         ModelEntry(path="/models/sdxl_turbo.safetensors", engine=DIFFUSION, kind="sdxl", parameters=3 * 10**9)
     )
     window = make_window(qtbot, runner, ScriptedModelDialogs(confirm=False), free=6 * 10**9)
-    window.select("/models/big.gguf")
+    window.select(str(big))
     context = window.settings_form.fields["context"]
     assert isinstance(context, QSpinBox) and context.value() == 4096
     assert window.fit_label.text().startswith("Needs about")
     context.setValue(131072)
-    assert ModelRegistry().get("/models/big.gguf").settings["context"] == 131072  # type: ignore[union-attr]
+    assert ModelRegistry().get(str(big)).settings["context"] == 131072  # type: ignore[union-attr]
     assert "swap" in window.fit_label.text()
     with qtbot.assertNotEmitted(window.use_model):
         window.use_selected()  # too big: the user is asked, and says no
@@ -249,15 +253,23 @@ def test_settings_are_saved_per_model_and_move_the_fit(qtbot: QtBot, runner: Job
     context.setValue(2048)
     with qtbot.waitSignal(window.use_model) as loaded:
         window.use_selected()
-    assert loaded.args == ["/models/big.gguf", "llm"]
+    assert loaded.args == [str(big), "llm"]
 
     window.select("/models/sdxl_turbo.safetensors")
+    with qtbot.assertNotEmitted(window.use_model):
+        window.use_selected()
+    assert "the file is missing" in window.status.text()
     form = window.settings_form
     assert form.preset_button.isEnabled()
     assert (form.values()["steps"], form.values()["scheduler"], form.values()["width"]) == (2, "turbo", 1024)
     form.fields["steps"].setValue(30)  # type: ignore[attr-defined]
     qtbot.mouseClick(form.preset_button, Qt.MouseButton.LeftButton)
     assert ModelRegistry().get("/models/sdxl_turbo.safetensors").settings["steps"] == 2  # type: ignore[union-attr]
+
+    ModelRegistry().remove(str(big))  # another process (the command line) changes the registry
+    window.hide()
+    window.show()
+    assert window.table.rowCount() == 1 and cell(window, 0, "Kind") == "SDXL"
 
 
 def test_the_download_dialog_offers_the_curated_list_and_lists_a_repos_files(
