@@ -161,7 +161,22 @@ def _row(entry: ModelEntry) -> str:
     )
 
 
+def _read_unchecked_headers(registry: ModelRegistry) -> None:
+    """Fill in the header facts of models that were only ever opened (quick; no hashing)."""
+    for entry in registry.entries():
+        if entry.checked or not entry.exists:
+            continue
+        try:
+            fresh = _drive(inspect_model(Path(entry.path), "cli", CancelToken(), hash_file=False))
+        except ModelFileError as exc:
+            registry.update(entry.path, problem=str(exc), checked=time.time())
+            continue
+        fresh.path = entry.path
+        registry.add(fresh)
+
+
 def _list(registry: ModelRegistry, as_json: bool) -> int:
+    _read_unchecked_headers(registry)
     entries = registry.entries()
     if as_json:
         from dataclasses import asdict

@@ -137,3 +137,13 @@ def test_pull_downloads_checks_and_registers(
 def test_pull_without_arguments_lists_the_curated_models(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = studio_models(capsys, "pull")
     assert status == 0 and "Q4_K_M" in out and ".gguf" in out and "turbo" in out.lower()
+
+
+def test_list_reads_the_headers_of_models_that_were_only_opened(
+    gguf: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ModelRegistry().record(str(gguf), "llm")
+    status, out, _ = studio_models(capsys, "list")
+    entry = ModelRegistry().get(str(gguf))
+    assert status == 0 and entry is not None and entry.context_length == 2048 and entry.sha256 == ""
+    assert "Instruct LLM" in out and "not hashed" in out

@@ -24,12 +24,14 @@ class InspectModelRequest(EngineRequest[ModelEntry]):
 
     With ``known`` (the registered entry) it is a verify: the result's ``problem`` says what no longer
     matches (header broken, hash changed), "" when all is well. With ``copy`` the file is first copied into
-    Studio's models folder (the result is the copy, marked as Studio's to delete)."""
+    Studio's models folder (the result is the copy, marked as Studio's to delete). Without ``hash_file`` only
+    the header is read (quick: the facts for the memory estimate of a model opened before it was checked)."""
 
     engine_kind: ClassVar[str] = MODELS_ENGINE
     path: str = ""
     known: ModelEntry | None = None
     copy: bool = False
+    hash_file: bool = True
 
 
 @dataclass(frozen=True, slots=True)

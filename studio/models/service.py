@@ -56,7 +56,7 @@ class ModelFilesEngine:
                     entry = yield from inspect_model(copy, job_id, cancel)
                     entry.downloaded = True  # Studio's copy: removing it deletes it
                 else:
-                    entry = yield from inspect_model(Path(request.path), job_id, cancel)
+                    entry = yield from inspect_model(Path(request.path), job_id, cancel, request.hash_file)
             except (ModelFileError, OSError) as exc:
                 raise EngineError(str(exc)) from exc
             yield protocol.result(job_id, entry)

@@ -374,6 +374,7 @@ class ModelsWindow(QWidget):
         self.dialogs: ModelDialogs = dialogs or QtModelDialogs(self)
         self._available = available_memory
         self.jobs: list[JobHandle[Any]] = []
+        self._reading: set[str] = set()  # paths whose headers are being read
         self._entries: list[ModelEntry] = []
         self.resize(1100, 680)
 
@@ -723,6 +724,36 @@ class ModelsWindow(QWidget):
         super().showEvent(event)
         self.registry.reload()
         self.refresh()
+        self.read_unchecked_headers()
+
+    def read_unchecked_headers(self) -> list[JobHandle[ModelEntry]]:
+        """Read the headers of models that were only ever opened (the menus record just their path), so their
+        kind, context and memory estimate show; no hashing (Verify does that)."""
+        handles = []
+        for entry in self.registry.entries():
+            if entry.checked or entry.path in self._reading or not entry.exists:
+                continue
+            self._reading.add(entry.path)
+            request = InspectModelRequest(new_job_id(), path=entry.path, hash_file=False)
+            handle = self.runner.run(request, f"Read {Path(entry.path).name}")
+
+            def read(fresh: ModelEntry, path: str = entry.path) -> None:
+                if self.registry.get(path) is not None:
+                    fresh.path = path  # as recorded (the job resolves symlinks)
+                    self.registry.add(fresh)
+                    self.refresh()
+
+            def failed(message: str, path: str = entry.path) -> None:
+                if self.registry.get(path) is not None:
+                    self.registry.update(path, problem=message, checked=time.time())
+                    self.refresh()
+
+            def done(_handle: JobHandle[ModelEntry], path: str = entry.path) -> None:
+                self._reading.discard(path)
+
+            handle.on_success(read).on_failure(failed).on_finished(done)
+            handles.append(handle)
+        return handles
 
 
 class DownloadDialog(QDialog):

@@ -290,3 +290,19 @@ def test_the_download_dialog_offers_the_curated_list_and_lists_a_repos_files(
     dialog.repo.setText("acme/missing")
     qtbot.mouseClick(dialog.list_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "no such repository" in dialog.list_status.text(), timeout=WAIT_MS)
+
+
+def test_models_that_were_only_opened_get_their_headers_read_when_the_window_shows(
+    qtbot: QtBot, runner: JobRunner, gguf: Path, tmp_path: Path
+) -> None:
+    opened = tmp_path / "opened.gguf"
+    opened.write_bytes(gguf.read_bytes())
+    ModelRegistry().record(str(opened), "llm", name="opened.gguf")  # what Open Model File… records
+    window = ModelsWindow(ModelRegistry(), runner, ScriptedModelDialogs(), available_memory=lambda: PLENTY)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.registry.entries()[0].checked > 0, timeout=WAIT_MS)
+    entry = ModelRegistry().get(str(opened))
+    assert entry is not None and entry.context_length == 2048 and entry.shape["layers"] == 2
+    assert entry.sha256 == "" and entry.last_used > 0  # no hashing behind the user's back; history kept
+    assert cell(window, 0, "Kind") == "Instruct LLM" and cell(window, 0, "Memory now").startswith("≈")
