@@ -4,27 +4,29 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import (
+    QColor,
+    QContextMenuEvent,
     QFocusEvent,
     QHideEvent,
     QInputMethodEvent,
     QKeyEvent,
     QKeySequence,
     QMouseEvent,
-    QPainter,
-    QPaintEvent,
     QPalette,
     QResizeEvent,
+    QTextBlock,
     QTextCharFormat,
     QTextCursor,
     QTextFormat,
     QTextLayout,
     QTextOption,
 )
-from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
+from PySide6.QtWidgets import QMenu, QPlainTextEdit, QTextEdit, QWidget
 
 from studio.ui.actions import make_action
 from studio.ui.write.ghost_text import (
@@ -39,6 +41,8 @@ from studio.ui.write.ghost_text import (
     utf16_len,
 )
 from studio.ui.write.markdown_highlighter import MarkdownHighlighter, mix
+from studio.ui.write.rewrite import InlinePrompt, RewriteProvider, RewriteSession, RewriteState
+from studio.writing.actions import WritingAction
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +71,14 @@ class MarkdownEditor(QPlainTextEdit):
     """The :class:`SuggestionState` value: ``idle``, ``waiting`` or ``streaming``."""
     suggestion_failed = Signal(str)
     """A continuation request failed; the message is fit for the status bar."""
+    suggestion_empty = Signal()
+    """A continuation came back empty or whitespace only (nothing was shown)."""
+    rewrite_status = Signal(str)
+    """A status-bar line about the selection action shown as a diff ("" when it ends)."""
+    rewrite_active_changed = Signal(bool)
+    """A rewrite diff started (True) or ended (False)."""
+    rewrite_accepted = Signal(str)
+    """A rewrite was accepted; the text that replaced the selection."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -87,7 +99,21 @@ class MarkdownEditor(QPlainTextEdit):
         self._ghost_position = -1
         self._state = SuggestionState.IDLE
         self._internal_edit = 0
+        self._layout_only = 0
         self._provenance = ProvenanceRanges()
+        self._marks_by_step: dict[int, tuple[int, list[tuple[int, int]]]] = {}
+        self._preedit_block: QTextBlock | None = None
+        self._alternatives: list[str] = []
+        self._alternative_index = -1
+        self._alternative_prefix_position = -1
+        self._rewrite_provider: RewriteProvider | None = None
+        self._rewrite: RewriteSession | None = None
+        self._rewrite_overlay: list[QTextEdit.ExtraSelection] = []
+        self._provenance_selections: list[QTextEdit.ExtraSelection] = []
+        self._rewrite_menu_filler: Callable[[QMenu], object] | None = None
+        self._prompt: InlinePrompt | None = None
+        self._prompt_submit: Callable[[str], object] | None = None
+        self._prompt_save: Callable[[str], object] | None = None
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -104,7 +130,16 @@ class MarkdownEditor(QPlainTextEdit):
         )
         self.suggest_action.setWhatsThis(self.suggest_action.statusTip())
 
+        self.instruction_action = make_action(
+            self,
+            "Edit Selection with Instruction…",
+            self._ask_instruction,
+            shortcut=QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_K),
+            description="Tell the AI what to do with the selected text (shown as a diff; Tab accepts)",
+            context=Qt.ShortcutContext.WidgetShortcut,
+        )
         self.document().contentsChange.connect(self._on_contents_change)
+        self.document().contentsChanged.connect(self._on_contents_changed)
         self.cursorPositionChanged.connect(self._on_cursor_moved)
 
     # -- public API ------------------------------------------------------------------------------------------
@@ -175,7 +210,7 @@ class MarkdownEditor(QPlainTextEdit):
         self._ghost_position = self.textCursor().position()
         if not self._ghost and (self._request is None or self._request.done):
             self.dismiss_suggestion()
-        self.viewport().update()
+        self._show_ghost()
         return True
 
     def dismiss_suggestion(self) -> None:
@@ -185,12 +220,12 @@ class MarkdownEditor(QPlainTextEdit):
             request.done = True
             if request.handle is not None:
                 _cancel(request.handle)
-        had_ghost = bool(self._ghost)
         self._ghost = ""
         self._ghost_position = -1
+        self._alternatives = []
+        self._alternative_index = -1
+        self._clear_preedit()
         self._set_state(SuggestionState.IDLE)
-        if had_ghost:
-            self.viewport().update()
 
     def ai_ranges(self) -> list[tuple[int, int]]:
         """Half-open ``(start, end)`` ranges of :meth:`document_text` that came from accepted suggestions."""
@@ -212,11 +247,328 @@ class MarkdownEditor(QPlainTextEdit):
                 start, end = py_to_qt_index(text, start), py_to_qt_index(text, end)
             self._provenance.add(start, end)
         self._refresh_provenance()
+        self._marks_by_step.clear()
+        self._remember_marks()
 
     def shutdown(self) -> None:
         """Stop timers and cancel any running generation (call before the editor goes away)."""
         self._timer.stop()
         self.dismiss_suggestion()
+        self.reject_rewrite()
+
+    # -- continuation alternatives ---------------------------------------------------------------------------
+
+    def suggestion_alternatives(self) -> list[str]:
+        """The continuations generated at this cursor position so far (the shown one is at
+        :meth:`suggestion_alternative_index`)."""
+        return list(self._alternatives)
+
+    def suggestion_alternative_index(self) -> int:
+        return self._alternative_index
+
+    def next_suggestion(self) -> bool:
+        """Show the next continuation alternative; past the last one, generate a new one (another seed)."""
+        if self._request is not None and not self._request.done:
+            return False
+        position = self.textCursor().position()
+        if self._alternatives and self._alternative_prefix_position == position:
+            if self._alternative_index + 1 < len(self._alternatives):
+                self._alternative_index += 1
+                self._ghost = self._alternatives[self._alternative_index]
+                self._ghost_position = position
+                self._show_ghost()
+                return True
+            return self._start_request(explicit=True, seed=len(self._alternatives) + 1)
+        return self._start_request(explicit=True, seed=1)
+
+    def previous_suggestion(self) -> bool:
+        """Show the previous continuation alternative; False at the first."""
+        position = self.textCursor().position()
+        if self._alternative_prefix_position != position or self._alternative_index <= 0:
+            return False
+        if self._request is not None and not self._request.done:
+            request, self._request = self._request, None
+            request.done = True
+            if request.handle is not None:
+                _cancel(request.handle)
+        self._alternative_index -= 1
+        self._ghost = self._alternatives[self._alternative_index]
+        self._ghost_position = position
+        self._set_state(SuggestionState.IDLE)
+        self._show_ghost()
+        return True
+
+    def _keep_alternative(self) -> None:
+        if self._alternative_prefix_position != self._ghost_position:
+            self._alternatives, self._alternative_index = [], -1
+            self._alternative_prefix_position = self._ghost_position
+        self._alternatives.append(self._ghost)
+        self._alternative_index = len(self._alternatives) - 1
+
+    # -- selection actions shown as a diff -------------------------------------------------------------------
+
+    def set_rewrite_provider(self, provider: RewriteProvider | None) -> None:
+        """Use ``provider`` for selection actions (None turns them off)."""
+        if provider is not self._rewrite_provider:
+            self.reject_rewrite()
+            self._rewrite_provider = provider
+        self.instruction_action.setEnabled(provider is not None)
+
+    def set_rewrite_menu_filler(self, filler: Callable[[QMenu], object] | None) -> None:
+        """``filler(menu)`` adds the Rewrite actions to the context menu's Rewrite submenu."""
+        self._rewrite_menu_filler = filler
+
+    def rewrite_session(self) -> RewriteSession | None:
+        """The selection action shown as a diff right now, if any."""
+        return self._rewrite
+
+    def start_rewrite(self, action: WritingAction, seed: int | None = None) -> bool:
+        """Run ``action`` on the selection and show the result as a diff; False without selection or
+        provider. The document does not change until :meth:`accept_rewrite`."""
+        provider = self._rewrite_provider
+        cursor = self.textCursor()
+        if provider is None or self.isReadOnly() or not cursor.hasSelection():
+            if provider is not None and not cursor.hasSelection():
+                self.rewrite_status.emit("Select the text to rewrite first")
+            return False
+        self.reject_rewrite()
+        self._timer.stop()
+        self.dismiss_suggestion()
+        start, end = cursor.selectionStart(), cursor.selectionEnd()
+        session = RewriteSession(self, provider, action, start, end, seed=seed)
+        if not session.selected.strip():
+            session.deleteLater()
+            self.rewrite_status.emit("Select some text first (the selection is only whitespace)")
+            return False
+        self._rewrite = session
+        session.changed.connect(lambda: self._show_rewrite(session))
+        session.status.connect(self.rewrite_status)
+        self._internal_edit += 1
+        try:
+            cursor.setPosition(end)
+            self.setTextCursor(cursor)  # the selection highlight would hide the diff
+        finally:
+            self._internal_edit -= 1
+        self.rewrite_active_changed.emit(True)
+        session.generate()
+        return True
+
+    def accept_rewrite(self) -> bool:
+        """Replace the selection with the shown alternative as one undo step, marked as AI-written."""
+        session = self._rewrite
+        if session is None:
+            return False
+        text = session.current_text()
+        if not text:
+            return False
+        self._end_rewrite()
+        self._replace_as_ai(session.start, session.end, text)
+        self.rewrite_accepted.emit(text)
+        self.rewrite_status.emit(f"{session.action.label}: accepted")
+        return True
+
+    def reject_rewrite(self) -> bool:
+        """Drop the diff (cancelling its generation); the document stays exactly as it was."""
+        if self._rewrite is None:
+            return False
+        self._end_rewrite()
+        self.rewrite_status.emit("")
+        return True
+
+    def cancel_rewrite(self) -> bool:
+        """Stop the running generation and close the diff (Esc)."""
+        return self.reject_rewrite()
+
+    def regenerate_rewrite(self) -> bool:
+        """Write another alternative (a new seed) and show it."""
+        return self._rewrite.generate() if self._rewrite is not None else False
+
+    def next_alternative(self) -> bool:
+        """Alt+]: the next rewrite alternative, or the next continuation alternative."""
+        if self._rewrite is not None:
+            self._rewrite.next_alternative()
+            return True
+        return self.next_suggestion()
+
+    def previous_alternative(self) -> bool:
+        """Alt+[: the previous rewrite alternative, or the previous continuation alternative."""
+        if self._rewrite is not None:
+            return self._rewrite.previous_alternative()
+        return self.previous_suggestion()
+
+    def open_inline_prompt(
+        self,
+        placeholder: str,
+        on_submit: Callable[[str], object],
+        on_save: Callable[[str], object] | None = None,
+    ) -> InlinePrompt:
+        """Show the small inline prompt; ``on_submit(text)`` runs on Enter (with the selection kept)."""
+        if self._prompt is None:
+            self._prompt = InlinePrompt(self.viewport())
+            self._prompt.submitted.connect(self._on_prompt_submitted)
+            self._prompt.saved.connect(self._on_prompt_saved)
+        self._prompt_submit, self._prompt_save = on_submit, on_save
+        self._prompt.open(placeholder, savable=on_save is not None)
+        return self._prompt
+
+    def _ask_instruction(self) -> None:
+        from studio.writing.actions import UserActions, instruction_action
+
+        def save(text: str) -> None:
+            label = text if len(text) <= 40 else text[:39].rstrip() + "…"
+            try:
+                UserActions().save(label, text)
+            except (OSError, ValueError) as exc:
+                self.rewrite_status.emit(f"Could not save the action: {exc}")
+            else:
+                self.rewrite_status.emit(f"Saved \u201c{label}\u201d in Rewrite \u203a My Actions")
+
+        if not self.textCursor().hasSelection():
+            self.rewrite_status.emit("Select the text to rewrite first, then press Ctrl+K")
+            return
+        self.open_inline_prompt(
+            "Tell the AI what to do with the selection (Enter runs, Esc closes)",
+            lambda text: self.start_rewrite(instruction_action(text)),
+            on_save=save,
+        )
+
+    def _on_prompt_submitted(self, text: str) -> None:
+        if self._prompt_submit is not None:
+            self._prompt_submit(text)
+
+    def _on_prompt_saved(self, text: str) -> None:
+        if self._prompt_save is not None:
+            self._prompt_save(text)
+
+    def _end_rewrite(self) -> None:
+        session, self._rewrite = self._rewrite, None
+        if session is None:
+            return
+        session.close()
+        session.deleteLater()
+        self._rewrite_overlay = []
+        self._clear_preedit()
+        self._apply_extra_selections()
+        self.rewrite_active_changed.emit(False)
+
+    def _show_rewrite(self, session: RewriteSession) -> None:
+        if session is not self._rewrite:
+            return
+        palette = self.palette()
+        base = palette.color(QPalette.ColorRole.Base)
+        text_color = palette.color(QPalette.ColorRole.Text)
+        removed = QTextCharFormat()
+        removed.setFontStrikeOut(True)
+        removed.setForeground(mix(text_color, QColor(200, 40, 40), 0.55))
+        removed.setBackground(mix(base, QColor(220, 50, 50), 0.14))
+        kept = QTextCharFormat()
+        kept.setForeground(mix(text_color, base, 0.45))
+        pending = QTextCharFormat()
+        pending.setBackground(mix(base, palette.color(QPalette.ColorRole.Highlight), 0.18))
+        inserted = QTextCharFormat()
+        inserted.setForeground(text_color)
+        inserted.setBackground(mix(base, QColor(40, 170, 80), 0.22))
+        same = QTextCharFormat()
+        same.setForeground(text_color)
+        same.setBackground(mix(base, QColor(40, 170, 80), 0.07))
+        note = QTextCharFormat()
+        note.setForeground(mix(text_color, base, 0.5))
+        note.setFontItalic(True)
+
+        current = session.current
+        new_text = session.current_text()
+        overlay: list[tuple[int, int, QTextCharFormat]] = []
+        preedit = ""
+        ranges: list[tuple[int, int, QTextCharFormat]] = []
+        if not new_text:
+            overlay.append((session.start, session.end, pending))
+            if current is not None and current.running:
+                message = "rewriting…"
+            elif current is not None and current.state is RewriteState.FAILED:
+                message = "failed (Alt+] tries again, Esc closes)"
+            else:
+                message = "no text came back (Alt+] tries again, Esc closes)"
+            preedit = f" \u27e8{message}\u27e9"
+            ranges.append((0, utf16_len(preedit), note))
+        else:
+            position = session.start
+            for op, piece in session.diff():
+                length = utf16_len(piece)
+                if op == "insert":
+                    ranges.append((utf16_len(preedit), length, inserted))
+                    preedit += piece
+                    continue
+                overlay.append((position, position + length, removed if op == "delete" else kept))
+                position += length
+                if op == "equal":
+                    ranges.append((utf16_len(preedit), length, same))
+                    preedit += piece
+            separator = "" if session.selected[-1:].isspace() else " "
+            ranges = [(start + len(separator), length, fmt) for start, length, fmt in ranges]
+            preedit = separator + preedit.rstrip("\n")
+            if current is not None and current.running:
+                ranges.append((utf16_len(preedit), 2, note))
+                preedit += " \u2026"
+        self._rewrite_overlay = []
+        for start, end, fmt in overlay:
+            if end > start:
+                selection = QTextEdit.ExtraSelection()
+                cursor = QTextCursor(self.document())
+                cursor.setPosition(start)
+                cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+                selection.cursor = cursor  # type: ignore[misc]
+                selection.format = fmt  # type: ignore[misc]
+                self._rewrite_overlay.append(selection)
+        self._apply_extra_selections()
+        anchor = session.end
+        text = self.document_text()
+        end_index = qt_to_py_index(text, session.end)
+        trailing = len(text[:end_index]) - len(text[:end_index].rstrip("\n"))
+        anchor -= trailing
+        self._set_preedit(anchor, preedit.replace("\n", "\u2028"), ranges)
+
+    def _replace_as_ai(self, start: int, end: int, text: str) -> None:
+        """Replace ``[start, end)`` with ``text`` as one undo step and mark it as AI text."""
+        self._remember_marks()
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(start)
+        cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+        self._internal_edit += 1
+        try:
+            cursor.beginEditBlock()
+            cursor.insertText(text)
+            cursor.endEditBlock()
+            self.setTextCursor(cursor)
+        finally:
+            self._internal_edit -= 1
+        self._provenance.add(start, start + utf16_len(text))
+        self._refresh_provenance()
+        self._remember_marks()
+        self.ensureCursorVisible()
+
+    # -- AI marks across undo and redo -----------------------------------------------------------------------
+
+    def _remember_marks(self) -> None:
+        """Remember the AI marks of the current text at the current undo step (undo/redo brings them back)."""
+        self._marks_by_step[self.document().availableUndoSteps()] = (
+            hash(self.document_text()),
+            self._provenance.ranges(),
+        )
+
+    def _on_contents_changed(self) -> None:
+        if self._layout_only or self._internal_edit or not (self._marks_by_step or self._provenance):
+            return
+        step = self.document().availableUndoSteps()
+        remembered = self._marks_by_step.get(step)
+        if remembered is not None and remembered[0] == hash(self.document_text()):
+            if remembered[1] != self._provenance.ranges():
+                self._provenance.clear()
+                for low, high in remembered[1]:
+                    self._provenance.add(low, high)
+                self._refresh_provenance()
+            return
+        self._marks_by_step = {k: v for k, v in self._marks_by_step.items() if k < step}
+        self._remember_marks()
 
     # -- requests --------------------------------------------------------------------------------------------
 
@@ -231,7 +583,7 @@ class MarkdownEditor(QPlainTextEdit):
         if self.isVisible() and self._request is None and not self._ghost:
             self._start_request(explicit=False)
 
-    def _start_request(self, explicit: bool) -> bool:
+    def _start_request(self, explicit: bool, seed: int | None = None) -> bool:
         provider = self._provider
         if provider is None or not self._suggestions_enabled or self.isReadOnly():
             return False
@@ -245,19 +597,24 @@ class MarkdownEditor(QPlainTextEdit):
         if not explicit and (not prefix.strip() or suffix[:1].isalnum() or suffix[:1] == "_"):
             return False
         self._timer.stop()
+        alternatives, index = self._alternatives, self._alternative_index
         self.dismiss_suggestion()
+        if seed is not None and self._alternative_prefix_position == cursor.position():
+            self._alternatives, self._alternative_index = alternatives, index
         request = _Request()
         self._request = request
         self._ghost_position = cursor.position()
         self._set_state(SuggestionState.WAITING)
         try:
-            handle = provider.start_continuation(
-                prefix,
-                suffix,
+            callbacks = (
                 lambda text: self._on_tokens(request, text),
                 lambda: self._on_finished(request),
                 lambda message: self._on_failed(request, message),
             )
+            if seed is not None and _accepts_seed(provider):
+                handle = provider.start_continuation(prefix, suffix, *callbacks, seed=seed)  # type: ignore[call-arg]
+            else:
+                handle = provider.start_continuation(prefix, suffix, *callbacks)
         except Exception as exc:  # a broken provider must never break typing
             log.exception("start_continuation failed")
             self._on_failed(request, str(exc) or type(exc).__name__)
@@ -279,15 +636,21 @@ class MarkdownEditor(QPlainTextEdit):
             return
         self._ghost += text
         self._set_state(SuggestionState.STREAMING)
-        self.viewport().update()
+        self._show_ghost()
 
     def _on_finished(self, request: _Request) -> None:
         if request is not self._request or request.done:
             return
         request.done = True
-        if not self._ghost:
-            self.dismiss_suggestion()
+        if not self._ghost.strip():
+            # nothing worth showing: say so (state ``empty`` until the next request or cursor move)
+            self._request = None
+            self._ghost = ""
+            self._clear_preedit()
+            self._set_state(SuggestionState.EMPTY)
+            self.suggestion_empty.emit()
         else:
+            self._keep_alternative()
             self._set_state(SuggestionState.IDLE)
 
     def _on_failed(self, request: _Request, message: str) -> None:
@@ -305,6 +668,8 @@ class MarkdownEditor(QPlainTextEdit):
     # -- edits -----------------------------------------------------------------------------------------------
 
     def _insert_accepted(self, text: str) -> None:
+        self._clear_preedit()
+        self._remember_marks()
         cursor = self.textCursor()
         start = cursor.position()
         self._internal_edit += 1
@@ -317,18 +682,27 @@ class MarkdownEditor(QPlainTextEdit):
             self._internal_edit -= 1
         self._provenance.add(start, start + utf16_len(text))
         self._refresh_provenance()
+        self._remember_marks()
         self.ensureCursorVisible()
 
     def _on_contents_change(self, position: int, removed: int, added: int) -> None:
+        if self._layout_only:
+            return
         if self._provenance.apply_change(position, removed, added):
             self._refresh_provenance()
         if not self._internal_edit and (self._request is not None or self._ghost):
             self.dismiss_suggestion()
+        if not self._internal_edit and self._rewrite is not None:
+            self._end_rewrite()  # the text under the diff changed: the diff no longer applies
 
     def _on_cursor_moved(self) -> None:
         if self._internal_edit:
             return
         self._timer.stop()
+        if self._state is SuggestionState.EMPTY:
+            self._set_state(SuggestionState.IDLE)
+        if self._rewrite is not None:
+            self.reject_rewrite()
         if self._request is None and not self._ghost:
             return
         cursor = self.textCursor()
@@ -353,7 +727,11 @@ class MarkdownEditor(QPlainTextEdit):
             selection.cursor = cursor  # type: ignore[misc]
             selection.format = fmt  # type: ignore[misc]
             selections.append(selection)
-        self.setExtraSelections(selections)
+        self._provenance_selections = selections
+        self._apply_extra_selections()
+
+    def _apply_extra_selections(self) -> None:
+        self.setExtraSelections([*self._provenance_selections, *self._rewrite_overlay])
 
     # -- events ----------------------------------------------------------------------------------------------
 
@@ -365,13 +743,31 @@ class MarkdownEditor(QPlainTextEdit):
             and isinstance(event, QKeyEvent)
             and (
                 self._is_suggest_shortcut(event)
+                or self._is_instruction_shortcut(event)
+                or _alternative_step(event) != 0
                 or (self._ghost and self._is_suggestion_key(event))
                 or (self._request is not None and event.key() == Qt.Key.Key_Escape)
+                or (self._rewrite is not None and self._is_rewrite_key(event))
             )
         ):
             event.accept()
             return True
         return super().event(event)
+
+    def _is_instruction_shortcut(self, event: QKeyEvent) -> bool:
+        shortcut = self.instruction_action.shortcut()
+        pressed = QKeySequence(event.keyCombination())
+        return not shortcut.isEmpty() and shortcut.matches(pressed) == QKeySequence.SequenceMatch.ExactMatch
+
+    @staticmethod
+    def _is_rewrite_key(event: QKeyEvent) -> bool:
+        plain = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier == Qt.KeyboardModifier.NoModifier
+        return plain and event.key() in (
+            Qt.Key.Key_Tab,
+            Qt.Key.Key_Return,
+            Qt.Key.Key_Enter,
+            Qt.Key.Key_Escape,
+        )
 
     def _is_suggest_shortcut(self, event: QKeyEvent) -> bool:
         shortcut = self.suggest_action.shortcut()
@@ -395,6 +791,26 @@ class MarkdownEditor(QPlainTextEdit):
             # Shift+Enter would insert U+2028, which is not a line break in a plain-text file.
             event = QKeyEvent(event.type(), key, modifiers & ~Qt.KeyboardModifier.ShiftModifier, "\r")
             plain = event.modifiers() == Qt.KeyboardModifier.NoModifier
+        step = _alternative_step(event)
+        if step:
+            if step > 0:
+                self.next_alternative()
+            else:
+                self.previous_alternative()
+            return
+        if self._rewrite is not None:
+            if key in (Qt.Key.Key_Tab, Qt.Key.Key_Return, Qt.Key.Key_Enter) and plain:
+                self.accept_rewrite()
+                return
+            if key == Qt.Key.Key_Escape and plain:
+                self.reject_rewrite()
+                return
+            if key not in _MODIFIER_KEYS:
+                self.reject_rewrite()  # any other key: back to plain editing, the document untouched
+        if self._is_instruction_shortcut(event):
+            if self.instruction_action.isEnabled():
+                self.instruction_action.trigger()
+            return
         if self._ghost:
             if key == Qt.Key.Key_Tab and plain:
                 self.accept_suggestion()
@@ -430,6 +846,7 @@ class MarkdownEditor(QPlainTextEdit):
         if not self._ghost.startswith(text):
             return False
         expected = self._ghost_position + utf16_len(text)
+        self._clear_preedit()
         self._internal_edit += 1
         try:
             super().keyPressEvent(event)
@@ -444,7 +861,7 @@ class MarkdownEditor(QPlainTextEdit):
         if not self._ghost and (self._request is None or self._request.done):
             self.dismiss_suggestion()
             self._restart_timer()
-        self.viewport().update()
+        self._show_ghost()
         return True
 
     def inputMethodEvent(self, event: QInputMethodEvent) -> None:  # noqa: N802 (Qt override)
@@ -455,8 +872,9 @@ class MarkdownEditor(QPlainTextEdit):
             self._restart_timer()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
-        """A click dismisses the suggestion, even one that leaves the cursor where it was."""
+        """A click dismisses the suggestion (even one that leaves the cursor where it was) and the diff."""
         self.dismiss_suggestion()
+        self.reject_rewrite()
         super().mousePressEvent(event)
 
     def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 (Qt override)
@@ -485,87 +903,74 @@ class MarkdownEditor(QPlainTextEdit):
         self.setViewportMargins(side, 0, side, 0)
         super().resizeEvent(event)
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt override)
-        """Paint the document, then the ghost text over it."""
-        super().paintEvent(event)
-        if self._ghost and self._ghost_position == self.textCursor().position():
-            painter = QPainter(self.viewport())
-            try:
-                self._paint_ghost(painter)
-            finally:
-                painter.end()
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802 (Qt override)
+        """The usual edit menu, plus the Rewrite actions when text is selected and a menu filler is set."""
+        menu = self.createStandardContextMenu(event.pos())
+        if (
+            self._rewrite_menu_filler is not None
+            and self.textCursor().hasSelection()
+            and not self.isReadOnly()
+        ):
+            menu.addSeparator()
+            self._rewrite_menu_filler(menu.addMenu("Rewrite"))
+        menu.exec(event.globalPos())
+        menu.deleteLater()
 
-    def _paint_ghost(self, painter: QPainter) -> None:
-        """Lay the suggestion out from the cursor, followed by the rest of the paragraph, wrapping like the
-        document does; the rows it covers are painted over opaquely so nothing shows through."""
-        cursor = self.textCursor()
-        block = cursor.block()
-        block_layout = block.layout()
-        if block_layout is None or block_layout.lineCount() == 0:
+    # -- text shown in the layout but not in the document (ghost text, the rewrite's new text) ---------------
+
+    def _set_preedit(self, position: int, text: str, ranges: list[tuple[int, int, QTextCharFormat]]) -> None:
+        """Show ``text`` at document ``position`` in the block's pre-edit area: the lines below move down, the
+        document does not change. ``ranges`` are ``(start, length, format)`` within ``text``."""
+        block = self.document().findBlock(position)
+        layout = block.layout() if block.isValid() else None
+        if layout is None:
             return
-        caret = self.cursorRect(cursor)
-        first_line = block_layout.lineAt(0)
-        block_rect = self.blockBoundingGeometry(block).translated(self.contentOffset())
-        left = block_rect.left() + block_layout.position().x() + first_line.x()
-        width = max(1.0, first_line.width())
-        block_text = block.text()
-        rest = block_text[qt_to_py_index(block_text, cursor.position() - block.position()) :]
-        composed = (self._ghost + rest).replace("\n", "\u2028")
+        if self._preedit_block is not None and self._preedit_block != block:
+            self._clear_preedit()
+        in_block = position - block.position()
+        layout.setPreeditArea(in_block, text)
+        formats = []
+        for start, length, fmt in ranges:
+            if length > 0:
+                item = QTextLayout.FormatRange()
+                item.start, item.length, item.format = in_block + start, length, fmt
+                formats.append(item)
+        layout.setFormats(formats)  # the highlighter adds its own around the pre-edit area
+        self._preedit_block = block
+        self._relayout(block)
 
+    def _clear_preedit(self) -> None:
+        block, self._preedit_block = self._preedit_block, None
+        if block is None or not block.isValid():
+            return
+        layout = block.layout()
+        if layout is None or not layout.preeditAreaText():
+            return
+        layout.setPreeditArea(-1, "")
+        layout.setFormats([])
+        self._relayout(block)
+
+    def _relayout(self, block: QTextBlock) -> None:
+        # Qt reports the relayout as a contents change of the block although no text changed
+        self._layout_only += 1
+        try:
+            self._highlighter.rehighlightBlock(block)
+            self.document().markContentsDirty(block.position(), block.length())
+        finally:
+            self._layout_only -= 1
+        self.viewport().update()
+
+    def _show_ghost(self) -> None:
+        if not self._ghost or self._ghost_position < 0:
+            self._clear_preedit()
+            return
         palette = self.palette()
-        base = palette.color(QPalette.ColorRole.Base)
-        text_color = palette.color(QPalette.ColorRole.Text)
         ghost_format = QTextCharFormat()
-        ghost_format.setForeground(mix(text_color, base, 0.55))
-        rest_format = QTextCharFormat()
-        rest_format.setForeground(text_color)
-        ghost_range = QTextLayout.FormatRange()
-        ghost_range.start, ghost_range.length = 0, utf16_len(self._ghost)
-        ghost_range.format = ghost_format
-        rest_range = QTextLayout.FormatRange()
-        rest_range.start, rest_range.length = ghost_range.length, utf16_len(rest)
-        rest_range.format = rest_format
-
-        layout = QTextLayout(composed, self.font(), self.viewport())
-        option = QTextOption(self.document().defaultTextOption())
-        option.setWrapMode(self.wordWrapMode())
-        option.setTabStopDistance(self.tabStopDistance())
-        layout.setTextOption(option)
-        # Keep the highlighting of the text that moves behind the suggestion.
-        in_block = cursor.position() - block.position()
-        shift = ghost_range.length - in_block
-        moved = []
-        for highlight in block_layout.formats():
-            start = max(highlight.start, in_block)
-            end = highlight.start + highlight.length
-            if end > start:
-                shifted = QTextLayout.FormatRange()
-                shifted.start, shifted.length, shifted.format = start + shift, end - start, highlight.format
-                moved.append(shifted)
-        layout.setFormats([ghost_range, rest_range, *moved])
-        indent = caret.left() - left
-        layout.beginLayout()
-        y = 0.0
-        while True:
-            line = layout.createLine()
-            if not line.isValid():
-                break
-            x = indent if line.lineNumber() == 0 else 0.0
-            line.setLineWidth(max(1.0, width - x))
-            line.setPosition(QPointF(x, y))
-            y += line.height()
-        layout.endLayout()
-
-        top = float(caret.top())
-        right = float(self.viewport().width())
-        first_height = layout.lineAt(0).height() if layout.lineCount() else float(caret.height())
-        painter.fillRect(QRectF(caret.left(), top, right - caret.left(), first_height), base)
-        covered_bottom = max(top + y, block_rect.bottom())
-        if covered_bottom > top + first_height:
-            painter.fillRect(QRectF(0, top + first_height, right, covered_bottom - top - first_height), base)
-        layout.draw(painter, QPointF(left, top))
-        if self.hasFocus():
-            painter.fillRect(QRect(caret.left(), caret.top(), self.cursorWidth(), caret.height()), text_color)
+        ghost_format.setForeground(
+            mix(palette.color(QPalette.ColorRole.Text), palette.color(QPalette.ColorRole.Base), 0.55)
+        )
+        text = self._ghost.replace("\n", "\u2028")
+        self._set_preedit(self._ghost_position, text, [(0, utf16_len(text), ghost_format)])
 
 
 def _suggest_shortcut() -> QKeySequence:
@@ -573,6 +978,28 @@ def _suggest_shortcut() -> QKeySequence:
     if sys.platform == "darwin":
         return QKeySequence(Qt.Modifier.META | Qt.Key.Key_Space)
     return QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_Space)
+
+
+_MODIFIER_KEYS = frozenset(
+    {Qt.Key.Key_Shift, Qt.Key.Key_Control, Qt.Key.Key_Alt, Qt.Key.Key_Meta, Qt.Key.Key_AltGr}
+)
+
+
+def _alternative_step(event: QKeyEvent) -> int:
+    """+1 for Alt+] (next alternative), -1 for Alt+[ (previous), 0 for any other key."""
+    modifiers = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+    if modifiers != Qt.KeyboardModifier.AltModifier:
+        return 0
+    return {Qt.Key.Key_BracketRight: 1, Qt.Key.Key_BracketLeft: -1}.get(Qt.Key(event.key()), 0)
+
+
+def _accepts_seed(provider: ContinuationProvider) -> bool:
+    import inspect
+
+    try:
+        return "seed" in inspect.signature(provider.start_continuation).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _cancel(handle: ContinuationHandle) -> None:

@@ -50,6 +50,8 @@ class SuggestionState(StrEnum):
     """A request is running and no text has arrived yet."""
     STREAMING = "streaming"
     """Suggestion text is arriving."""
+    EMPTY = "empty"
+    """The last request returned nothing but whitespace, so nothing is shown (until the next request)."""
 
 
 _WORD = re.compile(r"\s*(?:\w+(?:['’-]\w+)*|[^\w\s]+)?")

@@ -210,12 +210,29 @@ def test_ghost_text_is_painted_but_not_in_document(
         ]
 
     mid = caret.center().y()
-    right_of_caret = inked(mid, caret.right() + 2, editor.viewport().width())
-    assert right_of_caret, "no ghost text painted right of the caret"
-    assert inked(mid + caret.height(), 0, editor.viewport().width()), "no ghost text on the next row"
+    ghost_ink = inked(mid, caret.right() + 2, editor.viewport().width()) + inked(
+        mid + caret.height(), 0, editor.viewport().width()
+    )
+    assert ghost_ink, "no ghost text painted after the caret"
+    assert inked(mid + 2 * caret.height(), 0, editor.viewport().width()), "no ghost text on the rows below"
     # Ghost ink is lighter than the document's text colour (grey, not black).
-    darkest = min(right_of_caret, key=lambda c: c.lightness())
+    darkest = min(ghost_ink, key=lambda c: c.lightness())
     assert darkest.lightness() > text_color.lightness() + 40
+
+
+def test_multi_line_ghost_text_moves_the_lines_below_down(
+    qtbot: QtBot, editor: MarkdownEditor, provider: ScriptedProvider
+) -> None:
+    text = "First paragraph ends here\n\nThe next paragraph."
+    set_text(editor, text, cursor_at=len("First paragraph ends here"))
+    below = editor.document().findBlockByNumber(2)
+    top_before = editor.blockBoundingGeometry(below).top()
+    suggest(editor, provider, " and goes on.\nA second line.\nA third line.")
+    assert editor.document_text() == text
+    assert editor.blockBoundingGeometry(below).top() >= top_before + 2 * editor.fontMetrics().height()
+    editor.dismiss_suggestion()
+    assert editor.blockBoundingGeometry(below).top() == top_before
+    assert editor.document_text() == text
 
 
 def test_tab_accepts_all_and_one_undo_removes_it(
