@@ -60,7 +60,8 @@ def test_the_diffusion_estimate_follows_precision_and_size() -> None:
     assert full.weights == 4 * sd.parameters and half.weights == 2 * sd.parameters
     assert big.activations == 4 * full.activations and half.activations * 2 == full.activations
     xl = ModelEntry(path="/xl.safetensors", engine=DIFFUSION, kind="sdxl", parameters=1_066_000_000)
-    assert estimate_diffusion(xl, "float32", 512, 512).activations == 2 * full.activations
+    assert estimate_diffusion(xl, "float32", 512, 512).activations == int(1.25 * full.activations)
+    assert 1.15e9 < full.activations < 1.3e9  # measured: 1.20 GB for SD 1.5 at 512x512, float32
     assert estimate(sd, {"precision": "float32", "width": 1024, "height": 1024}) == big
 
 
