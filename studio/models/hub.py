@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -296,6 +297,13 @@ def download(
         headers.pop("authorization", None)  # never send a token to a CDN
     total = remote.size
     done = resume
+    if total is not None:
+        free = shutil.disk_usage(part.parent).free
+        if total - done > free:
+            raise DownloadError(
+                f"{filename} needs {_mb(total - done)} more but only {_mb(free)} is free on the disk of "
+                f"{part.parent}"
+            )
     if total is None or done < total:
         if resume:
             headers["Range"] = f"bytes={resume}-"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -152,3 +153,17 @@ def test_studio_stays_offline_outside_a_download(stand_in: Any) -> None:
     assert os.environ["HF_HUB_OFFLINE"] == "1" and constants.is_offline_mode()
     with pytest.raises(OfflineModeIsEnabled):
         get_hf_file_metadata(hf_hub_url("acme/tiny", "tiny.gguf", endpoint=stand_in.endpoint))
+
+
+def test_a_download_that_would_fill_the_disk_is_refused_before_it_starts(
+    stand_in: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = shutil.disk_usage
+
+    def nearly_full(path: str | os.PathLike[str]) -> Any:
+        return real(path)._replace(free=1000)
+
+    monkeypatch.setattr(shutil, "disk_usage", nearly_full)
+    with pytest.raises(hub.DownloadError, match=r"only 0\.0 MB is free"):
+        drive(hub_download("tiny.gguf"))
+    assert stand_in.gets("tiny.gguf") == [] and models_folder_files() == []
