@@ -37,14 +37,34 @@ from studio.ui.dialogs import Dialogs, QtDialogs, UnsavedChoice
 from studio.ui.jobs import JobHandle, JobRunner
 from studio.ui.model_controller import ModelController
 from studio.ui.model_status import ModelState
+from studio.ui.models_window import ModelsWindow
 from studio.ui.settings_dialog import SettingsDialog
+from studio.ui.write.assistant_panel import AssistantDock, AssistantPanel
 from studio.ui.write.continuation import EngineContinuationProvider
+from studio.ui.write.prompt_view import PromptView
+from studio.ui.write.story_notes_panel import StoryNotesController, StoryNotesDock
+from studio.ui.write.warm_up import CacheWarmer
 from studio.ui.write.workspace import WriteWorkspace
 
 log = logging.getLogger(__name__)
 
 MAX_RECENT_MODELS = 9
 WRITE_INDEX, CANVAS_INDEX = 0, 1
+LIST_ENTRY = "list_entry"
+"""Property of menu actions that are entries of a list (a model, a recent file), not commands: they need no
+shortcut of their own."""
+
+
+def mark_list_entry(action: QAction) -> None:
+    """Mark ``action`` as an entry of a list in a menu (see :data:`LIST_ENTRY`)."""
+    action.setProperty(LIST_ENTRY, True)
+
+
+def set_shortcut(action: QAction, keys: str) -> None:
+    """Give ``action`` the shortcut ``keys`` and say it in its tool tip."""
+    action.setShortcut(QKeySequence(keys))
+    native = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+    action.setToolTip(f"{action.statusTip() or action.text().replace('&', '')} ({native})")
 
 
 class JobStatusWidget(QWidget):
@@ -115,6 +135,7 @@ class MainWindow(QMainWindow):
         self.resize(1100, 750)
         self.runner = JobRunner(self)
         self.models = ModelRegistry()
+        self._models_window: ModelsWindow | None = None
         # not after the window closed (and stopped its engines): no restart in safe mode
         self.model_controller = ModelController(
             self.runner, self.models, lambda: self.settings, self.isVisible, parent=self
@@ -134,7 +155,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.workspaces)
         self._build_generation()
 
-        self.write.set_continuation_provider(EngineContinuationProvider(self.runner, lambda: self.settings))
+        self._build_story_tools()
         self._apply_editor_settings()
         self.write.current_document_changed.connect(self._update_title)
         self.write.autosave_failed.connect(self.show_error)
@@ -179,10 +200,56 @@ class MainWindow(QMainWindow):
         self.canvas.generation_info_found.connect(self.generate_panel.show_generation_info)
         self.canvas.failed.connect(self.show_error)
 
+        # another image: its candidates belong to the old one (issue 10)
+        self.canvas.document_changed.connect(self.candidates.discard_all)
+
+    def _build_story_tools(self) -> None:
+        """Story notes, the continuation provider that reads them, cache warm-up, the prompt view and the
+        Assistant (the docks start hidden; the View menu shows them)."""
+        self.story_notes = StoryNotesController(
+            self.write.current_editor, self.write.current_path, parent=self
+        )
+        self.story_notes.problem.connect(self.show_error)
+        self.write.current_document_changed.connect(self.story_notes.document_changed)
+        self.continuation = EngineContinuationProvider(
+            self.runner, lambda: self.settings, self.story_notes.current_notes, parent=self
+        )
+        self.write.set_continuation_provider(self.continuation)
+        self.cache_warmer = CacheWarmer(
+            self.continuation,
+            self.write.current_editor,
+            lambda: self.settings.suggestions_enabled and self.model_status.state is ModelState.READY,
+            parent=self,
+        )
+        self.write.current_document_changed.connect(self.cache_warmer.document_changed)
+        self.story_notes.notes_changed.connect(self.cache_warmer.schedule)
+        self.model_status.changed.connect(
+            lambda: self.cache_warmer.schedule() if self.model_status.state is ModelState.READY else None
+        )
+        self.prompt_view = PromptView(self.write.current_editor, self.continuation.assemble)
+        self.story_notes_dock = StoryNotesDock(self.story_notes, self.prompt_view, self)
+        self.assistant_dock = AssistantDock(
+            AssistantPanel(
+                self.runner,
+                lambda: self.settings,
+                self.write.current_editor,
+                lambda: self.model_status.model_kind,
+                self.story_notes.current_notes,
+            ),
+            self,
+        )
+        for dock in (self.story_notes_dock, self.assistant_dock):
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+            dock.hide()  # shown from the View menu (Ctrl+Shift+L, Ctrl+Shift+A)
+        self.tabifyDockWidget(self.story_notes_dock, self.assistant_dock)
+        self.model_status.changed.connect(self.assistant_dock.panel.refresh)
+
     def _on_image_model_changed(self, path: str) -> None:
         self.settings.image_model_path = path
         if path:
             self.models.record(path, DIFFUSION)
+        # queued: the menu must not be cleared while one of its actions is still emitting triggered
+        QTimer.singleShot(0, self._rebuild_models_menu)
 
     # engine and model
 
@@ -351,6 +418,16 @@ class MainWindow(QMainWindow):
                 "Full screen",
             )
         )
+        view_menu.addSeparator()
+        set_shortcut(self.story_notes_dock.show_prompt_action, "Ctrl+Shift+P")
+        view_menu.addAction(self.story_notes_dock.toggle_action)
+        view_menu.addAction(self.story_notes_dock.show_prompt_action)
+        view_menu.addAction(self.assistant_dock.toggle_action)
+        self.write_actions.add(
+            self.story_notes_dock.toggle_action,
+            self.story_notes_dock.show_prompt_action,
+            self.assistant_dock.toggle_action,
+        )
 
         self.image_menu = image_menu = menus.addMenu("&Image")
         panel = self.generate_panel
@@ -385,12 +462,27 @@ class MainWindow(QMainWindow):
         what = "canvas" if on_canvas else "document"
         self.close_action.setStatusTip(f"Close the {what}")
         self.close_action.setToolTip(f"Close the {what}")
+        for dock in (self.story_notes_dock, self.assistant_dock):
+            if on_canvas:
+                dock.setProperty("shown_on_write", dock.isVisible())
+                dock.hide()
+            elif dock.property("shown_on_write"):
+                dock.show()
 
     def _rebuild_models_menu(self) -> None:
         menu = self.models_menu
         for action in menu.actions():
             self.removeAction(action)
         menu.clear()
+        menu.addAction(
+            self._action(
+                "&Manage Models…",
+                "Ctrl+Shift+M",
+                self.show_models_window,
+                "Import, check, download and remove models",
+            )
+        )
+        menu.addSeparator()
         default = self._action(
             f"{DEFAULT_MODEL_NAME} (default)",
             "Ctrl+Alt+0",
@@ -414,9 +506,23 @@ class MainWindow(QMainWindow):
             action.setChecked(path == self.settings.model_path)
             action.setStatusTip(path)
             menu.addAction(action)
-        menu.addSeparator()
+        menu.addSection("Image model")
+        image_path = self.settings.image_model_path
+        known_images = [entry.path for entry in self.models.entries(DIFFUSION) if entry.exists]
+        if image_path and image_path not in known_images:
+            known_images.insert(0, image_path)
+        if not known_images:
+            none = menu.addAction("No image model chosen")
+            none.setEnabled(False)
+            mark_list_entry(none)
+        for path in known_images[:MAX_RECENT_MODELS]:
+            action = menu.addAction(Path(path).name, partial(self.generate_panel.set_model_path, path))
+            action.setCheckable(True)
+            action.setChecked(path == image_path)
+            action.setStatusTip(path)
+            action.setObjectName("image_model")
+            mark_list_entry(action)
         menu.addAction(self.generate_panel.choose_model_action)
-        menu.addAction(self.generate_panel.choose_model_folder_action)
         menu.addSeparator()
         menu.addAction(
             self._action(
@@ -431,6 +537,24 @@ class MainWindow(QMainWindow):
                 "Reload the active model",
             )
         )
+
+    def show_models_window(self) -> None:
+        """The model manager (one window, raised when already open)."""
+        if self._models_window is None:
+            window = ModelsWindow(self.models, self.runner, parent=self)
+            window.models_changed.connect(self._rebuild_models_menu)
+            window.use_model.connect(self._use_model_from_manager)
+            self._models_window = window
+        self._models_window.refresh()
+        self._models_window.show()
+        self._models_window.raise_()
+        self._models_window.activateWindow()
+
+    def _use_model_from_manager(self, path: str, engine: str) -> None:
+        if engine == "diffusion":
+            self.generate_panel.set_model_path(path)  # notifies _on_image_model_changed
+        else:
+            self.load_model(path)
 
     # commands
 
@@ -662,6 +786,7 @@ class MainWindow(QMainWindow):
         canvas_file = self.canvas.path or self.canvas.source_path
         if canvas_file is not None:
             open_documents.append(str(canvas_file))
+        self.story_notes.save_now()
         try:
             closed = self.write.close_all()
         except (DocumentError, OSError) as exc:
@@ -673,5 +798,6 @@ class MainWindow(QMainWindow):
         self.save_session(open_documents)
         self.write.shutdown()
         self.generation.cancel()
+        self.continuation.cancel_warm_up()
         self.runner.shutdown()
         event.accept()

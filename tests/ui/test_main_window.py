@@ -178,7 +178,7 @@ def test_session_comes_back(qtbot: QtBot, tmp_path: Path) -> None:
     save_settings(Settings(model_path="/models/x.gguf"))
     window = make_window(qtbot)
     assert window.open_path(str(first_doc)) and window.open_path(str(second_doc))
-    window.resize(700, 500)
+    window.resize(760, 560)
     window.workspaces.setCurrentIndex(1)
     close_window(window)
 
@@ -189,7 +189,7 @@ def test_session_comes_back(qtbot: QtBot, tmp_path: Path) -> None:
     again = make_window(qtbot)
     assert again.write.open_paths() == [str(first_doc), str(second_doc)]
     assert again.workspaces.currentIndex() == 1
-    assert (again.width(), again.height()) == (700, 500)
+    assert (again.width(), again.height()) == (760, 560)
     assert "x.gguf" in again.model_label.text()
     again.workspaces.setCurrentIndex(0)
     assert again.windowTitle() == "two.txt — Studio"
