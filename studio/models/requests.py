@@ -25,7 +25,8 @@ class InspectModelRequest(EngineRequest[ModelEntry]):
     With ``known`` (the registered entry) it is a verify: the result's ``problem`` says what no longer
     matches (header broken, hash changed), "" when all is well. With ``copy`` the file is first copied into
     Studio's models folder (the result is the copy, marked as Studio's to delete). Without ``hash_file`` only
-    the header is read (quick: the facts for the memory estimate of a model opened before it was checked)."""
+    the header is read (quick: the facts for the memory estimate of a model opened before it was checked), and
+    a file that fails the check is a result whose ``problem`` says why, not an error."""
 
     engine_kind: ClassVar[str] = MODELS_ENGINE
     path: str = ""

@@ -58,6 +58,13 @@ class ModelFilesEngine:
                 else:
                     entry = yield from inspect_model(Path(request.path), job_id, cancel, request.hash_file)
             except (ModelFileError, OSError) as exc:
+                if request.known is None and not request.copy and not request.hash_file:
+                    # a background header read: what is wrong with the file is its result, so the window
+                    # can tell it from a failure of the engine itself
+                    yield protocol.result(
+                        job_id, ModelEntry(path=request.path, checked=time.time(), problem=str(exc))
+                    )
+                    return
                 raise EngineError(str(exc)) from exc
             yield protocol.result(job_id, entry)
         elif isinstance(request, DownloadModelRequest):

@@ -738,15 +738,18 @@ class ModelsWindow(QWidget):
             handle = self.runner.run(request, f"Read {Path(entry.path).name}")
 
             def read(fresh: ModelEntry, path: str = entry.path) -> None:
-                if self.registry.get(path) is not None:
+                if self.registry.get(path) is None:
+                    return
+                if fresh.problem:
+                    self.registry.update(path, problem=fresh.problem, checked=fresh.checked)
+                else:
                     fresh.path = path  # as recorded (the job resolves symlinks)
                     self.registry.add(fresh)
-                    self.refresh()
+                self.refresh()
 
-            def failed(message: str, path: str = entry.path) -> None:
-                if self.registry.get(path) is not None:
-                    self.registry.update(path, problem=message, checked=time.time())
-                    self.refresh()
+            def failed(message: str, name: str = entry.display_name) -> None:
+                # the engine failed, not the file: say so, record nothing (the next showing tries again)
+                self._say(f"Could not read {name}: {message}", error=True)
 
             def done(_handle: JobHandle[ModelEntry], path: str = entry.path) -> None:
                 self._reading.discard(path)

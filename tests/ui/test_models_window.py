@@ -306,3 +306,11 @@ def test_models_that_were_only_opened_get_their_headers_read_when_the_window_sho
     assert entry is not None and entry.context_length == 2048 and entry.shape["layers"] == 2
     assert entry.sha256 == "" and entry.last_used > 0  # no hashing behind the user's back; history kept
     assert cell(window, 0, "Kind") == "Instruct LLM" and cell(window, 0, "Memory now").startswith("≈")
+
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + bytes(64))
+    window.registry.record(str(broken), "llm")
+    handles = window.read_unchecked_headers()
+    assert len(handles) == 1
+    qtbot.waitUntil(lambda: handles[0].is_done, timeout=WAIT_MS)
+    assert "GGUF version 0" in ModelRegistry().get(str(broken)).problem  # type: ignore[union-attr]
