@@ -61,6 +61,7 @@ class HubFile:
     cut: int | None = None
     cut_times: int = 1
     announced_sha256: str | None = None
+    ignore_range: bool = False  # answer a Range request with the whole file (200), as some CDNs do
     pause_at: int | None = None  # the first GET stops sending here until ``release`` is set
     release: threading.Event = field(default_factory=threading.Event)
 
@@ -147,7 +148,7 @@ class HubStandIn:
                 data = item.data
                 start = 0
                 requested = self.headers.get("Range", "")
-                if requested.startswith("bytes=") and requested.endswith("-"):
+                if requested.startswith("bytes=") and requested.endswith("-") and not item.ignore_range:
                     start = int(requested[6:-1])
                 if not body:
                     self._send(200, headers | {"Content-Length": str(len(data))}, b"", length_given=True)

@@ -94,6 +94,16 @@ def _partials(filename: str) -> tuple[Path, Path]:
     return hub.partial_paths("acme/tiny", filename)
 
 
+def test_a_server_that_ignores_the_range_gets_the_file_from_the_start(stand_in: Any, tiny_gguf: Path) -> None:
+    cancel = CancelToken()
+    with pytest.raises(JobCancelled):
+        drive(hub_download("tiny.gguf", cancel), cancel_at=0.2, cancel=cancel)
+    stand_in.files[("acme/tiny", "tiny.gguf")].ignore_range = True
+    done, _ = drive(hub_download("tiny.gguf"))
+    assert stand_in.gets("tiny.gguf")[-1].startswith("bytes=")  # asked to resume, got the whole file
+    assert done.path.read_bytes() == tiny_gguf.read_bytes()
+
+
 def test_a_truncated_transfer_is_refused_then_resumed(stand_in: Any, tiny_gguf: Path) -> None:
     with pytest.raises(hub.DownloadError, match="resume"):
         drive(hub_download("cut.gguf"))
