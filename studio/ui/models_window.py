@@ -42,7 +42,6 @@ from PySide6.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -380,10 +379,7 @@ class ModelsWindow(QWidget):
 
         layout = QVBoxLayout(self)
         buttons = QHBoxLayout()
-        self.import_button = QToolButton()
-        self.import_button.setText("&Import…")
-        self.import_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.import_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.import_button = QPushButton("&Import")
         import_menu = QMenu(self.import_button)
         self.import_file_action = QAction("Model &File (GGUF or .safetensors)…", self)
         self.import_file_action.triggered.connect(lambda: self.import_model(folder=False))
