@@ -5,8 +5,9 @@ and the author's note a few lines before the cursor, the document's start cut wh
 head stays the same while the writer types and the engine keeps reusing its cached prefix.
 
 :meth:`EngineContinuationProvider.warm` evaluates a prompt ahead of time (a one-token completion) so the
-first suggestion in a freshly opened long document only evaluates what changed since. A real request always
-cancels a warm-up first, and a warm-up never starts while a real request runs.
+first suggestion in a freshly opened long document only evaluates what changed since. A suggestion, or any other
+job submitted to the LLM engine (the assistant, a rewrite, a model load), cancels a running warm-up, and a warm-up
+never starts while another LLM job runs; what a cancelled warm-up evaluated so far stays cached.
 """
 
 from __future__ import annotations
@@ -59,10 +60,12 @@ class EngineContinuationProvider(QObject):
         self._request: JobHandle[CompletionResult] | None = None
         self._warm_up: JobHandle[CompletionResult] | None = None
         self._warm_text = ""
+        self._own_jobs: set[str] = set()
         self.last_prompt: AssembledPrompt | None = None
         self.last_result: CompletionResult | None = None
         self.last_warm_up: CompletionResult | None = None
         runner.event_received.connect(self._on_engine_event)
+        runner.jobs_changed.connect(self._on_jobs_changed)
 
     def set_notes_source(self, notes: Callable[[], StoryNotes]) -> None:
         """Where the current document's story notes come from."""
@@ -108,13 +111,18 @@ class EngineContinuationProvider(QObject):
         self.last_prompt = prompt
         self._warm_text = prompt.text
         self.prompt_assembled.emit(prompt)
-        handle = self._runner.run(request, "Suggesting")
+        handle = self._run(request, "Suggesting")
         self._request = handle
         return (
             handle.on_tokens(on_tokens)
             .on_success(lambda result: self._finished(result, on_finished))
             .on_failure(on_failed)
         )
+
+    def _run(self, request: CompletionRequest, label: str) -> JobHandle[CompletionResult]:
+        self._own_jobs.add(request.job_id)
+        handle = self._runner.run(request, label)
+        return handle.on_finished(lambda ended: self._own_jobs.discard(ended.job_id))
 
     def _finished(self, result: CompletionResult, on_finished: Callable[[], None]) -> None:
         self.last_result = result
@@ -130,9 +138,9 @@ class EngineContinuationProvider(QObject):
 
     def warm(self, prefix: str, suffix: str = "") -> JobHandle[CompletionResult] | None:
         """Evaluate the prompt a suggestion at this cursor would get, in the background, so that suggestion
-        only evaluates what changed since. Returns None when nothing needs doing: a suggestion is running, or
-        the engine already holds this prompt (the last one sent starts with it)."""
-        if self._request is not None and not self._request.is_done:
+        only evaluates what changed since. Returns None when nothing needs doing or it would be in the way:
+        another LLM job runs, or the engine already holds this prompt (the last one sent starts with it)."""
+        if any(handle.request.engine_kind == "llm" for handle in self._runner.running_jobs):
             return None
         prompt = self.assemble(prefix, suffix)
         if not prompt.text.strip() or self._warm_text.startswith(prompt.text):
@@ -148,7 +156,7 @@ class EngineContinuationProvider(QObject):
             stop=STOP,
         )
         self._warm_text = prompt.text
-        handle = self._runner.run(request, "Warming up")
+        handle = self._run(request, "Warming up")
         self._warm_up = handle
         handle.on_success(self._warmed).on_failure(lambda message: self._warm_failed(handle, message))
         handle.on_cancelled(lambda: self._warm_failed(handle, "cancelled"))
@@ -160,12 +168,20 @@ class EngineContinuationProvider(QObject):
             self._warm_up.cancel()
             self._warm_up = None
 
+    def _on_jobs_changed(self) -> None:
+        warm_up = self._warm_up
+        if warm_up is None or warm_up.is_done:
+            return
+        for handle in self._runner.running_jobs:
+            if handle.request.engine_kind == "llm" and handle is not warm_up:
+                self.cancel_warm_up()  # another job for the engine (the assistant, a rewrite) goes first
+                return
+
     def _on_engine_event(self, event: EngineEvent) -> None:
-        if event.kind is not EventKind.STARTED:
+        if event.kind is not EventKind.STARTED or event.job_id in self._own_jobs:
             return
         handle = self._runner.handle(event.job_id)
-        ours = (self._request, self._warm_up)
-        if handle is not None and handle.request.engine_kind == "llm" and all(handle is not h for h in ours):
+        if handle is not None and handle.request.engine_kind == "llm":
             self._warm_text = ""  # another job (the assistant, a rewrite) replaced the engine's cached prompt
 
     def _warmed(self, result: CompletionResult) -> None:

@@ -14,7 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from studio.engines.protocol import new_job_id
 from studio.engines.results import CompletionResult
-from studio.engines.text_requests import LoadModelRequest
+from studio.engines.text_requests import CompletionRequest, LoadModelRequest
 from studio.settings import Settings
 from studio.ui.jobs import JobRunner, JobState
 from studio.ui.write.continuation import EngineContinuationProvider
@@ -135,3 +135,21 @@ def test_the_suggestion_prompt_carries_the_notes_and_glossary_entries_near_the_c
     assert provider.last_result is not None
     # the engine really got the notes: more tokens than the bare sentence (about 7) could make
     assert provider.last_result.prompt_tokens >= 15
+
+
+def test_any_other_engine_job_cancels_a_running_warm_up_and_none_starts_beside_one(
+    qtbot: QtBot, runner: JobRunner
+) -> None:
+    settings = Settings(suggestion_max_tokens=4, temperature=0.0)
+    provider = EngineContinuationProvider(runner, lambda: settings)
+    text = "Yet another opening, so nothing is cached.\n\n" + long_story(30)
+    warm = provider.warm(text, "")
+    assert warm is not None
+    other = runner.run(
+        CompletionRequest(new_job_id(), prompt="The assistant asks.", max_tokens=2), "Answering"
+    )
+    assert not provider.warming
+    assert provider.warm(text + "More.", "") is None  # not while the other job runs
+    pump(lambda: other.is_done)
+    assert other.state is JobState.DONE
+    assert warm.state is JobState.CANCELLED
