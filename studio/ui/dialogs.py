@@ -14,8 +14,16 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, Protocol, TypeAlias, TypeVar
 
-from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QColorDialog, QFileDialog, QMessageBox, QWidget
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QColorDialog,
+    QFileDialog,
+    QFontDialog,
+    QGridLayout,
+    QMessageBox,
+    QWidget,
+)
 
 T = TypeVar("T")
 
@@ -90,6 +98,15 @@ class Dialogs(Protocol):
 
     def colour(self, current: QColor) -> QColor | None:
         """A brush colour, starting from ``current``."""
+        ...
+
+    def export_document(self, title: str, start: str, has_ai_text: bool) -> tuple[str, bool] | None:
+        """Where to export the document ``title`` (``.html``, ``.odt`` or ``.pdf``; ``start`` is the suggested
+        path) and whether to tint its AI-written text (offered when ``has_ai_text``)."""
+        ...
+
+    def editor_font(self, current: QFont) -> QFont | None:
+        """The editor's font, starting from ``current`` (View ▸ Font)."""
         ...
 
 
@@ -196,6 +213,35 @@ class QtDialogs(Dialogs):
         )
         return colour if colour.isValid() else None
 
+    def export_document(self, title: str, start: str, has_ai_text: bool) -> tuple[str, bool] | None:
+        filters = {
+            "html": "HTML page (*.html *.htm)",
+            "odt": "OpenDocument text (*.odt)",
+            "pdf": "PDF (*.pdf)",
+        }
+        dialog = QFileDialog(self._parent, f"Export {title}", start, ";;".join(filters.values()))
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)  # for the check box below
+        dialog.setDefaultSuffix("html")
+        dialog.filterSelected.connect(
+            lambda chosen: dialog.setDefaultSuffix(next(k for k, v in filters.items() if v == chosen))
+        )
+        marks = QCheckBox("Tint AI-written text (a legend explains the tint)")
+        marks.setChecked(has_ai_text)
+        marks.setEnabled(has_ai_text)
+        if not has_ai_text:
+            marks.setToolTip("This document has no AI-written text")
+        layout = dialog.layout()
+        if isinstance(layout, QGridLayout):
+            layout.addWidget(marks, layout.rowCount(), 0, 1, -1)
+        if not dialog.exec() or not dialog.selectedFiles():
+            return None
+        return dialog.selectedFiles()[0], marks.isChecked()
+
+    def editor_font(self, current: QFont) -> QFont | None:
+        accepted, font = QFontDialog.getFont(current, self._parent, "Editor Font")
+        return font if accepted else None
+
     def _save_path(self, caption: str, start: str, filters: str) -> str | None:
         path, _filter = QFileDialog.getSaveFileName(self._parent, caption, start, filters)
         return path or None
@@ -250,6 +296,8 @@ class DialogAnswers:
     image_model_path: Answer[str | Path | None] = UNSCRIPTED
     llm_model_path: Answer[str | Path | None] = UNSCRIPTED
     colour: Answer[QColor | None] = UNSCRIPTED
+    export_document: Answer[tuple[str | Path, bool] | None] = UNSCRIPTED
+    editor_font: Answer[QFont | None] = UNSCRIPTED
 
 
 ANSWER_NAMES = tuple(field.name for field in fields(DialogAnswers))
@@ -344,3 +392,11 @@ class ScriptedDialogs(Dialogs):
     def colour(self, current: QColor) -> QColor | None:
         answer = self._answer("colour", None, QColor(current))
         return None if answer is None else QColor(answer)
+
+    def export_document(self, title: str, start: str, has_ai_text: bool) -> tuple[str, bool] | None:
+        answer = self._answer("export_document", None, title, start, has_ai_text)
+        return None if answer is None else (str(answer[0]), bool(answer[1]))
+
+    def editor_font(self, current: QFont) -> QFont | None:
+        answer = self._answer("editor_font", None, QFont(current))
+        return None if answer is None else QFont(answer)

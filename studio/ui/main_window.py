@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -41,18 +42,25 @@ from studio.ui.models_window import ModelsWindow
 from studio.ui.settings_dialog import SettingsDialog
 from studio.ui.write.assistant_panel import AssistantDock, AssistantPanel
 from studio.ui.write.continuation import EngineContinuationProvider
+from studio.ui.write.export import ExportError
 from studio.ui.write.prompt_view import PromptView
+from studio.ui.write.recent_files import LIST_ENTRY, RecentFilesMenu, forget, remember
 from studio.ui.write.story_notes_panel import StoryNotesController, StoryNotesDock
 from studio.ui.write.warm_up import CacheWarmer
-from studio.ui.write.workspace import WriteWorkspace
+from studio.ui.write.workspace import (
+    DEFAULT_FONT_SIZE,
+    MAX_FONT_SIZE,
+    MIN_FONT_SIZE,
+    WriteWorkspace,
+    default_editor_font,
+)
+from studio.ui.write.write_status import WriteStatus
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_RECENT_MODELS = 9
 WRITE_INDEX, CANVAS_INDEX = 0, 1
-LIST_ENTRY = "list_entry"
-"""Property of menu actions that are entries of a list (a model, a recent file), not commands: they need no
-shortcut of their own."""
 
 
 def mark_list_entry(action: QAction) -> None:
@@ -136,6 +144,7 @@ class MainWindow(QMainWindow):
         self.runner = JobRunner(self)
         self.models = ModelRegistry()
         self._models_window: ModelsWindow | None = None
+        self._current_document_index = 0
         # not after the window closed (and stopped its engines): no restart in safe mode
         self.model_controller = ModelController(
             self.runner, self.models, lambda: self.settings, self.isVisible, parent=self
@@ -169,6 +178,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.model_status.changed.connect(self._update_model_label)
         self._update_model_label()
+        self._apply_editor_font()
+        self._apply_ai_marks()
         self._restore_session()
 
     def _build_generation(self) -> None:
@@ -281,6 +292,9 @@ class MainWindow(QMainWindow):
         self._error_timer.setInterval(15000)
         self._error_timer.timeout.connect(lambda: self.error_label.setVisible(False))
         bar.addWidget(self.error_label, 1)
+        self.write_status = WriteStatus(self.write.current_editor)
+        self.write.current_document_changed.connect(self.write_status.document_changed)
+        bar.addPermanentWidget(self.write_status)
         self.job_status = JobStatusWidget(self.runner)
         bar.addPermanentWidget(self.job_status)
         self.model_label = QLabel()
@@ -317,6 +331,11 @@ class MainWindow(QMainWindow):
                 "&Open…", QKeySequence.StandardKey.Open, self.open_document_dialog, "Open a document"
             )
         )
+        self.recent_menu = RecentFilesMenu(self)
+        self.recent_menu.open_requested.connect(self.open_recent)
+        self.recent_menu.clear_requested.connect(self.clear_recent_files)
+        file_menu.addMenu(self.recent_menu)
+        self._update_recent_menu()
         file_menu.addAction(
             self._action("&Save", QKeySequence.StandardKey.Save, self.save_document, "Save the document")
         )
@@ -336,6 +355,14 @@ class MainWindow(QMainWindow):
         )
         self.canvas_actions.add(export_action)
         file_menu.addAction(export_action)
+        self.export_document_action = self._action(
+            "&Export Document…",
+            "Ctrl+E",
+            self.export_document,
+            "Export the document as HTML, ODT or PDF, with or without AI marks",
+        )
+        self.write_actions.add(self.export_document_action)
+        file_menu.addAction(self.export_document_action)
         file_menu.addSeparator()
         file_menu.addAction(self._action("&Quit", "Ctrl+Q", self.close, "Quit Studio"))
 
@@ -349,6 +376,9 @@ class MainWindow(QMainWindow):
             write.paste_action,
             write.select_all_action,
         ):
+            edit_menu.addAction(action)
+        edit_menu.addSeparator()
+        for action in write.find_actions():
             edit_menu.addAction(action)
         # Canvas: pixels and selection
         canvas = self.canvas
@@ -419,6 +449,42 @@ class MainWindow(QMainWindow):
             )
         )
         view_menu.addSeparator()
+        self.zoom_in_action = make_action(
+            self,
+            "Zoom &In",
+            lambda: self.zoom_editor(1),
+            shortcut=["Ctrl+=", "Ctrl++"],
+            description="Make the editor's text larger",
+        )
+        self.zoom_out_action = self._action(
+            "Zoom &Out", "Ctrl+-", lambda: self.zoom_editor(-1), "Make the editor's text smaller"
+        )
+        self.zoom_reset_action = self._action(
+            "&Reset Zoom", "Ctrl+0", lambda: self.zoom_editor(0), "The editor's text at its chosen size"
+        )
+        self.font_action = self._action(
+            "Editor &Font…", "Ctrl+Shift+F", self.choose_editor_font, "Choose the editor's font and size"
+        )
+        self.ai_marks_action = self._action(
+            "Show &AI Marks",
+            "Ctrl+Shift+H",
+            self._toggle_ai_marks,
+            "Tint the text the AI wrote (accepted suggestions and rewrites); the status bar's AI share "
+            "label shows the tint",
+        )
+        self.ai_marks_action.setCheckable(True)
+        self.ai_marks_action.setChecked(self._setting("show_ai_marks", True))
+        write_view = (
+            self.zoom_in_action,
+            self.zoom_out_action,
+            self.zoom_reset_action,
+            self.font_action,
+            self.ai_marks_action,
+        )
+        for action in write_view:
+            view_menu.addAction(action)
+        self.write_actions.add(*write_view)
+        view_menu.addSeparator()
         set_shortcut(self.story_notes_dock.show_prompt_action, "Ctrl+Shift+P")
         view_menu.addAction(self.story_notes_dock.toggle_action)
         view_menu.addAction(self.story_notes_dock.show_prompt_action)
@@ -459,6 +525,7 @@ class MainWindow(QMainWindow):
         on_canvas = self.canvas_active
         self.write_actions.set_active(not on_canvas)
         self.canvas_actions.set_active(on_canvas)
+        self.write_status.setVisible(not on_canvas)
         what = "canvas" if on_canvas else "document"
         self.close_action.setStatusTip(f"Close the {what}")
         self.close_action.setToolTip(f"Close the {what}")
@@ -578,7 +645,113 @@ class MainWindow(QMainWindow):
         except Exception as exc:
             self.show_error(f"Cannot open {Path(path).name}: {exc}")
             return False
+        self.remember_recent(path)
         return True
+
+    # recent files
+
+    def recent_files(self) -> list[str]:
+        """File ▸ Open Recent, newest first."""
+        return list(self._setting("recent_files", []))
+
+    def remember_recent(self, path: str) -> None:
+        """Put ``path`` first in File ▸ Open Recent."""
+        self.settings.recent_files = remember(self.recent_files(), path)  # type: ignore[attr-defined,unused-ignore]
+        self._update_recent_menu()
+
+    def open_recent(self, path: str) -> bool:
+        """Open a recent file; one that is gone is taken off the list, with a message."""
+        if not Path(path).exists():
+            self.settings.recent_files = forget(self.recent_files(), path)  # type: ignore[attr-defined,unused-ignore]
+            self._update_recent_menu()
+            self.show_error(
+                f"{Path(path).name} is no longer in {Path(path).parent}: removed from Open Recent."
+            )
+            return False
+        return self.open_path(path)
+
+    def clear_recent_files(self) -> None:
+        self.settings.recent_files = []  # type: ignore[attr-defined,unused-ignore]
+        self._update_recent_menu()
+
+    def _update_recent_menu(self) -> None:
+        if hasattr(self, "recent_menu"):
+            self.recent_menu.set_paths(self.recent_files())
+
+    # export and appearance
+
+    def export_document(self) -> bool:
+        """File ▸ Export Document: the current document as HTML, ODT or PDF (asked), with or without AI marks."""
+        editor = self.write.current_editor()
+        if editor is None:
+            return False
+        title = self.write.current_title()
+        source = self.write.current_path()
+        start = str(Path(source).with_suffix(".html")) if source else str(Path.home() / f"{title}.html")
+        answer = self.dialogs.export_document(title, start, bool(editor.ai_ranges()))
+        if answer is None:
+            return False
+        path, ai_marks = answer
+        try:
+            fmt = self.write.export_current(path, ai_marks=ai_marks)
+        except (ExportError, DocumentError) as exc:
+            self.show_error(str(exc))
+            return False
+        marks = " with AI marks" if ai_marks else ""
+        self.statusBar().showMessage(f"Exported {Path(path).name} ({fmt.value.upper()}{marks})", 8000)
+        return True
+
+    def zoom_editor(self, steps: int) -> None:
+        """View ▸ Zoom In (1), Zoom Out (-1) or Reset Zoom (0) for the editor; remembered."""
+        size = self._setting("editor_font_size", 0) or DEFAULT_FONT_SIZE
+        zoom = self._setting("editor_zoom", 0) + steps if steps else 0
+        zoom = max(MIN_FONT_SIZE - size, min(MAX_FONT_SIZE - size, zoom))
+        self.settings.editor_zoom = zoom  # type: ignore[attr-defined,unused-ignore]
+        self._apply_editor_font()
+        self.statusBar().showMessage(f"Editor text {size + zoom} pt", 3000)
+        self._save_settings_quietly()
+
+    def choose_editor_font(self) -> None:
+        """View ▸ Editor Font: the font and size (the zoom goes back to none); remembered."""
+        font = self.dialogs.editor_font(self.write.editor_font())
+        if font is None:
+            return
+        self.settings.editor_font_family = font.family()  # type: ignore[attr-defined,unused-ignore]
+        size = max(MIN_FONT_SIZE, min(MAX_FONT_SIZE, round(font.pointSizeF())))
+        self.settings.editor_font_size = size  # type: ignore[attr-defined,unused-ignore]
+        self.settings.editor_zoom = 0  # type: ignore[attr-defined,unused-ignore]
+        self._apply_editor_font()
+        self._save_settings_quietly()
+
+    def _apply_editor_font(self) -> None:
+        font = default_editor_font()
+        family = self._setting("editor_font_family", "")
+        if family:
+            font.setFamily(family)
+        size = (self._setting("editor_font_size", 0) or DEFAULT_FONT_SIZE) + self._setting("editor_zoom", 0)
+        font.setPointSize(max(MIN_FONT_SIZE, min(MAX_FONT_SIZE, size)))
+        self.write.set_editor_font(font)
+
+    def _toggle_ai_marks(self) -> None:
+        shown = self.ai_marks_action.isChecked()
+        self.settings.show_ai_marks = shown  # type: ignore[attr-defined,unused-ignore]
+        self._apply_ai_marks()
+        self._save_settings_quietly()
+
+    def _apply_ai_marks(self) -> None:
+        shown = bool(self._setting("show_ai_marks", True))
+        self.write.set_ai_marks_visible(shown)
+        self.write_status.set_ai_marks_shown(shown)
+
+    def _setting(self, name: str, default: T) -> T:
+        """A setting that may not be in :class:`Settings` yet (issue 9 fields requested from the lead)."""
+        return getattr(self.settings, name, default)  # type: ignore[no-any-return]
+
+    def _save_settings_quietly(self) -> None:
+        try:
+            save_settings(self.settings)
+        except OSError as exc:
+            log.warning("could not save settings: %s", exc)
 
     def open_image(self, path: str) -> bool:
         """Open an image or OpenRaster file on the Canvas (asking about unsaved canvas changes first)."""
@@ -590,6 +763,7 @@ class MainWindow(QMainWindow):
         except CanvasError as exc:
             self.show_error(f"Cannot open {Path(path).name}: {exc}")
             return False
+        self.remember_recent(path)
         return True
 
     def new_canvas(self) -> None:
@@ -661,7 +835,10 @@ class MainWindow(QMainWindow):
         path = self.dialogs.save_document_path()
         if not path:
             return False
-        return self._save_reporting(lambda: self.write.save_current_as(path))
+        saved = self._save_reporting(lambda: self.write.save_current_as(path))
+        if saved:
+            self.remember_recent(path)
+        return saved
 
     def _save_reporting(self, save: Callable[[], object]) -> bool:
         try:
@@ -746,6 +923,9 @@ class MainWindow(QMainWindow):
         for path in settings.open_documents:
             if Path(path).is_file():
                 self.open_path(path)
+        current = settings.current_document
+        if 0 <= current < len(settings.open_documents):
+            self.write.set_current_path(settings.open_documents[current])
         self._offer_recovery()
         if not self.write.editors():
             self.write.new_document()
@@ -772,6 +952,10 @@ class MainWindow(QMainWindow):
         settings.window_geometry = bytes(self.saveGeometry().toBase64().data()).decode("ascii")
         settings.window_state = bytes(self.saveState().toBase64().data()).decode("ascii")
         settings.open_documents = list(self.write.open_paths() if open_documents is None else open_documents)
+        live = open_documents is None
+        settings.current_document = (
+            max(0, self.write.current_index()) if live else self._current_document_index
+        )
         settings.workspace = "canvas" if self.workspaces.currentIndex() == CANVAS_INDEX else "write"
         try:
             save_settings(settings)
@@ -783,6 +967,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         open_documents = list(self.write.open_paths())
+        self._current_document_index = max(0, self.write.current_index())
         canvas_file = self.canvas.path or self.canvas.source_path
         if canvas_file is not None:
             open_documents.append(str(canvas_file))

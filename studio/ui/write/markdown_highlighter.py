@@ -60,6 +60,27 @@ def mix(a: QColor, b: QColor, amount: float) -> QColor:
     )
 
 
+AI_TINT_CONTRAST = 1.18
+"""How far the AI-text tint stands out from the page (WCAG contrast against Base): visible, never loud."""
+
+
+def ai_tint(palette: QPalette) -> QColor:
+    """The background of AI-written text: Base moved towards Highlight until it stands out by
+    :data:`AI_TINT_CONTRAST`, as long as Text on it stays readable (4.5:1), on light and dark palettes alike."""
+    base = palette.color(QPalette.ColorRole.Base)
+    highlight = palette.color(QPalette.ColorRole.Highlight)
+    text = palette.color(QPalette.ColorRole.Text)
+    tint = mix(base, highlight, 0.1)
+    amount = 0.1
+    while contrast_ratio(tint, base) < AI_TINT_CONTRAST and amount < 0.5:
+        candidate = mix(base, highlight, amount + 0.02)
+        if contrast_ratio(text, candidate) < 4.5:
+            break
+        amount += 0.02
+        tint = candidate
+    return tint
+
+
 def readable(color: QColor, background: QColor, text: QColor, minimum: float = 3.0) -> QColor:
     """``color``, moved towards ``text`` until it reaches ``minimum`` contrast against ``background``."""
     result = QColor(color)

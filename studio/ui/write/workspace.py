@@ -9,8 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence, QTextCursor
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QFont, QFontMetricsF, QKeySequence, QResizeEvent, QTextCursor
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from studio.documents.provenance import ProvenanceStore
@@ -26,6 +26,8 @@ from studio.documents.text_document import (
 from studio.ui.actions import make_action
 from studio.ui.dialogs import Dialogs, QtDialogs, UnsavedChoice
 from studio.ui.write.editor import DEFAULT_SUGGESTION_DELAY_MS, MarkdownEditor
+from studio.ui.write.export import ExportFormat, export_markdown
+from studio.ui.write.find_replace import FindBar
 from studio.ui.write.ghost_text import ContinuationProvider
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,9 @@ AUTOSAVE_MAX_DELAY_MS = 1000
 AUTOSAVE_RETRY_MS = 10_000
 """After a failed recovery write, unsaved documents are written again this often until it works."""
 WRITER_CLOSE_TIMEOUT_S = 10.0
+DEFAULT_FONT_SIZE = 11
+"""The editor's font size in points unless the user chose one."""
+MIN_FONT_SIZE, MAX_FONT_SIZE = 6, 96
 
 _RETRY = -1
 """A :attr:`_Tab.snapshot_revision` that matches no revision: the last write failed and must be repeated."""
@@ -102,12 +107,16 @@ class WriteWorkspace(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._tabs_widget)
+        self.find_bar = FindBar(self.current_editor, self)
+        layout.addWidget(self.find_bar)
 
         self._tabs: list[_Tab] = []
         self._untitled_counter = 0
         self._provider: ContinuationProvider | None = None
         self._suggestion_delay = DEFAULT_SUGGESTION_DELAY_MS
         self._suggestions_enabled = True
+        self._editor_font: QFont | None = None
+        self._ai_marks_visible = True
 
         self._recovery = recovery_store or RecoveryStore()
         self._provenance = ProvenanceStore()
@@ -160,6 +169,46 @@ class WriteWorkspace(QWidget):
             shortcut="Ctrl+Space",
             description="Suggest a continuation now",
         )
+        self.find_action = make_action(
+            self,
+            "&Find…",
+            self.find_bar.show_find,
+            shortcut="Ctrl+F",
+            description="Find text in the document",
+        )
+        self.replace_action = make_action(
+            self,
+            "&Replace…",
+            self.find_bar.show_replace,
+            shortcut="Ctrl+H",
+            description="Find and replace text in the document",
+        )
+        self.find_next_action = make_action(
+            self, "Find &Next", self._find_next, shortcut="F3", description="Find the next match"
+        )
+        self.find_previous_action = make_action(
+            self,
+            "Find Pre&vious",
+            self._find_previous,
+            shortcut="Shift+F3",
+            description="Find the previous match",
+        )
+
+    def find_actions(self) -> list[QAction]:
+        """Find, Replace, Find Next and Find Previous (for the Edit menu)."""
+        return [self.find_action, self.replace_action, self.find_next_action, self.find_previous_action]
+
+    def _find_next(self) -> None:
+        if self.find_bar.find_edit.text():
+            self.find_bar.find_next()
+        else:
+            self.find_bar.show_find()
+
+    def _find_previous(self) -> None:
+        if self.find_bar.find_edit.text():
+            self.find_bar.find_previous()
+        else:
+            self.find_bar.show_find()
 
     def actions(self) -> list[QAction]:  # type: ignore[override]
         """The workspace's commands for the main window's Edit menu (each with a shortcut and a status tip)."""
@@ -171,6 +220,7 @@ class WriteWorkspace(QWidget):
             self.paste_action,
             self.select_all_action,
             self.suggest_action,
+            *self.find_actions(),
         ]
 
     def _editor_call(self, method: str) -> None:
@@ -222,6 +272,62 @@ class WriteWorkspace(QWidget):
         """The current tab's title without the modified mark ("" when no document is open)."""
         tab = self._current_tab()
         return self._name(tab) if tab else ""
+
+    def set_current_path(self, path: str | os.PathLike[str]) -> bool:
+        """Make the open document ``path`` the current tab; False when it is not open."""
+        tab = self._tab_for_path(Path(path))
+        if tab is None:
+            return False
+        self._tabs_widget.setCurrentWidget(tab.editor)
+        return True
+
+    def current_index(self) -> int:
+        """The current tab's place among :meth:`open_paths` (-1 when it is untitled or nothing is open)."""
+        path = self.current_path()
+        return self.open_paths().index(path) if path in self.open_paths() else -1
+
+    def export_current(self, path: str | os.PathLike[str], *, ai_marks: bool) -> ExportFormat:
+        """Export the current document's Markdown to ``path`` (HTML, ODT or PDF by its suffix), AI-written text
+        tinted when ``ai_marks``; the document itself is left as it is. Raises :class:`ExportError` (and
+        :class:`NoPathError` when no document is open)."""
+        editor = self.current_editor()
+        if editor is None:
+            raise NoPathError("No document is open.")
+        return export_markdown(
+            editor.document_text(), editor.ai_ranges(), path, ai_marks=ai_marks, title=self.current_title()
+        )
+
+    # -- appearance ------------------------------------------------------------------------------------------
+
+    def set_editor_font(self, font: QFont) -> None:
+        """Use ``font`` in every editor, present and future."""
+        self._editor_font = QFont(font)
+        for editor in self.editors():
+            self._apply_font(editor)
+
+    def editor_font(self) -> QFont:
+        """The editors' font."""
+        if self._editor_font is not None:
+            return QFont(self._editor_font)
+        return default_editor_font()
+
+    def _apply_font(self, editor: MarkdownEditor) -> None:
+        if self._editor_font is None:
+            return
+        editor.setFont(self._editor_font)
+        editor.setTabStopDistance(4 * QFontMetricsF(self._editor_font).horizontalAdvance(" "))
+        # the editor sizes its centred column from its font when it is resized
+        QCoreApplication.sendEvent(editor, QResizeEvent(editor.size(), editor.size()))
+
+    def set_ai_marks_visible(self, visible: bool) -> None:
+        """Tint AI-written text in every editor, or not (View ▸ Show AI Marks)."""
+        self._ai_marks_visible = visible
+        for editor in self.editors():
+            _show_ai_marks(editor, visible)
+
+    def ai_marks_visible(self) -> bool:
+        """Whether AI-written text is tinted."""
+        return self._ai_marks_visible
 
     def open_paths(self) -> list[str]:
         """The files open in tabs, in tab order (untitled documents are left out)."""
@@ -496,6 +602,9 @@ class WriteWorkspace(QWidget):
         editor.set_suggestion_delay(self._suggestion_delay)
         editor.set_suggestions_enabled(self._suggestions_enabled)
         editor.set_continuation_provider(self._provider)
+        editor.setPlaceholderText(placeholder_text(editor))
+        self._apply_font(editor)
+        _show_ai_marks(editor, self._ai_marks_visible)
         if untitled_name is None and document.path is not None:
             untitled_name = document.name
         if untitled_name is None:
@@ -615,6 +724,32 @@ class WriteWorkspace(QWidget):
         tab = self._tabs[0]
         pristine = not tab.editor.document().isModified() and not tab.editor.document_text()
         return tab if tab.document.path is None and pristine else None
+
+
+def placeholder_text(editor: MarkdownEditor) -> str:
+    """What an empty document shows: how to start, and the keys of the AI features."""
+    suggest = (
+        editor.suggest_action.shortcut().toString(QKeySequence.SequenceFormat.NativeText) or "Ctrl+Space"
+    )
+    return (
+        "Start writing…\n\n"
+        f"{suggest}  asks the AI to continue your text (it also offers to when you pause)\n"
+        "Tab  accepts a suggestion, Esc dismisses it\n"
+        "Ctrl+K  rewrites the selected text with an instruction of yours"
+    )
+
+
+def default_editor_font() -> QFont:
+    """The editor's font unless the user chose one: the application font at :data:`DEFAULT_FONT_SIZE`."""
+    font = QFont()
+    font.setPointSizeF(max(font.pointSizeF(), float(DEFAULT_FONT_SIZE)))
+    return font
+
+
+def _show_ai_marks(editor: MarkdownEditor, visible: bool) -> None:
+    setter = getattr(editor, "set_ai_marks_visible", None)  # the editor's toggle (requested from `rewrite`)
+    if callable(setter):
+        setter(visible)
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -328,3 +328,50 @@ def test_ai_text_marks_survive_save_and_reopen_but_not_outside_edits(qtbot: QtBo
     third = WriteWorkspace()
     qtbot.addWidget(third)
     assert third.open_path(path).ai_ranges() == []
+
+
+def test_an_empty_document_teaches_the_ai_keys(qtbot: QtBot, workspace: WriteWorkspace) -> None:
+    from PySide6.QtGui import QImage
+
+    editor = workspace.new_document()
+    hint = editor.placeholderText()
+    for key in ("Ctrl+Space", "Tab", "Ctrl+K"):
+        assert key in hint
+    qtbot.waitExposed(editor)
+
+    def inked_rows() -> int:
+        image = editor.viewport().grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
+        base = image.pixel(2, 2)
+        return sum(
+            any(image.pixel(x, y) != base for x in range(0, image.width(), 2)) for y in range(image.height())
+        )
+
+    shown = inked_rows()
+    assert shown > 20  # the hint's lines are painted on the empty page
+    editor.setPlainText("x")
+    assert inked_rows() < shown / 3  # typing replaces the hint
+    editor.clear()
+    assert inked_rows() == shown
+
+
+def test_editor_font_and_ai_marks_reach_every_editor(qtbot: QtBot, workspace: WriteWorkspace) -> None:
+    from PySide6.QtGui import QFont
+
+    first = workspace.new_document()
+    font = QFont(workspace.editor_font())
+    font.setPointSize(19)
+    workspace.set_editor_font(font)
+    second = workspace.new_document()
+    assert first.font().pointSize() == second.font().pointSize() == 19
+    assert first.tabStopDistance() == pytest.approx(4 * first.fontMetrics().horizontalAdvance(" "), abs=1)
+    if not hasattr(first, "set_ai_marks_visible"):
+        pytest.skip("editor toggle requested from `rewrite` (set_ai_marks_visible) not landed yet")
+    second.setPlainText("human AI")
+    second.set_ai_ranges([(6, 8)])
+    assert len(second.extraSelections()) == 1
+    workspace.set_ai_marks_visible(False)
+    assert second.extraSelections() == [] and second.ai_ranges() == [(6, 8)]
+    third = workspace.new_document()
+    assert not third.ai_marks_visible()  # type: ignore[attr-defined,unused-ignore]
+    workspace.set_ai_marks_visible(True)
+    assert len(second.extraSelections()) == 1
