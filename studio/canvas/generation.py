@@ -104,6 +104,8 @@ class GenerateSettings:
     strength: float
     resolution: int
     model_path: str
+    fast_decode: bool = False
+    """Decode with the model's TAESD (fast, for drafts and Live mode) when it has one."""
 
 
 def image_request(

@@ -173,6 +173,9 @@ class GeneratePanel(QWidget):
         self.strength_spin.setSingleStep(0.05)
         self.strength_spin.setDecimals(2)
         self.strength_spin.setValue(DEFAULT_STRENGTH)
+        self.fast_decode_check = QCheckBox("Fast decode (drafts)")
+        self.fast_decode_check.setAccessibleName("Fast decode")
+        self.set_fast_decode_available(False)
 
         # commands
         self.generate_action = self._make_action(
@@ -253,6 +256,7 @@ class GeneratePanel(QWidget):
         form.addRow("Sampler", self.scheduler_combo)
         form.addRow("Candidates", self.candidates_spin)
         form.addRow("Vary strength", self.strength_spin)
+        form.addRow("", self.fast_decode_check)
         # The prompts and settings scroll; the model, the commands and the messages never leave the screen.
         body = QWidget()
         body.setAccessibleName("Generation settings")
@@ -348,6 +352,7 @@ class GeneratePanel(QWidget):
             strength=self.strength_spin.value(),
             resolution=self.resolution(),
             model_path=self._model_path,
+            fast_decode=self.fast_decode_check.isEnabled() and self.fast_decode_check.isChecked(),
         )
 
     # -- image model ------------------------------------------------------------------------------------
@@ -370,6 +375,7 @@ class GeneratePanel(QWidget):
             return False
         self._model_path = path
         self._model_default_size = 0
+        self.set_fast_decode_available(False)  # known once the model has loaded
         name = Path(path).name
         self.model_label.setText(name)
         self.model_label.setToolTip(path)
@@ -377,6 +383,15 @@ class GeneratePanel(QWidget):
         if notify:
             self.model_changed.emit(path)
         return True
+
+    def set_fast_decode_available(self, available: bool) -> None:
+        """Offer fast decoding only when the loaded model has a TAESD to decode with."""
+        self.fast_decode_check.setEnabled(available)
+        self.fast_decode_check.setToolTip(
+            "Decode with the model's TAESD: much faster, a little less detail (drafts, Live mode)"
+            if available
+            else "Fast decode needs a TAESD next to the model (a taesd folder); this model has none"
+        )
 
     def set_model_info(self, name: str, description: str = "", default_size: int = 0) -> None:
         """Show what the engine said about the loaded model; ``default_size`` becomes the auto resolution."""

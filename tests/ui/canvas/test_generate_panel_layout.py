@@ -3,12 +3,15 @@ not scrolled out of sight or clipped, at 800×600 and at 1366×768, and the wind
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import QPoint, QRect
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from studio.settings import Settings
+from studio.ui.canvas.generate_panel import GeneratePanel
 from studio.ui.dialogs import ScriptedDialogs, UnsavedChoice
 from studio.ui.main_window import CANVAS_INDEX, MainWindow
 
@@ -64,3 +67,16 @@ def test_the_window_works_from_800_pixels_wide(qtbot: QtBot) -> None:
     assert on_screen(window, window.canvas.view)
     assert window.canvas.view.width() >= 300  # room to paint
     assert on_screen(window, window.canvas.layers_panel.list)
+
+
+def test_fast_decode_is_offered_only_when_the_model_can(qtbot: QtBot, tmp_path: Path) -> None:
+    panel = GeneratePanel(dialogs=ScriptedDialogs())
+    qtbot.addWidget(panel)
+    assert not panel.fast_decode_check.isEnabled() and not panel.settings().fast_decode
+    panel.set_fast_decode_available(True)
+    panel.fast_decode_check.setChecked(True)
+    assert panel.settings().fast_decode
+    model = tmp_path / "other.safetensors"
+    model.write_bytes(b"x")
+    panel.set_model_path(str(model), notify=False)  # another model: unknown until it loads
+    assert not panel.fast_decode_check.isEnabled() and not panel.settings().fast_decode
