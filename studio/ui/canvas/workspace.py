@@ -438,7 +438,7 @@ class CanvasWorkspace(QWidget):
 
     def set_tool(self, name: str) -> None:
         """Make the tool called ``name`` (``brush``, ``eraser``, ``rect_select``, ``lasso_select``,
-        ``move``, ``picker``) current."""
+        ``move``, ``picker``, ``fill``, ``transform``) current."""
         tool = self.tools[name]
         self._current_tool = tool
         self.view.set_tool(tool)
@@ -446,6 +446,7 @@ class CanvasWorkspace(QWidget):
         action = self.tool_actions.get(name)
         if action is not None and not action.isChecked():
             action.setChecked(True)
+        self._update_status()
 
     # -- actions ----------------------------------------------------------------------------------------
 

@@ -493,3 +493,10 @@ def test_history_panel_follows_the_workspace_document(qtbot: QtBot) -> None:
     workspace.new_canvas(64, 64)
     assert workspace.history_panel.list.count() == 0
     assert len(workspace.document.generation_log.changed) == 1
+
+
+def test_the_status_line_follows_the_tool(qtbot: QtBot) -> None:
+    workspace = make_workspace(qtbot)
+    assert "brush 24 px" in workspace.status_label.text()
+    workspace.set_tool("fill")
+    assert "brush" not in workspace.status_label.text()
