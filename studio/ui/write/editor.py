@@ -40,7 +40,7 @@ from studio.ui.write.ghost_text import (
     qt_to_py_index,
     utf16_len,
 )
-from studio.ui.write.markdown_highlighter import MarkdownHighlighter, mix
+from studio.ui.write.markdown_highlighter import MarkdownHighlighter, ai_tint, mix
 from studio.ui.write.rewrite import InlinePrompt, RewriteProvider, RewriteSession, RewriteState
 from studio.writing.actions import WritingAction
 
@@ -101,6 +101,7 @@ class MarkdownEditor(QPlainTextEdit):
         self._internal_edit = 0
         self._layout_only = 0
         self._provenance = ProvenanceRanges()
+        self._ai_marks_visible = True
         self._marks_by_step: dict[int, tuple[int, list[tuple[int, int]]]] = {}
         self._preedit_block: QTextBlock | None = None
         self._alternatives: list[str] = []
@@ -249,6 +250,15 @@ class MarkdownEditor(QPlainTextEdit):
         self._refresh_provenance()
         self._marks_by_step.clear()
         self._remember_marks()
+
+    def set_ai_marks_visible(self, visible: bool) -> None:
+        """Show or hide the tint on AI-written text (View ▸ Show AI Marks); the provenance is kept either way."""
+        self._ai_marks_visible = bool(visible)
+        self._refresh_provenance()
+
+    def ai_marks_visible(self) -> bool:
+        """Whether AI-written text is tinted."""
+        return self._ai_marks_visible
 
     def shutdown(self) -> None:
         """Stop timers and cancel any running generation (call before the editor goes away)."""
@@ -710,16 +720,12 @@ class MarkdownEditor(QPlainTextEdit):
             self.dismiss_suggestion()
 
     def _refresh_provenance(self) -> None:
-        tint = mix(
-            self.palette().color(QPalette.ColorRole.Base),
-            self.palette().color(QPalette.ColorRole.Highlight),
-            0.12,
-        )
+        tint = ai_tint(self.palette())
         fmt = QTextCharFormat()
         fmt.setBackground(tint)
         fmt.setProperty(QTextFormat.Property.UserProperty, "ai")
         selections = []
-        for start, end in self._provenance.ranges():
+        for start, end in self._provenance.ranges() if self._ai_marks_visible else []:
             selection = QTextEdit.ExtraSelection()
             cursor = QTextCursor(self.document())
             cursor.setPosition(start)
@@ -891,6 +897,9 @@ class MarkdownEditor(QPlainTextEdit):
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
         """Re-derive highlight colours when the palette changes (light/dark switch)."""
         super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self.setTabStopDistance(4 * self.fontMetrics().horizontalAdvance(" "))
+            self.resizeEvent(QResizeEvent(self.size(), self.size()))
         if event.type() == QEvent.Type.PaletteChange:
             self._highlighter.set_palette(self.palette())
             if self._provenance:

@@ -1,0 +1,1 @@
+"""Qt-free writing tools: prompts and context for the Write workspace."""
