@@ -23,6 +23,7 @@ from studio.canvas.imaging import check_rgba
 from studio.canvas.signals import Signal
 
 MAX_RECORDS = 200
+MAX_BYTES = 256 * 1024 * 1024  # the images the log keeps in memory (and in the .ora), newest first
 HISTORY_FORMAT = 1
 
 
@@ -88,11 +89,25 @@ class GenerationRecord:
 
 
 class GenerationLog:
-    """The records of one document, oldest first (at most :data:`MAX_RECORDS`; the oldest go first)."""
+    """The records of one document, oldest first: at most :data:`MAX_RECORDS` records and
+    :data:`MAX_BYTES` of images (the oldest go first; the newest record is always kept)."""
 
     def __init__(self, records: list[GenerationRecord] | None = None) -> None:
-        self._records: list[GenerationRecord] = list(records or [])[-MAX_RECORDS:]
+        self._records: list[GenerationRecord] = []
         self.changed: Signal[[]] = Signal()
+        self._set(list(records or []))
+
+    def _set(self, records: list[GenerationRecord]) -> None:
+        records = records[-MAX_RECORDS:]
+        total = sum(int(record.image.nbytes) for record in records)
+        while len(records) > 1 and total > MAX_BYTES:
+            total -= int(records.pop(0).image.nbytes)
+        self._records = records
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the records' images."""
+        return sum(int(record.image.nbytes) for record in self._records)
 
     @property
     def records(self) -> tuple[GenerationRecord, ...]:
@@ -102,8 +117,7 @@ class GenerationLog:
         return len(self._records)
 
     def add(self, record: GenerationRecord) -> GenerationRecord:
-        self._records.append(record)
-        del self._records[:-MAX_RECORDS]
+        self._set([*self._records, record])
         self.changed.emit()
         return record
 
@@ -118,7 +132,7 @@ class GenerationLog:
         self.changed.emit()
 
     def replace_all(self, records: list[GenerationRecord]) -> None:
-        self._records = list(records)[-MAX_RECORDS:]
+        self._set(list(records))
         self.changed.emit()
 
     def manifest(self) -> dict[str, Any]:

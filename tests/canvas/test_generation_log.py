@@ -12,7 +12,7 @@ import pytest
 from studio.canvas.document import CanvasDocument
 from studio.canvas.errors import CanvasError
 from studio.canvas.generation import add_generated_layer, plan_generation, reapply_record
-from studio.canvas.generation_log import MAX_RECORDS, GenerationLog, GenerationRecord
+from studio.canvas.generation_log import MAX_BYTES, MAX_RECORDS, GenerationLog, GenerationRecord
 from studio.canvas.geometry import Rect
 from studio.canvas.ora import HISTORY_ENTRY, load_ora, ora_bytes
 from studio.canvas.selection import Selection
@@ -123,3 +123,13 @@ def test_the_log_keeps_the_newest_records() -> None:
         log.get("missing")
     with pytest.raises(CanvasError, match="region"):
         GenerationRecord({}, np.zeros((2, 2, 4), np.uint8), Rect(0, 0, 3, 3), (3, 3))
+
+
+def test_the_log_keeps_at_most_its_byte_budget_of_images() -> None:
+    side = 2048  # 16 MiB a record
+    log = GenerationLog()
+    big = np.zeros((side, side, 4), np.uint8)
+    for seed in range(MAX_BYTES // big.nbytes + 3):
+        log.add(GenerationRecord({"seed": seed}, big, Rect(0, 0, side, side), (side, side)))
+    assert log.nbytes <= MAX_BYTES and len(log) == MAX_BYTES // big.nbytes
+    assert log.records[-1].seed == MAX_BYTES // big.nbytes + 2
