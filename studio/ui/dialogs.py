@@ -109,6 +109,10 @@ class Dialogs(Protocol):
         """The editor's font, starting from ``current`` (View ▸ Font)."""
         ...
 
+    def load_too_big(self, name: str, message: str) -> bool:
+        """Whether to load the model ``name`` although it may not fit in memory (``message`` says by how much)."""
+        ...
+
 
 class QtDialogs(Dialogs):
     """:class:`Dialogs` as real modal Qt dialogs over ``parent``."""
@@ -242,6 +246,14 @@ class QtDialogs(Dialogs):
         accepted, font = QFontDialog.getFont(current, self._parent, "Editor Font")
         return font if accepted else None
 
+    def load_too_big(self, name: str, message: str) -> bool:
+        answer = QMessageBox.question(
+            self._parent,
+            "Model May Not Fit",
+            f"{name} may not fit in memory: {message}\n\nLoading it could make the computer swap. Load it anyway?",
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
     def _save_path(self, caption: str, start: str, filters: str) -> str | None:
         path, _filter = QFileDialog.getSaveFileName(self._parent, caption, start, filters)
         return path or None
@@ -298,6 +310,7 @@ class DialogAnswers:
     colour: Answer[QColor | None] = UNSCRIPTED
     export_document: Answer[tuple[str | Path, bool] | None] = UNSCRIPTED
     editor_font: Answer[QFont | None] = UNSCRIPTED
+    load_too_big: Answer[bool] = UNSCRIPTED
 
 
 ANSWER_NAMES = tuple(field.name for field in fields(DialogAnswers))
@@ -400,3 +413,6 @@ class ScriptedDialogs(Dialogs):
     def editor_font(self, current: QFont) -> QFont | None:
         answer = self._answer("editor_font", None, QFont(current))
         return None if answer is None else QFont(answer)
+
+    def load_too_big(self, name: str, message: str) -> bool:
+        return bool(self._answer("load_too_big", False, name, message))

@@ -27,6 +27,7 @@ from studio.canvas.image_io import CANVAS_SUFFIXES
 from studio.documents.text_document import ChangedOnDiskError, DocumentError
 from studio.engines.protocol import EngineEvent
 from studio.models.default_model import DEFAULT_MODEL_NAME
+from studio.models.fit import Verdict, check_fit
 from studio.models.registry import DIFFUSION, LLM, ModelRegistry
 from studio.settings import Settings, load_settings, save_settings
 from studio.ui.actions import WorkspaceActions, make_action
@@ -271,6 +272,16 @@ class MainWindow(QMainWindow):
     def load_model(self, path: str) -> None:
         """Make ``path`` (empty: the default model) the active model and load it."""
         self.model_controller.load_model(path)
+
+    def load_model_checked(self, path: str) -> bool:
+        """:meth:`load_model`, after asking when a registered model looks too big for the free memory."""
+        entry = self.models.get(path) if path else None
+        if entry is not None:
+            fit = check_fit(entry)
+            if fit.verdict is Verdict.TOO_BIG and not self.dialogs.load_too_big(Path(path).name, fit.message):
+                return False
+        self.load_model(path)
+        return True
 
     def show_error(self, message: str) -> None:
         """Tell the user about a failure without blocking (status bar, in red)."""
@@ -566,7 +577,7 @@ class MainWindow(QMainWindow):
             action = self._action(
                 Path(path).name,
                 f"Ctrl+Alt+{index}",
-                partial(self.load_model, path),
+                partial(self.load_model_checked, path),
                 f"Use the model {Path(path).name}",
             )
             action.setCheckable(True)
@@ -882,7 +893,7 @@ class MainWindow(QMainWindow):
     def open_model_dialog(self) -> None:
         path = self.dialogs.llm_model_path()
         if path:
-            self.load_model(path)
+            self.load_model_checked(path)
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.settings, self)

@@ -1,0 +1,34 @@
+"""The Models menu asks before loading a registered model that does not fit in the free memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from studio.models import fit
+from studio.models.registry import LLM
+from studio.ui.dialogs import ScriptedDialogs, UnsavedChoice
+from studio.ui.main_window import MainWindow
+
+
+def test_a_model_too_big_for_the_free_memory_is_loaded_only_when_confirmed(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = tmp_path / "huge.gguf"
+    model.write_bytes(b"GGUF" + bytes(4096))
+    monkeypatch.setattr(fit, "available_memory", lambda *args: 64 * 1024)  # a machine with 64 KiB free
+    dialogs = ScriptedDialogs(unsaved_changes=UnsavedChoice.DISCARD, load_too_big=False)
+    window = MainWindow(None, dialogs)
+    qtbot.addWidget(window)
+    window.models.record(str(model), LLM)
+    window._rebuild_models_menu()
+    entry = next(a for a in window.models_menu.actions() if a.statusTip() == str(model))
+    entry.trigger()
+    name, (asked_name, message) = dialogs.asked[-1]
+    assert (name, asked_name) == ("load_too_big", "huge.gguf")
+    assert "is free" in message and "swap" in message
+    assert window.settings.model_path == ""  # refused: the default model stays
+    assert not window.runner.client("llm").is_alive
+    window.close()
