@@ -32,3 +32,23 @@ def test_a_model_too_big_for_the_free_memory_is_loaded_only_when_confirmed(
     assert window.settings.model_path == ""  # refused: the default model stays
     assert not window.runner.client("llm").is_alive
     window.close()
+
+
+def test_the_models_menu_shows_the_active_image_model(qtbot: QtBot, tmp_path: Path) -> None:
+    from studio.settings import Settings
+
+    dialogs = ScriptedDialogs(unsaved_changes=UnsavedChoice.DISCARD)
+    empty = MainWindow(Settings(), dialogs)
+    qtbot.addWidget(empty)
+    texts = {action.text(): action for action in empty.models_menu.actions()}
+    assert not texts["No image model chosen"].isEnabled()
+    assert texts["&Manage Models…"].shortcut().toString() == "Ctrl+Shift+M"
+    empty.close()
+
+    chosen = str(tmp_path / "tiny-sd")
+    window = MainWindow(Settings(image_model_path=chosen), dialogs)
+    qtbot.addWidget(window)
+    image_entries = [a for a in window.models_menu.actions() if a.objectName() == "image_model"]
+    assert [(a.statusTip(), a.isChecked()) for a in image_entries] == [(chosen, True)]
+    assert "No image model chosen" not in [a.text() for a in window.models_menu.actions()]
+    window.close()
