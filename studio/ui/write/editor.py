@@ -294,14 +294,18 @@ class MarkdownEditor(QPlainTextEdit):
     def previous_suggestion(self) -> bool:
         """Show the previous continuation alternative; False at the first."""
         position = self.textCursor().position()
-        if self._alternative_prefix_position != position or self._alternative_index <= 0:
+        if self._alternative_prefix_position != position or not self._alternatives:
             return False
         if self._request is not None and not self._request.done:
+            # a new alternative is on its way: drop it and go back to the one shown before it
             request, self._request = self._request, None
             request.done = True
             if request.handle is not None:
                 _cancel(request.handle)
-        self._alternative_index -= 1
+        elif self._alternative_index <= 0:
+            return False
+        else:
+            self._alternative_index -= 1
         self._ghost = self._alternatives[self._alternative_index]
         self._ghost_position = position
         self._set_state(SuggestionState.IDLE)
@@ -471,7 +475,7 @@ class MarkdownEditor(QPlainTextEdit):
         removed.setFontStrikeOut(True)
         removed.setForeground(mix(text_color, QColor(200, 40, 40), 0.55))
         removed.setBackground(mix(base, QColor(220, 50, 50), 0.14))
-        kept = QTextCharFormat()
+        kept = QTextCharFormat()  # the old text as a whole: dimmed, the removed words struck on top
         kept.setForeground(mix(text_color, base, 0.45))
         pending = QTextCharFormat()
         pending.setBackground(mix(base, palette.color(QPalette.ColorRole.Highlight), 0.18))
@@ -501,6 +505,7 @@ class MarkdownEditor(QPlainTextEdit):
             preedit = f" \u27e8{message}\u27e9"
             ranges.append((0, utf16_len(preedit), note))
         else:
+            overlay.append((session.start, session.end, kept))
             position = session.start
             for op, piece in session.diff():
                 length = utf16_len(piece)
@@ -508,7 +513,8 @@ class MarkdownEditor(QPlainTextEdit):
                     ranges.append((utf16_len(preedit), length, inserted))
                     preedit += piece
                     continue
-                overlay.append((position, position + length, removed if op == "delete" else kept))
+                if op == "delete":
+                    overlay.append((position, position + length, removed))
                 position += length
                 if op == "equal":
                     ranges.append((utf16_len(preedit), length, same))
