@@ -82,6 +82,7 @@ def test_a_real_rewrite_streams_into_the_diff_and_is_accepted_as_ai_text(
     provider = RecordingProvider(runner)
     editor.set_rewrite_provider(provider)
     text = ""
+    session = None
     for seed in (1, 2, 3):  # a 270M base model may answer with nothing; Regenerate is what a user does then
         if editor.rewrite_session() is None:
             assert editor.start_rewrite(builtin_action("shorten"), seed=seed)
@@ -94,7 +95,7 @@ def test_a_real_rewrite_streams_into_the_diff_and_is_accepted_as_ai_text(
         text = session.current_text()
         if text:
             break
-    assert text and session.current is not None and session.current.state is RewriteState.READY
+    assert text and session is not None and session.current is not None and session.current.state is RewriteState.READY
     qtbot.keyClick(editor, Qt.Key.Key_Tab)
     document = editor.document_text()
     assert document == TEXT.replace(SELECTED, text)
