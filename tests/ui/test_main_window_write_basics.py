@@ -129,8 +129,8 @@ def test_ai_marks_toggle_and_legend(qtbot: QtBot) -> None:
     window.ai_marks_action.trigger()
     assert not window.ai_marks_action.isChecked()
     assert window.write_status.ai_label.styleSheet() == ""
-    if hasattr(editor, "ai_marks_visible"):
-        assert not editor.ai_marks_visible()
+    assert not editor.ai_marks_visible()
+    assert editor.ai_ranges() == [(14, 32)]  # hidden, not forgotten
     close_window(window)
     requires_settings("show_ai_marks")
     again = make_window(qtbot)

@@ -9,8 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QFont, QFontMetricsF, QKeySequence, QResizeEvent, QTextCursor
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QFont, QKeySequence, QTextCursor
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from studio.documents.provenance import ProvenanceStore
@@ -314,16 +314,13 @@ class WriteWorkspace(QWidget):
     def _apply_font(self, editor: MarkdownEditor) -> None:
         if self._editor_font is None:
             return
-        editor.setFont(self._editor_font)
-        editor.setTabStopDistance(4 * QFontMetricsF(self._editor_font).horizontalAdvance(" "))
-        # the editor sizes its centred column from its font when it is resized
-        QCoreApplication.sendEvent(editor, QResizeEvent(editor.size(), editor.size()))
+        editor.setFont(self._editor_font)  # the editor re-derives its tab stops and column from it
 
     def set_ai_marks_visible(self, visible: bool) -> None:
         """Tint AI-written text in every editor, or not (View ▸ Show AI Marks)."""
         self._ai_marks_visible = visible
         for editor in self.editors():
-            _show_ai_marks(editor, visible)
+            editor.set_ai_marks_visible(visible)
 
     def ai_marks_visible(self) -> bool:
         """Whether AI-written text is tinted."""
@@ -604,7 +601,7 @@ class WriteWorkspace(QWidget):
         editor.set_continuation_provider(self._provider)
         editor.setPlaceholderText(placeholder_text(editor))
         self._apply_font(editor)
-        _show_ai_marks(editor, self._ai_marks_visible)
+        editor.set_ai_marks_visible(self._ai_marks_visible)
         if untitled_name is None and document.path is not None:
             untitled_name = document.name
         if untitled_name is None:
@@ -744,12 +741,6 @@ def default_editor_font() -> QFont:
     font = QFont()
     font.setPointSizeF(max(font.pointSizeF(), float(DEFAULT_FONT_SIZE)))
     return font
-
-
-def _show_ai_marks(editor: MarkdownEditor, visible: bool) -> None:
-    setter = getattr(editor, "set_ai_marks_visible", None)  # the editor's toggle (requested from `rewrite`)
-    if callable(setter):
-        setter(visible)
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -113,3 +113,4 @@ def test_export_leaves_the_document_untouched(qtbot: QtBot, tmp_path: Path) -> N
     assert editor.document().isModified()
     assert not editor.document().isUndoAvailable()
     assert workspace.current_path() is None  # exporting is not saving
+    workspace.shutdown()
