@@ -104,7 +104,7 @@ class FindBar(QWidget):
         )
         self.status = QLabel()
         self.status.setAccessibleName("Find status")
-        self.status.setMinimumWidth(self.status.fontMetrics().horizontalAdvance("Invalid regular expression"))
+        self.status.setMinimumWidth(self.status.fontMetrics().horizontalAdvance("99 of 99 (wrapped)"))
         close = QToolButton()
         close.setText("✕")
         close.setAutoRaise(True)
@@ -128,7 +128,7 @@ class FindBar(QWidget):
         layout.addWidget(self.replace_button, 1, 1)
         layout.addWidget(self.replace_all_button, 1, 2)
         for edit in (self.find_edit, self.replace_edit):
-            edit.setMinimumWidth(160)
+            edit.setMinimumWidth(120)
             edit.setMaximumWidth(480)
         layout.setColumnStretch(0, 2)
         layout.setColumnStretch(6, 1)  # wide windows: the status takes the rest, the fields stay readable
