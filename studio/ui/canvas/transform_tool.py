@@ -99,6 +99,9 @@ class TransformTool(CanvasTool):
         if not self.active:
             return
         document = _document(view)
+        if not self._layer_alive(document):
+            self._end(document)
+            return
         try:
             if not self.transform.is_identity:
                 self._show(view, move_selection=True)
@@ -113,9 +116,14 @@ class TransformTool(CanvasTool):
             return
         document = _document(view)
         try:
-            self._restore(document)
+            if self._layer_alive(document):
+                self._restore(document)
         finally:
             self._end(document)
+
+    def _layer_alive(self, document: CanvasDocument) -> bool:
+        # the layer may have been deleted from the layers panel while the transform was shown
+        return any(layer.id == self._layer_id for layer in document.layers)
 
     def _restore(self, document: CanvasDocument) -> None:
         original, dirty = self._original, self._dirty

@@ -119,3 +119,14 @@ def test_an_empty_layer_is_refused_with_a_message(qtbot: QtBot) -> None:
     qtbot.mouseRelease(view.viewport(), LEFT, NONE, at(view, 70, 70))
     assert "nothing to transform" in blocker.args[0]
     assert not tool.active and not document.history.in_stroke
+
+
+def test_deleting_the_layer_mid_transform_ends_it_quietly(qtbot: QtBot) -> None:
+    view, document, tool = make_view(qtbot)
+    drag(qtbot, view, (70, 70), (90, 90))
+    assert tool.active
+    square = document.active_layer
+    document.delete_layer(square)  # e.g. from the layers panel, inside the open step
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    assert not tool.active and not document.history.in_stroke
+    assert square.id not in [layer.id for layer in document.layers]
