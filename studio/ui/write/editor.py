@@ -99,7 +99,6 @@ class MarkdownEditor(QPlainTextEdit):
         self._ghost_position = -1
         self._state = SuggestionState.IDLE
         self._internal_edit = 0
-        self._layout_only = 0
         self._provenance = ProvenanceRanges()
         self._ai_marks_visible = True
         self._marks_by_step: dict[int, tuple[int, list[tuple[int, int]]]] = {}
@@ -572,7 +571,7 @@ class MarkdownEditor(QPlainTextEdit):
         )
 
     def _on_contents_changed(self) -> None:
-        if self._layout_only or self._internal_edit or not (self._marks_by_step or self._provenance):
+        if self._internal_edit or not (self._marks_by_step or self._provenance):
             return
         step = self.document().availableUndoSteps()
         remembered = self._marks_by_step.get(step)
@@ -702,8 +701,6 @@ class MarkdownEditor(QPlainTextEdit):
         self.ensureCursorVisible()
 
     def _on_contents_change(self, position: int, removed: int, added: int) -> None:
-        if self._layout_only:
-            return
         if self._provenance.apply_change(position, removed, added):
             self._refresh_provenance()
         if not self._internal_edit and (self._request is not None or self._ghost):
@@ -935,22 +932,24 @@ class MarkdownEditor(QPlainTextEdit):
 
     def _set_preedit(self, position: int, text: str, ranges: list[tuple[int, int, QTextCharFormat]]) -> None:
         """Show ``text`` at document ``position`` in the block's pre-edit area: the lines below move down, the
-        document does not change. ``ranges`` are ``(start, length, format)`` within ``text``."""
+        document does not change (no contents signal, no new revision). ``ranges`` are ``(start, length,
+        format)`` within ``text``."""
         block = self.document().findBlock(position)
         layout = block.layout() if block.isValid() else None
         if layout is None:
             return
         if self._preedit_block is not None and self._preedit_block != block:
             self._clear_preedit()
+        highlighting = _without_preedit(layout)
         in_block = position - block.position()
         layout.setPreeditArea(in_block, text)
-        formats = []
+        formats = _around_preedit(highlighting, in_block, utf16_len(text))
         for start, length, fmt in ranges:
             if length > 0:
                 item = QTextLayout.FormatRange()
                 item.start, item.length, item.format = in_block + start, length, fmt
                 formats.append(item)
-        layout.setFormats(formats)  # the highlighter adds its own around the pre-edit area
+        layout.setFormats(formats)
         self._preedit_block = block
         self._relayout(block)
 
@@ -961,18 +960,20 @@ class MarkdownEditor(QPlainTextEdit):
         layout = block.layout()
         if layout is None or not layout.preeditAreaText():
             return
+        highlighting = _without_preedit(layout)
         layout.setPreeditArea(-1, "")
-        layout.setFormats([])
+        layout.setFormats(highlighting)
         self._relayout(block)
 
     def _relayout(self, block: QTextBlock) -> None:
-        # Qt reports the relayout as a contents change of the block although no text changed
-        self._layout_only += 1
+        # markContentsDirty lays the block out again; its signals would report a change of the text (to the
+        # highlighter, the journal, the counters) although only the pre-edit text changed
+        document = self.document()
+        blocked = document.blockSignals(True)
         try:
-            self._highlighter.rehighlightBlock(block)
-            self.document().markContentsDirty(block.position(), block.length())
+            document.markContentsDirty(block.position(), block.length())
         finally:
-            self._layout_only -= 1
+            document.blockSignals(blocked)
         self.viewport().update()
 
     def _show_ghost(self) -> None:
@@ -1006,6 +1007,44 @@ def _alternative_step(event: QKeyEvent) -> int:
     if modifiers != Qt.KeyboardModifier.AltModifier:
         return 0
     return {Qt.Key.Key_BracketRight: 1, Qt.Key.Key_BracketLeft: -1}.get(Qt.Key(event.key()), 0)
+
+
+def _without_preedit(layout: QTextLayout) -> list[QTextLayout.FormatRange]:
+    """The layout's formats (the highlighting) in block-text positions, without those of its pre-edit text."""
+    position, length = layout.preeditAreaPosition(), utf16_len(layout.preeditAreaText())
+    if not length:
+        return list(layout.formats())
+    plain = []
+    for item in layout.formats():
+        start, end = item.start, item.start + item.length
+        if start >= position and end <= position + length:
+            continue  # ours: it formats the pre-edit text
+        if start >= position + length:
+            start -= length
+            end -= length
+        elif end > position:
+            end = max(start, end - length)
+        copy = QTextLayout.FormatRange()
+        copy.start, copy.length, copy.format = start, end - start, item.format
+        plain.append(copy)
+    return plain
+
+
+def _around_preedit(
+    formats: list[QTextLayout.FormatRange], position: int, length: int
+) -> list[QTextLayout.FormatRange]:
+    """Block-text formats moved to layout positions around ``length`` pre-edit characters at ``position``
+    (as QSyntaxHighlighter does it)."""
+    moved = []
+    for item in formats:
+        copy = QTextLayout.FormatRange()
+        copy.start, copy.length, copy.format = item.start, item.length, item.format
+        if copy.start >= position:
+            copy.start += length
+        elif copy.start + copy.length > position:
+            copy.length += length
+        moved.append(copy)
+    return moved
 
 
 def _accepts_seed(provider: ContinuationProvider) -> bool:

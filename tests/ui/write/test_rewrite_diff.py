@@ -99,6 +99,9 @@ def test_diff_streams_without_touching_the_document_and_reject_keeps_it_bit_iden
     qtbot: QtBot, editor: MarkdownEditor, rewrites: ScriptedRewrites, tmp_path: Path
 ) -> None:
     editor.document().setModified(False)
+    revision = editor.document().revision()
+    changes: list[int] = []
+    editor.document().contentsChanged.connect(lambda: changes.append(1))
     undo_steps = editor.document().availableUndoSteps()
     assert editor.start_rewrite(builtin_action("rewrite"))
     call = rewrites.calls[0]
@@ -119,6 +122,7 @@ def test_diff_streams_without_touching_the_document_and_reject_keeps_it_bit_iden
     assert editor.rewrite_session() is None
     assert editor.document_text() == TEXT
     assert not editor.document().isModified()
+    assert editor.document().revision() == revision and not changes  # nobody was told of a change
     assert editor.document().availableUndoSteps() == undo_steps
     assert not editor.document().findBlockByNumber(2).layout().preeditAreaText()
     assert editor.ai_ranges() == [(TEXT.index("The end"), len(TEXT))]
