@@ -345,16 +345,38 @@ class CanvasDocument:
             self.history.execute(MoveLayer(old, index))
 
     def move_layer_up(self, ref: LayerRef) -> None:
-        """Move a layer one step towards the top (no change when it is already on top)."""
-        index = self.index_of(ref)
-        if index < len(self._layers) - 1:
-            self.move_layer_to(ref, index + 1)
+        """Move a layer one step towards the top, through the groups as they are drawn: a layer under a
+        group enters it, a layer at the top of its group leaves it; otherwise it swaps with the layer above
+        (no change when it is already on top at the top level)."""
+        self._step_layer(ref, +1)
 
     def move_layer_down(self, ref: LayerRef) -> None:
-        """Move a layer one step towards the bottom (no change when it is already at the bottom)."""
-        index = self.index_of(ref)
-        if index > 0:
-            self.move_layer_to(ref, index - 1)
+        """Move a layer one step towards the bottom (the mirror of :meth:`move_layer_up`)."""
+        self._step_layer(ref, -1)
+
+    def can_move_layer(self, ref: LayerRef, direction: int) -> bool:
+        """True when :meth:`move_layer_up` (``+1``) or :meth:`move_layer_down` (``-1``) would change
+        something."""
+        layer = self.layer(ref)
+        index = self.index_of(layer)
+        return layer.group is not None or 0 <= index + direction < len(self._layers)
+
+    def _step_layer(self, ref: LayerRef, direction: int) -> None:
+        layer = self.layer(ref)
+        index = self.index_of(layer)
+        mine = [group.id for group in self.group_chain(layer)]
+        neighbour_index = index + direction
+        if not 0 <= neighbour_index < len(self._layers):
+            if mine:  # at the very top (or bottom) inside a group: leave it
+                self._change_attribute(layer, "group", self.group(mine[-1]).parent, "Move layer")
+            return
+        theirs = [group.id for group in self.group_chain(self._layers[neighbour_index])]
+        if len(theirs) > len(mine) and theirs[: len(mine)] == mine:
+            self._change_attribute(layer, "group", theirs[len(mine)], "Move layer")  # enter the group
+        elif mine and mine[-1] not in theirs:
+            self._change_attribute(layer, "group", self.group(mine[-1]).parent, "Move layer")  # leave it
+        else:
+            self.move_layer_to(layer, neighbour_index)
 
     def rename_layer(self, ref: LayerRef, name: str) -> None:
         self._change_attribute(ref, "name", clean_layer_name(name), "Rename layer")

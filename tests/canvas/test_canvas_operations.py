@@ -398,3 +398,38 @@ def test_selection_mask_soft_edges_scale_the_fill() -> None:
     doc.set_selection(Selection(mask))
     bucket_fill(doc, doc.active_layer, 2, 2, (0, 0, 0))
     assert tuple(doc.active_layer.pixels[2, 2]) == (100, 0, 0, 255)
+
+
+def test_moving_a_layer_up_and_down_walks_through_groups() -> None:
+    doc = CanvasDocument(8, 8)
+    bottom = doc.layers[0]
+    inner = doc.add_layer("Inner")
+    group = doc.group_layers([inner], "G")
+    doc.set_active_layer(inner)
+    top = doc.add_layer("Top", index=2)
+    assert top.group is None
+
+    doc.move_layer_up(bottom)  # under the group: it enters the group, its place in the stack stays
+    assert bottom.group == group.id and doc.index_of(bottom) == 0
+    doc.move_layer_up(bottom)  # inside the group: swaps with Inner
+    assert doc.index_of(bottom) == 1 and bottom.group == group.id
+    doc.move_layer_up(bottom)  # at the top of the group: it leaves the group
+    assert bottom.group is None and doc.index_of(bottom) == 1
+    doc.move_layer_up(bottom)  # then swaps with Top
+    assert doc.index_of(bottom) == 2
+    assert not doc.can_move_layer(bottom, +1)
+    doc.move_layer_up(bottom)
+    assert doc.index_of(bottom) == 2
+
+    doc.move_layer_down(top)  # Top (now under Bottom) enters the group from above
+    assert top.group == group.id
+    for _ in range(5):  # enter, swap, leave, swap, enter: one step each
+        doc.history.undo()
+    assert bottom.group is None and doc.index_of(bottom) == 0 and top.group is None
+    # At the top of the stack, inside a group, "up" leaves the group.
+    doc.set_active_layer(inner)
+    lonely = doc.add_layer("Lonely", index=3)
+    doc.group_layers([lonely])
+    assert doc.can_move_layer(lonely, +1)
+    doc.move_layer_up(lonely)
+    assert lonely.group is None

@@ -419,8 +419,13 @@ class LayersPanel(QWidget):
         self.duplicate_action.setEnabled(document is not None)
         self.rename_action.setEnabled(document is not None)
         self.delete_action.setEnabled(count > 1)
-        self.up_action.setEnabled(document is not None and index < count - 1)
-        self.down_action.setEnabled(document is not None and index > 0)
+        movable = document is not None and self._active_index() is not None
+        self.up_action.setEnabled(
+            movable and document is not None and document.can_move_layer(document.active_layer, +1)
+        )
+        self.down_action.setEnabled(
+            movable and document is not None and document.can_move_layer(document.active_layer, -1)
+        )
         self.merge_down_action.setEnabled(document is not None and index > 0)
         self.flatten_action.setEnabled(document is not None)
         self.group_action.setEnabled(document is not None)
