@@ -61,12 +61,13 @@ class CacheWarmer(QObject):
         self._warmed_at = None
         if editor is not None:
             editor.cursorPositionChanged.connect(self._cursor_moved)
-            editor.destroyed.connect(self._editor_destroyed)
+            editor.destroyed.connect(lambda _obj=None, gone=editor: self._editor_destroyed(gone))
             self.schedule()
 
-    def _editor_destroyed(self) -> None:
-        self._editor = None
-        self._timer.stop()
+    def _editor_destroyed(self, editor: MarkdownEditor) -> None:
+        if editor is self._editor:
+            self._editor = None
+            self._timer.stop()
 
     def schedule(self) -> None:
         """Warm the current editor's prompt shortly."""
