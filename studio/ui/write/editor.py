@@ -439,8 +439,14 @@ class MarkdownEditor(QPlainTextEdit):
         if not self.textCursor().hasSelection():
             self.rewrite_status.emit("Select the text to rewrite first, then press Ctrl+K")
             return
+        kind = self._rewrite_provider.model_kind() if self._rewrite_provider is not None else "base"
+        hint = (
+            "Tell the AI what to do with the selection (Enter runs, Esc closes)"
+            if kind == "instruct"
+            else "A short instruction for the selection, e.g. \u201cMake it shorter\u201d (base model; Enter runs)"
+        )
         self.open_inline_prompt(
-            "Tell the AI what to do with the selection (Enter runs, Esc closes)",
+            hint,
             lambda text: self.start_rewrite(instruction_action(text)),
             on_save=save,
         )

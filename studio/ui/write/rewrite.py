@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLineEdit, QMenu, QToolButton
 from studio.engines.results import CompletionResult
 from studio.ui.actions import make_action
 from studio.ui.write.ghost_text import ContinuationHandle, normalize_tokens
-from studio.writing.actions import BUILTIN_ACTIONS, UserActions, WritingAction, instruction_action
+from studio.writing.actions import BUILTIN_ACTIONS, UserActions, WritingAction
 from studio.writing.prompts import PromptError
 from studio.writing.rewrite import INSTRUCT, RewritePlan, build_rewrite
 from studio.writing.word_diff import Op, word_diff
@@ -484,24 +484,10 @@ class RewriteCommands(QObject):
         return editor.start_rewrite(action)
 
     def ask_instruction(self) -> None:
+        """Open the editor's free-instruction prompt (Ctrl+K)."""
         editor = self._current_editor()
         if editor is not None:
-            editor.open_inline_prompt(
-                "Tell the AI what to do with the selection (Enter runs, Esc closes)",
-                lambda text: editor.start_rewrite(instruction_action(text)),
-                on_save=self.save_instruction,
-            )
-
-    def save_instruction(self, instruction: str) -> WritingAction | None:
-        """Keep ``instruction`` as one of the user's actions (its label is the instruction, shortened)."""
-        label = instruction if len(instruction) <= 40 else instruction[:39].rstrip() + "…"
-        try:
-            return self.user_actions.save(label, instruction)
-        except (OSError, ValueError) as exc:
-            editor = self._current_editor()
-            if editor is not None:
-                editor.rewrite_status.emit(f"Could not save the action: {exc}")
-            return None
+            editor.instruction_action.trigger()
 
     def _with_editor(self, what: str) -> None:
         editor = self._current_editor()
