@@ -77,7 +77,6 @@ class AssistantPanel(QWidget):
         self.kind_label = QLabel(self)
         self.kind_label.setObjectName("assistant_kind")
         self.kind_label.setWordWrap(True)
-        self.kind_label.setEnabled(False)
         self.scope_combo = QComboBox(self)
         self.scope_combo.setObjectName("assistant_scope")
         self.scope_combo.addItems(["About the selection", "About the whole document"])

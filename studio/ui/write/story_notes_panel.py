@@ -261,7 +261,6 @@ class StoryNotesPanel(QWidget):
         self.entry_form.setLayout(form)
         hint = QLabel("An entry joins the prompt only while one of its keywords is near the cursor.", self)
         hint.setWordWrap(True)
-        hint.setEnabled(False)
         glossary_box = _group("Glossary", hint, self.entry_list, buttons, self.entry_form)
 
         self.export_button = QPushButton("&Export notes…", self)
