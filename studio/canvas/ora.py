@@ -253,7 +253,7 @@ def _load(archive: zipfile.ZipFile, what: str, max_pixels: int) -> CanvasDocumen
 
     specs: list[_LayerSpec] = []
     groups: list[LayerGroup] = []
-    _collect(stack, what, None, specs, groups, 0)
+    _collect(stack, what, None, specs, groups, 0, (0, 0))
     if len(specs) > MAX_LAYERS:
         raise OraError(f"{what} has too many layers ({len(specs)}; at most {MAX_LAYERS})")
     canvas = Rect(0, 0, width, height)
@@ -302,6 +302,7 @@ def _collect(
     out: list[_LayerSpec],
     groups: list[LayerGroup],
     depth: int,
+    offset: tuple[int, int],
 ) -> None:
     if depth > 64:
         raise OraError(f"{what} has layer groups nested too deeply")
@@ -321,7 +322,11 @@ def _collect(
                 parent,
             )
             groups.append(group)
-            _collect(element, what, group.id, out, groups, depth + 1)
+            inner = (
+                offset[0] + _int_attribute(element, "x", what, 0),
+                offset[1] + _int_attribute(element, "y", what, 0),
+            )  # a stack may place its children
+            _collect(element, what, group.id, out, groups, depth + 1, inner)
         elif element.tag == "layer":
             src = element.get("src")
             if not src:
@@ -331,8 +336,8 @@ def _collect(
                 _LayerSpec(
                     name=name,
                     src=src,
-                    x=_int_attribute(element, "x", what, 0),
-                    y=_int_attribute(element, "y", what, 0),
+                    x=offset[0] + _int_attribute(element, "x", what, 0),
+                    y=offset[1] + _int_attribute(element, "y", what, 0),
                     visible=element_visible,
                     opacity=element_opacity,
                     selected=element.get("selected", "").strip().lower() == "true",

@@ -295,3 +295,11 @@ def test_nested_groups_from_other_programs() -> None:
     assert doc.group_chain(deep)[1].isolated and doc.group_chain(deep)[0].opacity == pytest.approx(0.8)
     again = load_ora(ora_bytes(doc))
     assert [group.name for group in again.group_chain(again.layers[2])] == ["A", "B"]
+
+
+def test_a_stack_offset_moves_its_layers() -> None:
+    stack = """<image w="8" h="8"><stack>
+      <stack name="Moved" x="3" y="2"><layer name="Dot" src="data/a.png" x="1" y="1"/></stack>
+    </stack></image>"""
+    doc = load_ora(make_ora(stack, {"data/a.png": png_bytes(2, 2, (255, 0, 0, 255))}))
+    assert doc.layers[0].content_bounds() == Rect(4, 3, 2, 2)
