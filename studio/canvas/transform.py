@@ -95,11 +95,16 @@ def transform_source(document: CanvasDocument, layer: LayerRef) -> Rect | None:
     """The rectangle a free transform of ``layer`` starts from: its selected content (all its content
     without a selection), or None when there is nothing to transform."""
     target = document.layer(layer)
-    alpha = target.pixels[:, :, 3]
-    mask = document.selection_mask()
-    if mask is not None:
-        return nonzero_bounds((alpha > 0) & (mask > 0))
-    return nonzero_bounds(alpha)
+    selection = document.selection
+    if selection is None:
+        return target.content_bounds()
+    bounds = selection.bounds()
+    area = document.bounds.intersected(bounds) if bounds is not None else None
+    if area is None or area.is_empty:
+        return None
+    chosen = (target.pixels[area.slices][:, :, 3] > 0) & (selection.mask_for(area) > 0)
+    local = nonzero_bounds(chosen)
+    return None if local is None else local.translated(area.x, area.y)
 
 
 def free_transform(
@@ -113,7 +118,7 @@ def free_transform(
     """Transform the selected pixels of ``layer`` (all of it without a selection) and place them over what
     stays; the selection is transformed too unless ``move_selection`` is False (a live preview). One undo
     step; returns the changed rectangle, or None when nothing changed. What leaves the canvas is cut off
-    (undo brings it back)."""
+    (undo brings it back). Only the pixels around the source and the destination are touched."""
     try:
         method = Resample(resample)
         pil_filter = _FILTERS[method]
@@ -125,34 +130,38 @@ def free_transform(
         return None
     if transform.is_whole_move:
         pil_filter = Image.Resampling.NEAREST
-    mask = document.selection_mask()
-    lifted = target.pixels.copy()
-    if mask is None:
-        remaining = np.zeros_like(target.pixels)
+    destination = transform.map_rect(source).intersected(document.bounds)
+    work = source.united(destination)  # all the pixels that can change, inside the canvas
+    pixels = target.pixels[work.slices]
+    selection = document.selection
+    lifted = pixels.copy()
+    if selection is None:
+        remaining = np.zeros_like(pixels)
     else:
-        remaining = target.pixels.copy()
+        mask = selection.mask_for(work)
+        remaining = pixels.copy()
         lifted[:, :, 3] = np.rint(lifted[:, :, 3] * mask).astype(np.uint8)
         remaining[:, :, 3] = np.rint(remaining[:, :, 3] * (1.0 - mask)).astype(np.uint8)
     result = remaining
-    destination = transform.map_rect(source).intersected(document.bounds)
     if not destination.is_empty:
-        moved = warp(lifted[source.slices], source, transform, destination, pil_filter)
-        result[destination.slices] = composite_nodes(
-            [LayerNode(remaining[destination.slices]), LayerNode(moved)],
+        local_source = source.translated(-work.x, -work.y)
+        local_destination = destination.translated(-work.x, -work.y)
+        moved = warp(lifted[local_source.slices], source, transform, destination, pil_filter)
+        result[local_destination.slices] = composite_nodes(
+            [LayerNode(remaining[local_destination.slices]), LayerNode(moved)],
             destination.height,
             destination.width,
         )
-    changed = source.united(destination)
     with document.history.group("Transform"):
-        with document.edit_pixels(target, changed, "Transform") as view:
-            view[...] = result[changed.slices]
-        selection = document.selection if move_selection else None
+        with document.edit_pixels(target, work, "Transform") as view:
+            view[...] = result
+        selection = selection if move_selection else None
         bounds = selection.bounds() if selection is not None else None
         if selection is not None and bounds is not None:
             frame = transform.map_rect(bounds)
             warped = warp_mask(selection.mask_for(bounds), bounds, transform, frame)
             document.set_selection(Selection(warped, (frame.x, frame.y)), "Transform")
-    return changed
+    return work
 
 
 def _inverse_for_pil(source: Rect, transform: Transform, destination: Rect) -> tuple[float, ...]:
