@@ -588,7 +588,9 @@ class MarkdownEditor(QPlainTextEdit):
                     self._provenance.add(low, high)
                 self._refresh_provenance()
             return
-        self._marks_by_step = {k: v for k, v in self._marks_by_step.items() if k < step}
+        if not self.document().availableRedoSteps():
+            # a new edit: the steps after this one are gone from the undo stack
+            self._marks_by_step = {k: v for k, v in self._marks_by_step.items() if k < step}
         self._remember_marks()
 
     # -- requests --------------------------------------------------------------------------------------------

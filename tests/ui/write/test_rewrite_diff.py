@@ -147,6 +147,22 @@ def test_accept_is_one_undo_step_marks_ai_and_redo_brings_the_mark_back(
     assert editor.document_text() == expected
     assert editor.ai_ranges() == [(start, start + len("The man walked.")), end_mark]
 
+    # typing after it, then undoing past the accept and redoing everything brings the marks back too
+    cursor = editor.textCursor()
+    cursor.setPosition(len("# Notes"))
+    editor.setTextCursor(cursor)
+    qtbot.keyClicks(editor, "!")
+    editor.undo()
+    editor.undo()
+    assert editor.document_text() == TEXT
+    editor.redo()
+    editor.redo()
+    assert editor.document_text() == expected.replace("# Notes", "# Notes!")
+    assert editor.ai_ranges() == [
+        (start + 1, start + 1 + len("The man walked.")),
+        (end_mark[0] + 1, end_mark[1] + 1),
+    ]
+
 
 def test_enter_accepts_and_typing_rejects(
     qtbot: QtBot, editor: MarkdownEditor, rewrites: ScriptedRewrites
@@ -255,3 +271,25 @@ def test_rewrite_commands_menu_lists_actions_and_saved_ones(qtbot: QtBot, editor
     assert "Shorten" in titles and "Change Tone" in titles and "Describe" in titles and "My Actions" in titles
     commands.action_commands["shorten"].trigger()
     assert editor.rewrite_session() is not None and editor.rewrite_session().action.name == "shorten"  # type: ignore[union-attr]
+
+
+def test_redo_after_undoing_to_before_any_marks_brings_the_mark_back(
+    qtbot: QtBot, rewrites: ScriptedRewrites
+) -> None:
+    editor = MarkdownEditor()
+    qtbot.addWidget(editor)
+    editor.set_rewrite_provider(rewrites)
+    editor.show()
+    editor.setFocus()
+    qtbot.keyClicks(editor, "Hi there. Old words.")
+    select(editor, "Old words.")
+    editor.start_rewrite(builtin_action("rewrite"))
+    stream(rewrites.calls[0], "New words.")
+    assert editor.accept_rewrite()
+    while editor.document().isUndoAvailable():
+        editor.undo()
+    assert editor.document_text() == ""
+    while editor.document().isRedoAvailable():
+        editor.redo()
+    assert editor.document_text() == "Hi there. New words."
+    assert editor.ai_ranges() == [(10, 20)]
