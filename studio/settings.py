@@ -24,6 +24,8 @@ LIMITS: dict[str, tuple[float, float]] = {
     "suggestion_max_tokens": (1, 512),
     "temperature": (0.0, 2.0),
     "current_document": (0, 10000),
+    "editor_font_size": (0, 200),
+    "editor_zoom": (-20, 100),
 }
 
 
@@ -42,11 +44,17 @@ class Settings:
     suggestion_delay_ms: int = 600
     suggestion_max_tokens: int = 24
     temperature: float = 0.7
+    # editor (Write)
+    editor_font_family: str = ""  # empty: the system's default font
+    editor_font_size: int = 0  # points; 0: the default size (11 pt)
+    editor_zoom: int = 0  # View ▸ Zoom In/Out steps (points added to the font size); 0: Reset
+    show_ai_marks: bool = True  # tint AI-written text (View ▸ Show AI Marks)
     # session
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     window_state: str = ""
     workspace: str = "write"
     open_documents: list[str] = field(default_factory=list)
+    recent_files: list[str] = field(default_factory=list)  # File ▸ Open Recent, newest first
     current_document: int = 0
 
     def to_dict(self) -> dict[str, Any]:
