@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from studio.canvas.errors import CanvasError
 from studio.canvas.image_io import CANVAS_SUFFIXES
+from studio.canvas.png_metadata import GenerationInfo
 from studio.documents.text_document import ChangedOnDiskError, DocumentError
 from studio.engines.protocol import EngineEvent
 from studio.models.default_model import DEFAULT_MODEL_NAME
@@ -46,6 +47,7 @@ from studio.ui.write.continuation import EngineContinuationProvider
 from studio.ui.write.export import ExportError
 from studio.ui.write.prompt_view import PromptView
 from studio.ui.write.recent_files import LIST_ENTRY, RecentFilesMenu, forget, remember
+from studio.ui.write.rewrite import EngineRewriteProvider
 from studio.ui.write.story_notes_panel import StoryNotesController, StoryNotesDock
 from studio.ui.write.warm_up import CacheWarmer
 from studio.ui.write.workspace import (
@@ -214,6 +216,9 @@ class MainWindow(QMainWindow):
 
         # another image: its candidates belong to the old one (issue 10)
         self.canvas.document_changed.connect(self.candidates.discard_all)
+        history = self.canvas.history_panel
+        history.load_settings_requested.connect(self.generate_panel.load_generation_info)
+        history.rerun_requested.connect(self._rerun_generation)
 
     def _build_story_tools(self) -> None:
         """Story notes, the continuation provider that reads them, cache warm-up, the prompt view and the
@@ -227,6 +232,10 @@ class MainWindow(QMainWindow):
             self.runner, lambda: self.settings, self.story_notes.current_notes, parent=self
         )
         self.write.set_continuation_provider(self.continuation)
+        self.write.set_rewrite_provider(
+            EngineRewriteProvider(self.runner, lambda: self.model_status.model_kind)
+        )
+        self.write.rewrite_status.connect(self._show_rewrite_status)
         self.cache_warmer = CacheWarmer(
             self.continuation,
             self.write.current_editor,
@@ -255,6 +264,17 @@ class MainWindow(QMainWindow):
             dock.hide()  # shown from the View menu (Ctrl+Shift+L, Ctrl+Shift+A)
         self.tabifyDockWidget(self.story_notes_dock, self.assistant_dock)
         self.model_status.changed.connect(self.assistant_dock.panel.refresh)
+
+    def _show_rewrite_status(self, text: str) -> None:
+        if text:
+            self.statusBar().showMessage(text, 10000)
+        else:
+            self.statusBar().clearMessage()
+
+    def _rerun_generation(self, params: dict[str, object]) -> None:
+        """History ▸ Re-run: the recorded settings and seed into the Generate panel, then Generate."""
+        self.generate_panel.load_generation_info(GenerationInfo.from_settings(params))
+        self.generation.generate()
 
     def _on_image_model_changed(self, path: str) -> None:
         self.settings.image_model_path = path
@@ -506,6 +526,10 @@ class MainWindow(QMainWindow):
             self.assistant_dock.toggle_action,
         )
 
+        self.rewrite_menu = rewrite_menu = menus.addMenu("&Rewrite")
+        rewrite_menu.aboutToShow.connect(lambda: self.write.rewrite_commands.fill_menu(rewrite_menu))
+        self.write_actions.add(self.write.rewrite_commands.actions(), rewrite_menu.menuAction())
+
         self.image_menu = image_menu = menus.addMenu("&Image")
         panel = self.generate_panel
         for action in (
@@ -517,11 +541,19 @@ class MainWindow(QMainWindow):
             image_menu.addAction(action)
         image_menu.addSeparator()
         in_edit_menu = set(edit_menu.actions())
+        layer_actions = self.canvas.layers_panel.actions_list()
         for action in self.canvas.actions():
-            if action not in in_edit_menu:
+            if action not in in_edit_menu and action not in layer_actions:
                 image_menu.addAction(action)
+        self.layer_menu = layer_menu = menus.addMenu("&Layer")
+        for action in layer_actions:
+            layer_menu.addAction(action)
         self.canvas_actions.add(
-            self.canvas.actions(), panel.actions(), self.candidates.actions(), image_menu.menuAction()
+            self.canvas.actions(),
+            panel.actions(),
+            self.candidates.actions(),
+            image_menu.menuAction(),
+            layer_menu.menuAction(),
         )
 
         self.models_menu = menus.addMenu("&Models")

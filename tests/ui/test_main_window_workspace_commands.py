@@ -60,15 +60,21 @@ def pattern(width: int, height: int, seed: int = 3) -> np.ndarray:
 def test_menus_show_the_commands_of_the_visible_workspace(qtbot: QtBot) -> None:
     window = make_window(qtbot)
     window.workspaces.setCurrentIndex(WRITE_INDEX)
-    assert menu_bar_titles(window) == ["File", "Edit", "View", "Models", "Help"]
+    assert menu_bar_titles(window) == ["File", "Edit", "View", "Rewrite", "Models", "Help"]
     assert "Export PNG…" not in shown_texts(menu(window, "File"))
+    rewrite = menu(window, "Rewrite")
+    rewrite.aboutToShow.emit()  # filled when opened
+    instruction = next(a for a in rewrite.actions() if a.text() == "Edit with Instruction…")
+    assert instruction.shortcut().toString() == "Ctrl+K"
     edit = shown_texts(menu(window, "Edit"))
     assert "Suggest Continuation" in edit and "Deselect" not in edit
     assert edit.count("Undo") == 1 and edit.count("Paste") == 1
 
     window.workspaces.setCurrentIndex(CANVAS_INDEX)
-    assert menu_bar_titles(window) == ["File", "Edit", "View", "Image", "Models", "Help"]
+    assert menu_bar_titles(window) == ["File", "Edit", "View", "Image", "Layer", "Models", "Help"]
     assert "Generate" in shown_texts(menu(window, "Image"))
+    assert "Merge Down" in shown_texts(menu(window, "Layer"))
+    assert "Merge Down" not in shown_texts(menu(window, "Image"))
     assert "Export PNG…" in shown_texts(menu(window, "File"))
     edit = shown_texts(menu(window, "Edit"))
     assert "Suggest Continuation" not in edit and "Deselect" in edit

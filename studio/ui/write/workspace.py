@@ -29,6 +29,7 @@ from studio.ui.write.editor import DEFAULT_SUGGESTION_DELAY_MS, MarkdownEditor
 from studio.ui.write.export import ExportFormat, export_markdown
 from studio.ui.write.find_replace import FindBar
 from studio.ui.write.ghost_text import ContinuationProvider
+from studio.ui.write.rewrite import RewriteCommands, RewriteProvider
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,8 @@ class WriteWorkspace(QWidget):
     """The current editor's continuation request failed."""
     autosave_failed = Signal(str)
     """A recovery snapshot could not be written (emitted once until a write works again)."""
+    rewrite_status = Signal(str)
+    """What the current editor's rewrite (or an empty suggestion) has to say ("" clears it)."""
 
     def __init__(
         self,
@@ -113,6 +116,8 @@ class WriteWorkspace(QWidget):
         self._tabs: list[_Tab] = []
         self._untitled_counter = 0
         self._provider: ContinuationProvider | None = None
+        self._rewrite_provider: RewriteProvider | None = None
+        self.rewrite_commands = RewriteCommands(self, self.current_editor)
         self._suggestion_delay = DEFAULT_SUGGESTION_DELAY_MS
         self._suggestions_enabled = True
         self._editor_font: QFont | None = None
@@ -442,6 +447,12 @@ class WriteWorkspace(QWidget):
         for editor in self.editors():
             editor.set_continuation_provider(provider)
 
+    def set_rewrite_provider(self, provider: RewriteProvider | None) -> None:
+        """Use ``provider`` for selection rewrites in every editor, present and future."""
+        self._rewrite_provider = provider
+        for editor in self.editors():
+            editor.set_rewrite_provider(provider)
+
     def set_suggestion_delay(self, milliseconds: int) -> None:
         """The typing pause before a suggestion is requested, for every editor."""
         self._suggestion_delay = milliseconds
@@ -599,6 +610,14 @@ class WriteWorkspace(QWidget):
         editor.set_suggestion_delay(self._suggestion_delay)
         editor.set_suggestions_enabled(self._suggestions_enabled)
         editor.set_continuation_provider(self._provider)
+        editor.set_rewrite_provider(self._rewrite_provider)
+        editor.set_rewrite_menu_filler(self.rewrite_commands.fill_menu)  # the context menu's Rewrite submenu
+        editor.rewrite_status.connect(lambda text: self._forward_rewrite_status(editor, text))
+        editor.suggestion_empty.connect(
+            lambda: self._forward_rewrite_status(
+                editor, "The model suggested nothing here (Ctrl+Space or Alt+] tries again)"
+            )
+        )
         editor.setPlaceholderText(placeholder_text(editor))
         self._apply_font(editor)
         editor.set_ai_marks_visible(self._ai_marks_visible)
@@ -689,6 +708,10 @@ class WriteWorkspace(QWidget):
     def _forward_state(self, editor: MarkdownEditor, state: str) -> None:
         if editor is self.current_editor():
             self.suggestion_state_changed.emit(state)
+
+    def _forward_rewrite_status(self, editor: MarkdownEditor, text: str) -> None:
+        if editor is self.current_editor():
+            self.rewrite_status.emit(text)
 
     def _forward_failure(self, editor: MarkdownEditor, message: str) -> None:
         if editor is self.current_editor():
