@@ -137,7 +137,7 @@ def test_canvas_shortcuts_do_not_fire_while_writing(qtbot: QtBot) -> None:
     layers_before = len(window.canvas.document.layers)
     new_layer = window.canvas.layers_panel.add_action
     for sequence in new_layer.shortcuts():
-        qtbot.keyClick(editor, sequence[0].key(), sequence[0].keyboardModifiers())
+        qtbot.keySequence(editor, sequence)
     assert len(window.canvas.document.layers) == layers_before
     assert not new_layer.isVisible()
     window.workspaces.setCurrentIndex(CANVAS_INDEX)
