@@ -6,7 +6,6 @@ import logging
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -60,7 +59,6 @@ from studio.ui.write.workspace import (
 from studio.ui.write.write_status import WriteStatus
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 MAX_RECENT_MODELS = 9
 WRITE_INDEX, CANVAS_INDEX = 0, 1
@@ -504,7 +502,7 @@ class MainWindow(QMainWindow):
             "label shows the tint",
         )
         self.ai_marks_action.setCheckable(True)
-        self.ai_marks_action.setChecked(self._setting("show_ai_marks", True))
+        self.ai_marks_action.setChecked(self.settings.show_ai_marks)
         write_view = (
             self.zoom_in_action,
             self.zoom_out_action,
@@ -695,17 +693,17 @@ class MainWindow(QMainWindow):
 
     def recent_files(self) -> list[str]:
         """File ▸ Open Recent, newest first."""
-        return list(self._setting("recent_files", []))
+        return list(self.settings.recent_files)
 
     def remember_recent(self, path: str) -> None:
         """Put ``path`` first in File ▸ Open Recent."""
-        self.settings.recent_files = remember(self.recent_files(), path)  # type: ignore[attr-defined,unused-ignore]
+        self.settings.recent_files = remember(self.recent_files(), path)
         self._update_recent_menu()
 
     def open_recent(self, path: str) -> bool:
         """Open a recent file; one that is gone is taken off the list, with a message."""
         if not Path(path).exists():
-            self.settings.recent_files = forget(self.recent_files(), path)  # type: ignore[attr-defined,unused-ignore]
+            self.settings.recent_files = forget(self.recent_files(), path)
             self._update_recent_menu()
             self.show_error(
                 f"{Path(path).name} is no longer in {Path(path).parent}: removed from Open Recent."
@@ -714,7 +712,7 @@ class MainWindow(QMainWindow):
         return self.open_path(path)
 
     def clear_recent_files(self) -> None:
-        self.settings.recent_files = []  # type: ignore[attr-defined,unused-ignore]
+        self.settings.recent_files = []
         self._update_recent_menu()
 
     def _update_recent_menu(self) -> None:
@@ -746,10 +744,10 @@ class MainWindow(QMainWindow):
 
     def zoom_editor(self, steps: int) -> None:
         """View ▸ Zoom In (1), Zoom Out (-1) or Reset Zoom (0) for the editor; remembered."""
-        size = self._setting("editor_font_size", 0) or DEFAULT_FONT_SIZE
-        zoom = self._setting("editor_zoom", 0) + steps if steps else 0
+        size = self.settings.editor_font_size or DEFAULT_FONT_SIZE
+        zoom = self.settings.editor_zoom + steps if steps else 0
         zoom = max(MIN_FONT_SIZE - size, min(MAX_FONT_SIZE - size, zoom))
-        self.settings.editor_zoom = zoom  # type: ignore[attr-defined,unused-ignore]
+        self.settings.editor_zoom = zoom
         self._apply_editor_font()
         self.statusBar().showMessage(f"Editor text {size + zoom} pt", 3000)
         self._save_settings_quietly()
@@ -759,36 +757,32 @@ class MainWindow(QMainWindow):
         font = self.dialogs.editor_font(self.write.editor_font())
         if font is None:
             return
-        self.settings.editor_font_family = font.family()  # type: ignore[attr-defined,unused-ignore]
+        self.settings.editor_font_family = font.family()
         size = max(MIN_FONT_SIZE, min(MAX_FONT_SIZE, round(font.pointSizeF())))
-        self.settings.editor_font_size = size  # type: ignore[attr-defined,unused-ignore]
-        self.settings.editor_zoom = 0  # type: ignore[attr-defined,unused-ignore]
+        self.settings.editor_font_size = size
+        self.settings.editor_zoom = 0
         self._apply_editor_font()
         self._save_settings_quietly()
 
     def _apply_editor_font(self) -> None:
         font = default_editor_font()
-        family = self._setting("editor_font_family", "")
+        family = self.settings.editor_font_family
         if family:
             font.setFamily(family)
-        size = (self._setting("editor_font_size", 0) or DEFAULT_FONT_SIZE) + self._setting("editor_zoom", 0)
+        size = (self.settings.editor_font_size or DEFAULT_FONT_SIZE) + self.settings.editor_zoom
         font.setPointSize(max(MIN_FONT_SIZE, min(MAX_FONT_SIZE, size)))
         self.write.set_editor_font(font)
 
     def _toggle_ai_marks(self) -> None:
         shown = self.ai_marks_action.isChecked()
-        self.settings.show_ai_marks = shown  # type: ignore[attr-defined,unused-ignore]
+        self.settings.show_ai_marks = shown
         self._apply_ai_marks()
         self._save_settings_quietly()
 
     def _apply_ai_marks(self) -> None:
-        shown = bool(self._setting("show_ai_marks", True))
+        shown = bool(self.settings.show_ai_marks)
         self.write.set_ai_marks_visible(shown)
         self.write_status.set_ai_marks_shown(shown)
-
-    def _setting(self, name: str, default: T) -> T:
-        """A setting that may not be in :class:`Settings` yet (issue 9 fields requested from the lead)."""
-        return getattr(self.settings, name, default)  # type: ignore[no-any-return]
 
     def _save_settings_quietly(self) -> None:
         try:
