@@ -67,7 +67,7 @@ class SettingsDialog(QDialog):
             "The number format image generation computes in. bfloat16 is several times faster on CPUs with "
             "AVX-512 BF16 or AMX and differs from float32 only in fine detail; elsewhere float32 is faster. "
             + (f"This CPU has {native}." if native else "This CPU has neither.")
-            + " A change applies from the next image (the model is loaded again once)."
+            + " A change applies when the image model is next loaded."
         )
         self.image_precision.setCurrentIndex(
             max(0, self.image_precision.findData(Precision.parse(settings.image_precision).value))
