@@ -110,7 +110,8 @@ def run_text(args: argparse.Namespace) -> int:
                 continue
             if event.job_id not in pending:
                 continue  # the other job of an engine that crashed while loading
-            if event.kind is EventKind.ERROR and load.job_id in pending and event.data.get("engine_crashed"):
+            crashed = event.error is not None and event.error.engine_crashed
+            if event.kind is EventKind.ERROR and load.job_id in pending and crashed:
                 # the engine died before the model was ready: that was the load, whichever job reports it
                 retry = llm_safe_mode.retry_after_crash(load, event, store)
                 if retry is not None:

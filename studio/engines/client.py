@@ -16,7 +16,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from studio.engines import host, protocol
-from studio.engines.protocol import EngineEvent, EngineRequest
+from studio.engines.protocol import EngineEvent, EngineRequest, ErrorInfo
 
 log = logging.getLogger(__name__)
 
@@ -172,8 +172,7 @@ class EngineClient:
                     job_id,
                     f"The {self.kind} engine process stopped unexpectedly ({reason}). "
                     "Your documents are safe; the next request starts a fresh engine.",
-                    engine_crashed=True,
-                    exitcode=process.exitcode,
+                    ErrorInfo.crash(process.exitcode),
                 )
             )
 

@@ -44,8 +44,16 @@ from studio.engines.image_requests import (
     UnloadPipelineRequest,
     format_parameters,
 )
-from studio.engines.protocol import CancelToken, EngineError, EngineEvent, EngineRequest, JobCancelled
-from studio.engines.results import ImageResult, PipelineLoadResult
+from studio.engines.protocol import (
+    CancelToken,
+    EngineError,
+    EngineEvent,
+    EngineRequest,
+    JobCancelled,
+    StartInfo,
+    StepInfo,
+)
+from studio.engines.results import ImageResult
 from studio.engines.schedulers import SCHEDULER_SPECS, Scheduler, default_sampler_name
 
 _DONE = object()
@@ -123,9 +131,9 @@ class DiffusionEngine:
         job = request.job_id
         apply_thread_setting()
         if isinstance(request, LoadPipelineRequest):
-            yield protocol.started(job, kind="load")
+            yield protocol.started(job, StartInfo(model_path=request.model_path))
             model = yield from self._ensure_loaded(request, cancel)
-            yield protocol.result(job, PipelineLoadResult(**model.describe()), text=f"Loaded {model.name}")
+            yield protocol.result(job, model.describe(), text=f"Loaded {model.name}")
         elif isinstance(request, UnloadPipelineRequest):
             self._unload()
             yield protocol.result(job, text="Unloaded")
@@ -167,21 +175,27 @@ class DiffusionEngine:
 
     # --- generation -------------------------------------------------------------------------------------
 
+    def _model_for(self, request: ImageRequest) -> LoadedModel:
+        """The loaded model, when it is the one ``request`` names (any, when it names none); generation never
+        loads: a user-readable EngineError asks for a :class:`LoadPipelineRequest` first."""
+        model = self.model
+        if model is None:
+            raise EngineError("No image model is loaded: choose a model and load it first.")
+        if request.model_path:
+            wanted = Path(request.model_path).expanduser()
+            if not wanted.exists() or wanted.resolve() != model.path:
+                raise EngineError(
+                    f"The image model {wanted.name} is not loaded ({model.name} is): load it first."
+                )
+        return model
+
     def _generate(self, request: ImageRequest, cancel: CancelToken) -> Iterator[EngineEvent]:
         job = request.job_id
         problem = request.problem()
         if problem is not None:
             raise EngineError(problem[0].upper() + problem[1:] + ".")
-        yield protocol.started(job, kind="image", mode=request.mode, candidates=request.num_candidates)
-        model = self.model
-        if request.model_path:
-            wanted = Path(request.model_path).expanduser()
-            if model is None or not wanted.exists() or wanted.resolve() != model.path:
-                model = yield from self._ensure_loaded(
-                    LoadPipelineRequest(job, model_path=request.model_path), cancel
-                )
-        if model is None:
-            raise EngineError("No diffusion model is loaded: choose a model first.")
+        model = self._model_for(request)
+        yield protocol.started(job, StartInfo(image_mode=request.mode, candidates=request.num_candidates))
         init, mask, width, height = self._prepare_images(request, model)
         pipe = self._pipeline_for(model, request.mode)
         sampler, guidance = self._set_scheduler(pipe, model, request)
@@ -197,7 +211,12 @@ class DiffusionEngine:
                 arguments = self._call_arguments(request, model, init, mask, width, height, guidance, seed)
                 image = yield from self._run_pipeline(pipe, arguments, request, model, cancel, index)
             except JobCancelled:  # keep the candidates already made
-                yield protocol.cancelled(job, images=pngs, candidates=candidates)
+                kept = (
+                    ImageResult(tuple(pngs), tuple(candidates), format_parameters(candidates[0]))
+                    if pngs
+                    else None
+                )
+                yield protocol.cancelled(job, kept)
                 return
             png = encode_png(np.asarray(image.convert("RGB")))
             params = {
@@ -219,7 +238,8 @@ class DiffusionEngine:
             pngs.append(png)
             candidates.append(params)
             if count > 1:
-                yield protocol.preview(job, png, (index + 1) / count, candidate=index, final=True, seed=seed)
+                final = StepInfo(candidate=index, final=True, seed=seed)
+                yield protocol.preview(job, png, (index + 1) / count, final)
         first = candidates[0]
         images = ImageResult(tuple(pngs), tuple(candidates), format_parameters(first))
         yield protocol.result(job, images, text=f"{count} image{'s' if count > 1 else ''}", image=pngs[0])
@@ -344,18 +364,11 @@ class DiffusionEngine:
             done = step + 1
             fraction = (candidate + done / total) / count
             message = f"step {done}/{total}" + (f" (image {candidate + 1}/{count})" if count > 1 else "")
-            events.put(
-                protocol.progress(
-                    job, fraction, message, phase="denoise", step=done, steps=total, candidate=candidate
-                )
-            )
+            events.put(protocol.progress(job, fraction, message, StepInfo(done, total, candidate)))
             png = previews.for_step(done, tensors.get("latents"))
             if png is not None:
-                events.put(
-                    protocol.preview(
-                        job, png, fraction, step=done, steps=total, candidate=candidate, kind=previews.kind
-                    )
-                )
+                step_info = StepInfo(done, total, candidate, preview_kind=previews.kind)
+                events.put(protocol.preview(job, png, fraction, step_info))
             if cancel.is_cancelled or stop.is_set():
                 raise JobCancelled
             return tensors

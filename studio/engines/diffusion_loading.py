@@ -31,6 +31,7 @@ from studio.engines import protocol
 from studio.engines.image_requests import PREDICTION_TYPES, LoadPipelineRequest
 from studio.engines.model_hash import HASH_SHARE, file_hash, folder_hash
 from studio.engines.protocol import CancelToken, EngineError, EngineEvent, JobCancelled
+from studio.engines.results import PipelineLoadResult
 from studio.engines.sd_checkpoint import (
     FAMILY_NAMES,
     PICKLE_SUFFIXES,
@@ -79,22 +80,22 @@ class LoadedModel:
     taesd_path: str = ""
     taesd_error: str = ""
 
-    def describe(self) -> dict[str, Any]:
-        """Plain data about the model (a load result's ``data``)."""
-        return {
-            "model": self.name,
-            "model_path": str(self.path),
-            "model_hash": self.model_hash[:10],
-            "model_sha256": self.model_hash,
-            "model_family": self.family,
-            "family_name": FAMILY_NAMES.get(self.family, "diffusers pipeline"),
-            "source": self.source,
-            "default_size": self.default_size,
-            "inpainting_model": self.inpainting,
-            "taesd": self.taesd is not None,
-            "taesd_error": self.taesd_error,
-            "pipeline": type(self.pipe).__name__,
-        }
+    def describe(self) -> PipelineLoadResult:
+        """What a load job reports about this model."""
+        return PipelineLoadResult(
+            model=self.name,
+            model_path=str(self.path),
+            model_hash=self.model_hash[:10],
+            model_sha256=self.model_hash,
+            model_family=self.family,
+            family_name=FAMILY_NAMES.get(self.family, "diffusers pipeline"),
+            source=self.source,
+            default_size=self.default_size,
+            inpainting_model=self.inpainting,
+            taesd=self.taesd is not None,
+            taesd_error=self.taesd_error,
+            pipeline=type(self.pipe).__name__,
+        )
 
 
 def quiet_libraries() -> None:
@@ -133,28 +134,26 @@ def load_model(
     job = request.job_id
     key = model_key(request)
     path = Path(key[0])
-    yield protocol.progress(job, 0.0, f"Checking {path.name}", phase="load")
+    yield protocol.progress(job, 0.0, f"Checking {path.name}")
     try:
         if path.is_dir():
             check_folder(path)
             model_hash = yield from folder_hash(path, job, cancel)
             if cancel.is_cancelled:
                 raise JobCancelled
-            yield protocol.progress(job, HASH_SHARE, f"Loading {path.name}", phase="load")
+            yield protocol.progress(job, HASH_SHARE, f"Loading {path.name}")
             model = load_folder(path, key, model_hash)
         else:
             info = inspect_checkpoint(path)
             model_hash = yield from file_hash(path, job, cancel)
             if cancel.is_cancelled:
                 raise JobCancelled
-            yield protocol.progress(
-                job, HASH_SHARE, f"Loading {path.name} ({info.family_name})", phase="load"
-            )
+            yield protocol.progress(job, HASH_SHARE, f"Loading {path.name} ({info.family_name})")
             model = load_single_file(path, info, request, key, model_hash)
     except CheckpointError as exc:  # a file Studio will not load: its message is the user's
         raise EngineError(str(exc)) from exc
     attach_taesd(model, request.taesd_path)
-    yield protocol.progress(job, 1.0, f"Loaded {model.name}", phase="load")
+    yield protocol.progress(job, 1.0, f"Loaded {model.name}")
     return model
 
 

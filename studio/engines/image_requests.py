@@ -90,8 +90,9 @@ class ImageRequest(EngineRequest[ImageResult]):
     an RGBA ``init_image``); ``outpaint`` (like inpaint on an already enlarged canvas: the masked/transparent
     part is first filled from its surroundings). Keeping unmasked pixels exact is the canvas's job.
     ``width``/``height`` 0: the init image's size (rounded down to a multiple of 8) or the model's native size.
-    ``seed`` < 0 picks a random seed (reported in the result). ``model_path``: if set and not the loaded model,
-    it is loaded first (with default options). ``preview_every``: a preview every N steps (0: none).
+    ``seed`` < 0 picks a random seed (reported in the result). ``model_path``: the model this job is for; a
+    generation never loads one: send a :class:`LoadPipelineRequest` first, else the job ends with an error
+    when no model or another one is loaded (empty: whichever is loaded). ``preview_every``: a preview every N steps (0: none).
     """
 
     engine_kind: ClassVar[str] = "diffusion"

@@ -18,8 +18,8 @@ from studio.cpu import default_threads
 from studio.engines import protocol
 from studio.engines.gguf_check import GgufError, GgufInfo, check_gguf
 from studio.engines.llm_safe_mode import weight_repacking
-from studio.engines.protocol import CancelToken, EngineError, EngineEvent, EngineRequest
-from studio.engines.results import CompletionResult, LoadResult
+from studio.engines.protocol import CancelToken, EngineError, EngineEvent, EngineRequest, ErrorInfo, StartInfo
+from studio.engines.results import CANCELLED_FINISH, CompletionResult, LoadResult
 from studio.engines.text_requests import ChatRequest, CompletionRequest, LoadModelRequest
 from studio.models.default_model import ensure_default_model
 
@@ -150,7 +150,7 @@ class LlmEngine:
 
     def _load(self, request: LoadModelRequest, cancel: CancelToken) -> Iterator[EngineEvent]:
         job_id = request.job_id
-        yield protocol.started(job_id, model_path=request.model_path)
+        yield protocol.started(job_id, StartInfo(model_path=request.model_path))
         if request.model_path:
             path = Path(request.model_path)
         else:
@@ -237,9 +237,8 @@ class LlmEngine:
     def _load_failed(self, job_id: str, message: str) -> EngineEvent:
         """The error event of a failed load; ``model_kept`` says whether the previous model still serves."""
         kept = self._llm is not None and self._info is not None
-        return protocol.error(
-            job_id, message, model_kept=kept, model_name=self._info.name if kept and self._info else ""
-        )
+        name = self._info.name if kept and self._info else ""
+        return protocol.error(job_id, message, ErrorInfo(model_kept=kept, model_name=name))
 
     def _install_abort_callback(self, llm: _CountingLlama) -> None:
         def should_abort(_data: ctypes.c_void_p) -> bool:
@@ -290,7 +289,7 @@ class LlmEngine:
             llm.reset()
         elif request.seed is not None:
             llm.n_tokens = min(llm.n_tokens, llm.clean_upto)
-        yield protocol.started(job_id, prompt_tokens=len(prompt_tokens), used_fim=used_fim)
+        yield protocol.started(job_id, StartInfo(prompt_tokens=len(prompt_tokens), used_fim=used_fim))
         stream = llm.create_completion(
             prompt=prompt_tokens,
             max_tokens=request.max_tokens,
@@ -315,7 +314,7 @@ class LlmEngine:
     def _chat(self, request: ChatRequest, cancel: CancelToken) -> Iterator[EngineEvent]:
         llm = self._require_model()
         job_id = request.job_id
-        yield protocol.started(job_id, model_kind=self._model_kind)
+        yield protocol.started(job_id, StartInfo(model_kind=self._model_kind))
         if self._model_kind == "instruct":
             stream = llm.create_chat_completion(
                 messages=[{"role": role, "content": content} for role, content in request.messages],  # type: ignore[misc]
@@ -383,25 +382,22 @@ class LlmEngine:
             if close is not None:
                 close()
         evaluated = llm.eval_sizes[0] if llm.eval_sizes else 0
-        stats: dict[str, Any] = {
-            "prompt_tokens": prompt_token_count,
-            "prompt_tokens_evaluated": evaluated,
-            "cached_tokens": llm.n_tokens,
-            "completion_tokens": max(0, len(llm.eval_sizes) - 1) + (1 if pieces else 0),
-        }
-        if cancel.is_cancelled:
-            yield protocol.cancelled(job_id, text="".join(pieces), **stats)
-            return
+        completion_tokens = max(0, len(llm.eval_sizes) - 1) + (1 if pieces else 0)
         elapsed = time.perf_counter() - started_at
         generating = time.perf_counter() - first_token_at if first_token_at is not None else 0.0
-        completion_tokens = stats["completion_tokens"]
         completed = CompletionResult(
             text="".join(pieces),
-            finish_reason=finish_reason,
+            finish_reason=CANCELLED_FINISH if cancel.is_cancelled else finish_reason,
+            prompt_tokens=prompt_token_count,
+            prompt_tokens_evaluated=evaluated,
+            cached_tokens=llm.n_tokens,
+            completion_tokens=completion_tokens,
             seconds_to_first_token=(first_token_at - started_at) if first_token_at else elapsed,
             tokens_per_second=(
                 (completion_tokens - 1) / generating if generating > 0 and completion_tokens > 1 else 0.0
             ),
-            **stats,
         )
+        if cancel.is_cancelled:
+            yield protocol.cancelled(job_id, completed)  # the text so far, with its counts
+            return
         yield protocol.result(job_id, completed, text=completed.text)

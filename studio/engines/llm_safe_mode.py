@@ -54,19 +54,20 @@ CRASH_SIGNALS = frozenset(
 
 def is_crash(event: EngineEvent) -> bool:
     """True when ``event`` reports that the engine process died from a crash (not from a kill or a hang)."""
-    if event.kind is not EventKind.ERROR or not event.data.get("engine_crashed"):
+    info = event.error
+    if event.kind is not EventKind.ERROR or info is None or not info.engine_crashed:
         return False
-    exitcode = event.data.get("exitcode")
-    if exitcode is None:
+    if not info.exit_reported:
         # an engine client that does not report the exit code: any unexpected death counts
-        return "exitcode" not in event.data
-    return isinstance(exitcode, int) and exitcode < 0 and -exitcode in {int(s) for s in CRASH_SIGNALS}
+        return True
+    exitcode = info.exitcode
+    return exitcode is not None and exitcode < 0 and -exitcode in {int(s) for s in CRASH_SIGNALS}
 
 
 def crash_name(event: EngineEvent) -> str:
     """The signal's name of a crash event (``"SIGSEGV"``), or a short description."""
-    exitcode = event.data.get("exitcode")
-    if isinstance(exitcode, int) and exitcode < 0:
+    exitcode = event.error.exitcode if event.error is not None else None
+    if exitcode is not None and exitcode < 0:
         with contextlib.suppress(ValueError):
             return signal.Signals(-exitcode).name
     return "a crash"

@@ -57,9 +57,7 @@ def file_hash(path: Path, job: str, cancel: CancelToken) -> Generator[EngineEven
                 raise JobCancelled
             if stat.st_size > 20 * HASH_CHUNK and done - reported > stat.st_size // 20:
                 reported = done
-                yield protocol.progress(
-                    job, HASH_SHARE * done / stat.st_size, f"Hashing {path.name}", phase="load"
-                )
+                yield protocol.progress(job, HASH_SHARE * done / stat.st_size, f"Hashing {path.name}")
     value = digest.hexdigest()
     cache[cache_key] = value
     try:

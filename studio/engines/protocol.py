@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -36,14 +36,69 @@ class EventKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """What an ``error`` event says beyond its message.
+
+    ``engine_crashed``: the engine process died while the job ran. ``exitcode`` is then how it ended (negative:
+    the signal), None when it did not exit (it stopped responding); ``exit_reported`` False means the client
+    did not say how it ended (any death counts as a crash then). ``model_kept``: a failed load left the
+    previous model (``model_name``) loaded and serving.
+    """
+
+    engine_crashed: bool = False
+    exitcode: int | None = None
+    exit_reported: bool = False
+    model_kept: bool = False
+    model_name: str = ""
+
+    @classmethod
+    def crash(cls, exitcode: int | None) -> ErrorInfo:
+        """The engine process died with ``exitcode`` (None: it did not exit)."""
+        return cls(engine_crashed=True, exitcode=exitcode, exit_reported=True)
+
+
+@dataclass(frozen=True, slots=True)
+class StartInfo:
+    """What a ``started`` event says about its job; each engine fills the fields that apply to it.
+
+    A model load names its ``model_path`` (empty: the default model); a completion the number of
+    ``prompt_tokens`` it evaluates and whether it ``used_fim`` (fill-in-the-middle); a chat the loaded model's
+    ``model_kind`` (``instruct`` or ``base``); an image job its ``image_mode`` and ``candidates``.
+    """
+
+    model_path: str = ""
+    prompt_tokens: int = 0
+    used_fim: bool = False
+    model_kind: str = ""
+    image_mode: str = ""
+    candidates: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StepInfo:
+    """Where a diffusion job stands, on its ``progress`` and ``preview`` events: denoising step ``step`` of
+    ``steps`` (1-based) of candidate ``candidate`` (0-based). A step preview says how it was made
+    (``preview_kind``: ``latent`` or ``taesd``); a ``final`` preview is a finished candidate, made from
+    ``seed``."""
+
+    step: int = 0
+    steps: int = 0
+    candidate: int = 0
+    preview_kind: str = ""
+    final: bool = False
+    seed: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class EngineEvent:
     """One event of a job.
 
     ``text`` holds the new text of a ``tokens`` event and the message of ``error``/``progress`` events;
     ``progress`` is 0..1 or None when unknown; ``image`` is PNG bytes for previews and image results;
     ``result`` is a ``result`` event's typed result (the type its request declares; None for requests without
-    one); ``data`` carries the loose extras of other events (a preview's step, an error's ``engine_crashed``,
-    the candidates a cancelled image job finished; plain picklable values only).
+    one) and a ``cancelled`` event's partial result (what the job finished before it stopped, same type; None
+    when nothing). The typed extras: ``start`` on ``started`` events, ``step`` on a diffusion job's progress
+    and previews, ``error`` on every ``error`` event.
     """
 
     kind: EventKind
@@ -51,39 +106,45 @@ class EngineEvent:
     text: str = ""
     progress: float | None = None
     image: bytes | None = None
-    data: dict[str, Any] = field(default_factory=dict)
     result: Any = None
+    start: StartInfo | None = None
+    step: StepInfo | None = None
+    error: ErrorInfo | None = None
 
 
-def started(job_id: str, **data: Any) -> EngineEvent:
-    return EngineEvent(EventKind.STARTED, job_id, data=data)
+def started(job_id: str, info: StartInfo | None = None) -> EngineEvent:
+    return EngineEvent(EventKind.STARTED, job_id, start=info or StartInfo())
 
 
-def progress(job_id: str, fraction: float | None, message: str = "", **data: Any) -> EngineEvent:
-    return EngineEvent(EventKind.PROGRESS, job_id, text=message, progress=fraction, data=data)
+def progress(
+    job_id: str, fraction: float | None, message: str = "", step: StepInfo | None = None
+) -> EngineEvent:
+    return EngineEvent(EventKind.PROGRESS, job_id, text=message, progress=fraction, step=step)
 
 
 def tokens(job_id: str, text: str) -> EngineEvent:
     return EngineEvent(EventKind.TOKENS, job_id, text=text)
 
 
-def preview(job_id: str, png: bytes, fraction: float | None = None, **data: Any) -> EngineEvent:
-    return EngineEvent(EventKind.PREVIEW, job_id, progress=fraction, image=png, data=data)
-
-
-def result(
-    job_id: str, value: Any = None, *, text: str = "", image: bytes | None = None, **data: Any
+def preview(
+    job_id: str, png: bytes, fraction: float | None = None, step: StepInfo | None = None
 ) -> EngineEvent:
+    return EngineEvent(EventKind.PREVIEW, job_id, progress=fraction, image=png, step=step)
+
+
+def result(job_id: str, value: Any = None, *, text: str = "", image: bytes | None = None) -> EngineEvent:
     """A job's result event; ``value`` is its typed result (see :mod:`studio.engines.results`)."""
-    return EngineEvent(EventKind.RESULT, job_id, text=text, image=image, data=data, result=value)
+    return EngineEvent(EventKind.RESULT, job_id, text=text, image=image, result=value)
 
 
-def error(job_id: str, message: str, **data: Any) -> EngineEvent:
-    return EngineEvent(EventKind.ERROR, job_id, text=message, data=data)
+def error(job_id: str, message: str, info: ErrorInfo | None = None) -> EngineEvent:
+    """A job's error event: ``message`` is for the user, ``info`` says more (see :class:`ErrorInfo`)."""
+    return EngineEvent(EventKind.ERROR, job_id, text=message, error=info or ErrorInfo())
 
 
-def cancelled(job_id: str, **data: Any) -> EngineEvent:
-    return EngineEvent(EventKind.CANCELLED, job_id, data=data)
+def cancelled(job_id: str, partial: Any = None) -> EngineEvent:
+    """A job's cancelled event; ``partial`` is what it finished before it stopped (its result type) or None."""
+    return EngineEvent(EventKind.CANCELLED, job_id, result=partial)
 
 
 def new_job_id() -> str:
@@ -137,6 +198,9 @@ class Engine(Protocol):
 ENGINE_FACTORIES: dict[str, str] = {
     "llm": "studio.engines.llm:LlmEngine",
     "diffusion": "studio.engines.diffusion:DiffusionEngine",
+    # model files: inspect (header check + SHA-256) and hub downloads, each kind in its own process
+    "models": "studio.models.service:ModelFilesEngine",
+    "downloads": "studio.models.service:ModelFilesEngine",
     # no model: streams given tokens, fails or crashes on request, for fast tests of the plumbing
     "fake": "studio.testing.fake_engine:FakeEngine",
 }

@@ -29,9 +29,13 @@ class LoadResult:
     load_seconds: float
 
 
+CANCELLED_FINISH = "cancelled"
+"""The ``finish_reason`` of the partial :class:`CompletionResult` a cancelled completion or chat sends."""
+
+
 @dataclass(frozen=True, slots=True)
 class CompletionResult:
-    """A finished completion or chat turn.
+    """A finished completion or chat turn (or, on a ``cancelled`` event, the part made before the cancel).
 
     ``prompt_tokens_evaluated`` is how many prompt tokens were decoded (the rest came from the cache);
     ``cached_tokens`` how many tokens the context holds afterwards.

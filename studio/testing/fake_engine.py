@@ -23,7 +23,17 @@ HOLD_LIMIT_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
-class FakeRequest(EngineRequest[str]):
+class FakeResult:
+    """A finished fake job: its joined ``text``, the engine process's ``pid`` and how many ``jobs`` that
+    engine has run (1 on a fresh process)."""
+
+    text: str
+    pid: int
+    jobs: int
+
+
+@dataclass(frozen=True, slots=True)
+class FakeRequest(EngineRequest[FakeResult]):
     """Stream ``tokens``, then end as asked.
 
     ``hold``: after the tokens, wait until the job is cancelled. ``fail``: end with this :class:`EngineError`
@@ -50,7 +60,7 @@ def kill_this_process() -> None:
 
 
 class FakeEngine:
-    """The engine of kind ``"fake"``; every event carries the engine process's id in ``data["pid"]``."""
+    """The engine of kind ``"fake"``; its results (:class:`FakeResult`) name the engine process."""
 
     def __init__(self) -> None:
         self.jobs = 0
@@ -60,14 +70,14 @@ class FakeEngine:
             raise EngineError(f"the fake engine cannot run a {type(request).__name__}")
         self.jobs += 1
         job_id, pid = request.job_id, os.getpid()
-        yield protocol.started(job_id, pid=pid, jobs=self.jobs)
+        yield protocol.started(job_id)
         for index, text in enumerate(request.tokens):
             if request.crash_after == index:
                 kill_this_process()
             if request.delay_s:
                 time.sleep(request.delay_s)
             if cancel.is_cancelled:
-                yield protocol.cancelled(job_id, pid=pid)
+                yield protocol.cancelled(job_id)
                 return
             yield protocol.tokens(job_id, text)
         if request.crash_after is not None:
@@ -76,7 +86,7 @@ class FakeEngine:
             deadline = time.monotonic() + HOLD_LIMIT_S
             while not cancel.is_cancelled and time.monotonic() < deadline:
                 time.sleep(0.005)
-            yield protocol.cancelled(job_id, pid=pid)
+            yield protocol.cancelled(job_id)
             return
         if request.fail:
             raise EngineError(request.fail)
@@ -84,7 +94,7 @@ class FakeEngine:
             raise RuntimeError("a bug in the fake engine")
         if request.finish:
             text = "".join(request.tokens)
-            yield protocol.result(job_id, text, text=text, pid=pid, jobs=self.jobs)
+            yield protocol.result(job_id, FakeResult(text, pid, self.jobs), text=text)
 
     def close(self) -> None:
         pass

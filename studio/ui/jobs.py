@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar, cast
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from studio.engines import protocol
 from studio.engines.client import EngineClient
 from studio.engines.protocol import EngineEvent, EngineRequest, EventKind
 
@@ -193,7 +194,7 @@ class JobRunner(QObject):
         try:
             self.client(request.engine_kind).submit(request)
         except RuntimeError as exc:
-            self._events.put(EngineEvent(EventKind.ERROR, request.job_id, text=str(exc)))
+            self._events.put(protocol.error(request.job_id, str(exc)))
         self.jobs_changed.emit()
         return handle
 

@@ -145,11 +145,12 @@ class ModelController(QObject):
                 message = llm_safe_mode.crashed_in_safe_mode_message(event)
                 self._gave_up_models[request.model_path] = message
             self.error.emit(message)
-            if event is not None and event.data.get("model_kept"):
+            info = event.error if event is not None else None
+            if info is not None and info.model_kept:
                 # the previous model still serves: keep using it
                 self.settings.model_path = self._previous_model_path
                 self.models_changed.emit()
-                status.name = str(event.data.get("model_name") or status.name)
+                status.name = info.model_name or status.name
                 status.message = message
                 status.state = ModelState.READY
                 return
@@ -184,6 +185,6 @@ class ModelController(QObject):
             self._model_job is None or event.job_id != self._model_job.job_id
         ):
             self.error.emit(event.text)
-            if event.data.get("engine_crashed"):
+            if event.error is not None and event.error.engine_crashed:
                 self.status.state = ModelState.NOT_LOADED
                 self.status.message = "The engine stopped; it restarts with the next request."

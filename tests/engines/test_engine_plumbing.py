@@ -12,8 +12,8 @@ import pytest
 
 from studio.engines import host, protocol
 from studio.engines.client import EngineClient
-from studio.engines.protocol import CancelToken, EngineEvent, EventKind, new_job_id
-from studio.testing.fake_engine import KIND, FakeEngine, FakeRequest
+from studio.engines.protocol import CancelToken, EngineEvent, ErrorInfo, EventKind, new_job_id
+from studio.testing.fake_engine import KIND, FakeEngine, FakeRequest, FakeResult
 
 WAIT_S = 60  # generous: a spawned process on a loaded machine; nothing here is a speed claim
 
@@ -68,7 +68,8 @@ def test_tokens_stream_in_order_from_a_separate_process(client: EngineClient, co
         " time",
     ]
     assert events[-1].text == "Once upon a time"
-    assert events[0].data["pid"] == client.pid != os.getpid()
+    assert events[-1].result == FakeResult("Once upon a time", client.pid or 0, 1)
+    assert client.pid != os.getpid()
     assert client.running_jobs == frozenset()
 
 
@@ -87,7 +88,7 @@ def test_cancel_stops_a_running_job_and_the_process_serves_the_next(
     client.submit(after)
     events = collector.until(after.job_id)
     assert events[-1].kind is EventKind.RESULT and events[-1].text == "b"
-    assert events[-1].data == {"pid": pid, "jobs": 2}
+    assert events[-1].result == FakeResult("b", pid or 0, 2)
 
 
 def test_a_queued_job_cancelled_before_it_starts_never_runs(
@@ -119,7 +120,7 @@ def test_a_failing_job_ends_with_its_message_and_the_process_lives_on(
     events = collector.until(failing.job_id)
     assert kinds(events) == [EventKind.STARTED, EventKind.TOKENS, EventKind.ERROR]
     assert events[-1].text == message
-    assert "engine_crashed" not in events[-1].data
+    assert events[-1].error == ErrorInfo()  # a failed job, not a dead engine
     pid = client.pid
     ok = FakeRequest(new_job_id(), tokens=("y",))
     client.submit(ok)
@@ -142,13 +143,13 @@ def test_a_crash_ends_every_running_job_with_an_error_and_the_next_request_start
     crashing = FakeRequest(new_job_id(), tokens=("one", "two", "three"), crash_after=2)
     waiting = FakeRequest(new_job_id(), tokens=("queued",))
     client.submit(crashing)
+    first_pid = client.pid
     client.submit(waiting)
     events = collector.until(crashing.job_id)
-    first_pid = events[0].data["pid"]
     assert [event.text for event in events if event.kind is EventKind.TOKENS] == ["one", "two"]
     final = events[-1]
-    assert final.kind is EventKind.ERROR
-    assert final.data["engine_crashed"] is True
+    assert final.kind is EventKind.ERROR and final.error is not None
+    assert final.error.engine_crashed and final.error.exit_reported
     assert "stopped unexpectedly" in final.text and "Your documents are safe" in final.text
     if hasattr(os, "WEXITSTATUS"):  # POSIX: the exit reason names the signal
         assert "SIGKILL" in final.text
@@ -159,8 +160,9 @@ def test_a_crash_ends_every_running_job_with_an_error_and_the_next_request_start
     client.submit(again)
     events = collector.until(again.job_id)
     assert events[-1].kind is EventKind.RESULT and events[-1].text == "back"
-    assert events[-1].data["pid"] not in (first_pid, os.getpid())
-    assert events[-1].data["jobs"] == 1  # a fresh engine
+    fresh = events[-1].result
+    assert isinstance(fresh, FakeResult) and fresh.pid not in (first_pid, os.getpid())
+    assert fresh.jobs == 1  # a fresh engine
     assert client.restarts == 1
 
 
@@ -180,8 +182,8 @@ def test_the_preload_request_runs_first_in_every_fresh_process(collector: Collec
         after = FakeRequest(new_job_id(), tokens=("next",))
         preloaded.submit(after)
         assert len(preloads) == 2
-        assert collector.until(preloads[1].job_id)[-1].data["jobs"] == 1
-        assert collector.until(after.job_id)[-1].data["jobs"] == 2
+        assert collector.until(preloads[1].job_id)[-1].result.jobs == 1
+        assert collector.until(after.job_id)[-1].result.jobs == 2
     finally:
         preloaded.shutdown()
 
@@ -231,6 +233,6 @@ def test_jobs_of_a_dead_process_get_their_error_even_when_a_new_process_started_
             time.sleep(0.01)
         client.submit(after)
     final = collector.until(held.job_id)[-1]
-    assert final.kind is EventKind.ERROR and final.data["engine_crashed"] is True
+    assert final.kind is EventKind.ERROR and final.error is not None and final.error.engine_crashed
     assert collector.until(after.job_id)[-1].text == "b"
     assert client.running_jobs == frozenset()

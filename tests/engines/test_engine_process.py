@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from studio.engines.client import EngineClient, describe_exit
-from studio.engines.protocol import EngineEvent, EventKind, new_job_id
-from studio.engines.results import CompletionResult
+from studio.engines.protocol import EngineEvent, ErrorInfo, EventKind, new_job_id
+from studio.engines.results import CANCELLED_FINISH, CompletionResult
 from studio.engines.text_requests import CompletionRequest, LoadModelRequest
 
 pytestmark = pytest.mark.llm
@@ -79,7 +79,9 @@ def test_cancel_through_the_engine_process(default_model_file: Path) -> None:
         client.cancel(request.job_id)
         final = collector.until_end(request.job_id)[-1]
         assert final.kind is EventKind.CANCELLED
-        assert final.data["completion_tokens"] < 300
+        partial = final.result
+        assert isinstance(partial, CompletionResult) and partial.finish_reason == CANCELLED_FINISH
+        assert 0 < partial.completion_tokens < 300 and partial.text
     finally:
         client.shutdown()
 
@@ -98,7 +100,7 @@ def test_killed_engine_ends_the_job_with_an_error_and_restarts(default_model_fil
         final = collector.until_end(request.job_id)[-1]
         assert final.kind is EventKind.ERROR
         assert "stopped unexpectedly" in final.text and "SIGKILL" in final.text
-        assert final.data["engine_crashed"] is True
+        assert final.error == ErrorInfo.crash(-signal.SIGKILL)
         # the next request starts a fresh process, which loads the model again first (preload)
         retry = CompletionRequest(new_job_id(), prompt="The road went on", max_tokens=4)
         client.submit(retry)

@@ -13,7 +13,7 @@ import pytest
 from studio.engines.host import run_job
 from studio.engines.llm import ALIGNED_CHUNK, LlmEngine, fit_to_context
 from studio.engines.protocol import CancelToken, EngineEvent, EventKind
-from studio.engines.results import CompletionResult, LoadResult
+from studio.engines.results import CANCELLED_FINISH, CompletionResult, LoadResult
 from studio.engines.text_requests import ChatRequest, CompletionRequest, LoadModelRequest
 
 pytestmark = pytest.mark.llm
@@ -133,7 +133,10 @@ def test_cancel_during_prompt_processing(engine: LlmEngine) -> None:
     assert final.kind is EventKind.CANCELLED
     assert not any(event.kind is EventKind.TOKENS for event in events)
     # llama.cpp's abort callback stopped the prompt part-way: not all of it is in the cache
-    assert final.data["cached_tokens"] < events[0].data["prompt_tokens"]
+    partial, start = final.result, events[0].start
+    assert isinstance(partial, CompletionResult) and start is not None
+    assert partial.finish_reason == CANCELLED_FINISH and partial.text == ""
+    assert partial.cached_tokens < start.prompt_tokens == partial.prompt_tokens
     # and the engine is fine afterwards
     after = run(engine, CompletionRequest("after", prompt="Hello there,", max_tokens=4))
     assert after[-1].kind is EventKind.RESULT
@@ -213,19 +216,19 @@ def test_fill_in_the_middle_prompt_when_the_model_has_fim_tokens(
             "f", prompt="def add(a, b):\n    return", suffix="\n\nprint(add(1, 2))\n", max_tokens=4, seed=1
         ),
     )
-    assert events[0].data["used_fim"] is True
+    start = events[0].start
+    assert start is not None and start.used_fim is True
     assert fim._llm is not None
-    prompt = list(fim._llm.input_ids[: events[0].data["prompt_tokens"]])
+    prompt = list(fim._llm.input_ids[: start.prompt_tokens])
     assert prompt[1] == 7 and prompt[-1] == 9 and 8 in prompt
     assert events[-1].kind is EventKind.RESULT
     # without text after the cursor it is a plain continuation
     plain = run(fim, CompletionRequest("p", prompt="Roses are", max_tokens=2))
-    assert plain[0].data["used_fim"] is False
+    assert plain[0].start is not None and plain[0].start.used_fim is False
     fim.close()
     # and the default model has no FIM tokens: the suffix is ignored
-    assert (
-        run(engine, CompletionRequest("n", prompt="A", suffix="B", max_tokens=1))[0].data["used_fim"] is False
-    )
+    ignored = run(engine, CompletionRequest("n", prompt="A", suffix="B", max_tokens=1))[0].start
+    assert ignored is not None and ignored.used_fim is False
 
 
 def test_chat_on_a_base_model_uses_a_transcript(engine: LlmEngine) -> None:

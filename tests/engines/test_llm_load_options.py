@@ -19,7 +19,7 @@ from studio.engines import llm_safe_mode
 from studio.engines.client import EngineClient
 from studio.engines.host import run_job
 from studio.engines.llm import TEST_CRASH_ENV, WARM_UP_TEXT, LlmEngine
-from studio.engines.protocol import CancelToken, EngineEvent, EventKind, new_job_id
+from studio.engines.protocol import CancelToken, EngineEvent, ErrorInfo, EventKind, new_job_id
 from studio.engines.text_requests import CompletionRequest, LoadModelRequest
 
 pytestmark = pytest.mark.llm
@@ -144,8 +144,7 @@ def test_the_crash_hook_kills_the_engine_process_unless_in_safe_mode(
         client.submit(plain)
         crashed = until_end(plain.job_id)
         assert crashed.kind is EventKind.ERROR
-        assert crashed.data["engine_crashed"] is True
-        assert crashed.data["exitcode"] == -signal.SIGSEGV
+        assert crashed.error == ErrorInfo.crash(-signal.SIGSEGV)
         assert llm_safe_mode.is_crash(crashed)
         safe = LoadModelRequest(new_job_id(), model_path=str(default_model_file), safe_mode=True)
         client.submit(safe)

@@ -17,14 +17,12 @@ from studio.engines.llm_safe_mode import (
     weight_repacking,
     with_safe_mode_if_remembered,
 )
-from studio.engines.protocol import EngineEvent, error, result
+from studio.engines.protocol import EngineEvent, ErrorInfo, error, result
 from studio.engines.text_requests import LoadModelRequest
 
 
 def crash_event(job_id: str, exitcode: int | None) -> EngineEvent:
-    return error(
-        job_id, "The llm engine process stopped unexpectedly", engine_crashed=True, exitcode=exitcode
-    )
+    return error(job_id, "The llm engine process stopped unexpectedly", ErrorInfo.crash(exitcode))
 
 
 @pytest.fixture
@@ -103,7 +101,8 @@ def test_only_crashes_count(exitcode: int | None, crashed: bool) -> None:
 def test_errors_that_are_not_engine_deaths_are_not_crashes() -> None:
     assert not is_crash(error("j", "Cannot load broken.gguf: not a GGUF model"))
     assert not is_crash(result("j"))
-    assert is_crash(error("j", "stopped", engine_crashed=True))  # a client that does not say how
+    assert is_crash(error("j", "stopped", ErrorInfo(engine_crashed=True)))  # a client that does not say how
+    assert not is_crash(error("j", "Cannot load b.gguf", ErrorInfo(model_kept=True, model_name="a")))
 
 
 def test_a_crash_while_loading_is_retried_once_in_safe_mode(model: Path) -> None:

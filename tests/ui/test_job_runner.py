@@ -15,7 +15,7 @@ from studio.engines import protocol
 from studio.engines.image_requests import GenerationMode, ImageRequest
 from studio.engines.protocol import EngineEvent, EventKind, new_job_id
 from studio.engines.results import CompletionResult
-from studio.testing.fake_engine import KIND, FakeRequest
+from studio.testing.fake_engine import KIND, FakeRequest, FakeResult
 from studio.ui.jobs import JobHandle, JobRunner, JobState, coalesce
 
 WAIT_MS = 60_000  # generous: a spawned process on a loaded machine; nothing here is a speed claim
@@ -65,6 +65,12 @@ def wait_until_the_engine_is_done(runner: JobRunner, handle: JobHandle) -> None:
         time.sleep(0.01)
 
 
+def client_pid(runner: JobRunner) -> int:
+    pid = runner.client(KIND).pid
+    assert pid is not None
+    return pid
+
+
 def test_a_stream_of_tokens_reaches_the_callbacks_as_one_coalesced_call(
     qtbot: QtBot, runner: JobRunner
 ) -> None:
@@ -80,18 +86,19 @@ def test_a_stream_of_tokens_reaches_the_callbacks_as_one_coalesced_call(
     assert calls.tokens == ["".join(tokens)]
     assert [event.kind for event in received] == [EventKind.STARTED, EventKind.TOKENS, EventKind.RESULT]
     assert handle.state is JobState.DONE and handle.text == "".join(tokens)
-    assert calls.results == ["".join(tokens)]  # the fake engine's typed result: the text
+    assert calls.results == [FakeResult("".join(tokens), client_pid(runner), 1)]  # the fake's typed result
     assert calls.finished == [handle] and calls.failures == [] and calls.cancelled == 0
     assert calls.threads == {threading.main_thread()}
     assert runner.running_jobs == [] and runner.handle(handle.job_id) is None
 
 
 def test_on_success_gets_the_typed_result_the_request_declares(qtbot: QtBot, runner: JobRunner) -> None:
-    handle: JobHandle[str] = runner.run(FakeRequest(new_job_id(), tokens=("a", "b")))
-    results: list[str] = []
+    handle: JobHandle[FakeResult] = runner.run(FakeRequest(new_job_id(), tokens=("a", "b")))
+    results: list[FakeResult] = []
     handle.on_success(results.append)
     qtbot.waitUntil(lambda: handle.is_done, timeout=WAIT_MS)
-    assert results == ["ab"] and handle.result == "ab" and handle.state is JobState.DONE
+    assert handle.result is not None and results == [handle.result] and handle.state is JobState.DONE
+    assert handle.result.text == "ab" and handle.result.jobs == 1
 
 
 def test_typed_results_and_modes_survive_the_trip_through_pickle() -> None:
@@ -99,7 +106,7 @@ def test_typed_results_and_modes_survive_the_trip_through_pickle() -> None:
     event = protocol.result("job", completed, text=completed.text)
     again = pickle.loads(pickle.dumps(event))
     assert again.result == completed and isinstance(again.result, CompletionResult)
-    assert again.data == {}  # fields of the result live on the result only
+    assert (again.start, again.step, again.error) == (None, None, None)  # only the result, typed
     request = ImageRequest("job", mode="inpaint")  # type: ignore[arg-type]  # a plain string, as the CLI may pass
     assert request.mode is GenerationMode.INPAINT
     assert pickle.loads(pickle.dumps(request)).mode is GenerationMode.INPAINT
@@ -142,7 +149,7 @@ def test_cancel_ends_the_job_once_and_the_engine_serves_the_next(qtbot: QtBot, r
     after = runner.run(FakeRequest(new_job_id(), tokens=("next",)))
     qtbot.waitUntil(lambda: after.is_done, timeout=WAIT_MS)
     assert after.state is JobState.DONE and after.text == "next"
-    assert after.last_event is not None and after.last_event.data["pid"] == pid
+    assert after.result is not None and after.result.pid == pid
 
 
 def test_a_failing_job_reaches_on_failure_with_the_engine_message(qtbot: QtBot, runner: JobRunner) -> None:
@@ -162,13 +169,14 @@ def test_an_engine_crash_fails_the_job_and_the_next_job_gets_a_fresh_process(
     qtbot.waitUntil(lambda: crashed.is_done, timeout=WAIT_MS)
     assert crashed.state is JobState.FAILED and calls.tokens == ["a"]
     assert len(calls.failures) == 1 and "stopped unexpectedly" in calls.failures[0]
-    assert crashed.last_event is not None and crashed.last_event.data["engine_crashed"] is True
+    crash = crashed.last_event.error if crashed.last_event is not None else None
+    assert crash is not None and crash.engine_crashed and crash.exit_reported
     assert runner.running_jobs == []
 
     fresh = runner.run(FakeRequest(new_job_id(), tokens=("again",)))
     qtbot.waitUntil(lambda: fresh.is_done, timeout=WAIT_MS)
     assert fresh.state is JobState.DONE and fresh.text == "again"
-    assert fresh.last_event is not None and fresh.last_event.data["jobs"] == 1
+    assert fresh.result is not None and fresh.result.jobs == 1
     assert runner.client(KIND).restarts == 1
 
 
@@ -190,4 +198,4 @@ def test_a_preload_runs_in_every_fresh_process_and_a_tracked_handle_gets_its_eve
     qtbot.waitUntil(lambda: not runner.client(KIND).is_alive, timeout=WAIT_MS)
     job = runner.run(FakeRequest(new_job_id(), tokens=("after",)))
     qtbot.waitUntil(lambda: job.is_done and len(tracked) == 2 and tracked[1].is_done, timeout=WAIT_MS)
-    assert job.state is JobState.DONE and job.last_event is not None and job.last_event.data["jobs"] == 2
+    assert job.state is JobState.DONE and job.result is not None and job.result.jobs == 2

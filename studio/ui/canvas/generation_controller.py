@@ -35,11 +35,11 @@ from studio.canvas.generation import (
 from studio.canvas.geometry import Rect
 from studio.canvas.image_io import load_image
 from studio.engines.image_requests import ImageRequest, LoadPipelineRequest
-from studio.engines.protocol import EngineEvent, EventKind, new_job_id
+from studio.engines.protocol import EngineEvent, new_job_id
 from studio.engines.results import ImageResult, PipelineLoadResult
 from studio.ui.canvas.candidates_strip import CandidatesStrip
 from studio.ui.canvas.generate_panel import GeneratePanel
-from studio.ui.jobs import JobHandle, JobRunner
+from studio.ui.jobs import JobHandle, JobRunner, JobState
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,8 @@ class GenerationController(QObject):
         self.last_plan: GenerationPlan | None = None
         self._job: _Job | None = None
         self._cancelled: dict[str, _Job] = {}
-        self._model_job: JobHandle | None = None
+        self._model_job: JobHandle[PipelineLoadResult] | None = None
+        self._model_engine_starts = -1  # the diffusion client's restarts when the model job was sent
         self._preview_shown = False
         panel.generate_requested.connect(self.generate)
         panel.vary_requested.connect(self.vary)
@@ -150,12 +151,17 @@ class GenerationController(QObject):
         checked the path when it was chosen, the engine refuses a bad one with a message."""
         handle = self.runner.run(LoadPipelineRequest(new_job_id(), model_path=path), "Loading image model")
         self._model_job = handle
+        self._model_engine_starts = self.runner.client(LoadPipelineRequest.engine_kind).restarts
 
         def current() -> bool:
             return self._model_job is handle
 
-        def on_progress(_fraction: float | None, message: str) -> None:
-            if current() and not self.is_running and message:
+        def on_progress(fraction: float | None, message: str) -> None:
+            if not current() or not message:
+                return
+            if self.is_running:  # the load a generation waits for
+                self.panel.set_progress(fraction, message)
+            else:
                 self.panel.show_message(message)
 
         def on_success(loaded: PipelineLoadResult) -> None:
@@ -173,6 +179,18 @@ class GenerationController(QObject):
 
         handle.on_progress(on_progress).on_success(on_success).on_failure(on_failure)
         return handle
+
+    def _model_loaded_or_loading(self, path: str) -> bool:
+        """Whether the diffusion engine has ``path`` loaded, or will have once the current model job ends:
+        that job loads it, did not fail, and ran in the engine process still alive."""
+        job = self._model_job
+        request = job.request if job is not None else None
+        if not isinstance(request, LoadPipelineRequest) or request.model_path != path:
+            return False
+        if job is None or job.state not in (JobState.RUNNING, JobState.DONE):
+            return False
+        client = self.runner.client(LoadPipelineRequest.engine_kind)
+        return client.is_alive and client.restarts == self._model_engine_starts
 
     # -- generating -------------------------------------------------------------------------------------
 
@@ -241,6 +259,8 @@ class GenerationController(QObject):
             self.panel.show_error(problem[0].upper() + problem[1:] + ".")
             return None
         self.last_request, self.last_plan = request, plan
+        if not self._model_loaded_or_loading(settings.model_path):
+            self.load_model(settings.model_path)  # generation never loads: the load job goes first
         handle = self.runner.run(request, _JOB_LABELS[plan.mode])
         job = _Job(handle, plan, document)
         self._job = job
@@ -295,6 +315,9 @@ class GenerationController(QObject):
             return
         self._end_job()
         self.clear_preview()
+        model_job = self._model_job
+        if model_job is not None and model_job.state is JobState.FAILED:  # say why, not only "not loaded"
+            message = f"The image model could not be loaded: {model_job.message}"
         self.panel.show_error(message or "Image generation failed.")
 
     def _on_cancelled(self, job: _Job) -> None:
@@ -307,21 +330,17 @@ class GenerationController(QObject):
         self.panel.show_message("Cancelled.")
 
     def _on_runner_event(self, event: EngineEvent) -> None:
-        """Keep what a cancelled job had finished (its ``cancelled`` event carries those candidates)."""
+        """Keep what a cancelled job had finished (its ``cancelled`` event carries them as a partial
+        :class:`ImageResult`)."""
         if not event.kind.is_terminal:
             return
         job = self._cancelled.pop(event.job_id, None)
         if job is None:
             return
-        images: Sequence[bytes]
-        params: Sequence[Mapping[str, Any]]
-        if isinstance(event.result, ImageResult):
-            images, params = event.result.images, event.result.candidates
-        elif event.kind is EventKind.CANCELLED:
-            images, params = _listed(event.data.get("images")), _listed(event.data.get("candidates"))
-        else:
+        partial = event.result  # a cancelled job's partial ImageResult, or the result that beat the cancel
+        if not isinstance(partial, ImageResult):
             return
-        if self._add_candidates(job, images, params) is not None:
+        if self._add_candidates(job, partial.images, partial.candidates) is not None:
             self.panel.show_message("Cancelled; kept the images finished before.")
 
     def _add_candidates(
@@ -434,8 +453,3 @@ def _describe(candidate: Candidate) -> str:
         if params.get(key) not in (None, "")
     )
     return f"{layer_name(candidate.prompt, candidate.seed)}\n{details}"
-
-
-def _listed(value: object) -> list[Any]:
-    """``value`` if it is a list or tuple (a cancelled event's loose ``data``), else empty."""
-    return list(value) if isinstance(value, list | tuple) else []

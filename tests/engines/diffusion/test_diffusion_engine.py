@@ -28,7 +28,7 @@ from studio.engines.image_requests import (
     format_parameters,
     parse_size,
 )
-from studio.engines.protocol import CancelToken, EngineEvent, EventKind, new_job_id
+from studio.engines.protocol import CancelToken, EngineEvent, EventKind, StepInfo, new_job_id
 from studio.engines.results import ImageResult, PipelineLoadResult
 from studio.engines.sd_checkpoint import CheckpointError, inspect_checkpoint, model_path_problem
 
@@ -123,8 +123,8 @@ def test_txt2img_streams_progress_and_previews_every_step(folder_engine: Any, ru
     fractions = [event.progress or 0.0 for event in progress]
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
     previews = kinds(events, EventKind.PREVIEW)
-    assert [event.data["step"] for event in previews] == [1, 2, 3, 4]
-    assert all(event.data["kind"] == "latent" for event in previews)
+    assert [event.step for event in previews] == [StepInfo(step, 4, 0, "latent") for step in (1, 2, 3, 4)]
+    assert [event.step for event in progress] == [StepInfo(step, 4, 0) for step in (1, 2, 3, 4)]
     assert size_of(previews[0].image) == (32, 32)  # latent resolution of the tiny VAE (factor 2)
     result = events[-1]
     assert result.kind is EventKind.RESULT
@@ -168,8 +168,8 @@ def test_candidates_use_seed_plus_index(folder_engine: Any, run: Run) -> None:
     result = events[-1]
     assert [candidate["seed"] for candidate in result.result.candidates] == [20, 21]
     assert len(result.result.images) == 2
-    finals = [event for event in kinds(events, EventKind.PREVIEW) if event.data.get("final")]
-    assert [event.data["candidate"] for event in finals] == [0, 1]
+    finals = [event.step for event in kinds(events, EventKind.PREVIEW) if event.step and event.step.final]
+    assert finals == [StepInfo(candidate=0, final=True, seed=20), StepInfo(candidate=1, final=True, seed=21)]
     assert kinds(events, EventKind.PROGRESS)[-1].text == "step 2/2 (image 2/2)"
     alone = run(folder_engine, image_request(seed=21, steps=2))[-1]
     assert alone.image == result.result.images[1]
@@ -248,7 +248,7 @@ def test_switching_modes_never_reloads_the_weights(
 
 def test_preview_every_and_no_previews(folder_engine: Any, run: Run) -> None:
     every_other = run(folder_engine, image_request(preview_every=2))
-    assert [event.data["step"] for event in kinds(every_other, EventKind.PREVIEW)] == [2, 4]
+    assert [event.step.step for event in kinds(every_other, EventKind.PREVIEW) if event.step] == [2, 4]
     none = run(folder_engine, image_request(preview_kind="none"))
     assert kinds(none, EventKind.PREVIEW) == []
     assert len(kinds(none, EventKind.PROGRESS)) == 4
@@ -278,7 +278,7 @@ def test_cancel_mid_run_stops_within_a_step_without_decoding(folder_engine: Any)
     finally:
         hook.remove()
     assert events[-1].kind is EventKind.CANCELLED
-    assert not kinds(events, EventKind.RESULT)
+    assert not kinds(events, EventKind.RESULT) and events[-1].result is None  # no image was finished
     assert len(kinds(events, EventKind.PROGRESS)) <= 4  # the pipeline runs at most a couple of steps ahead
     assert decoded == []
 
@@ -290,10 +290,12 @@ def test_cancel_keeps_the_candidates_already_made(folder_engine: Any) -> None:
     events = []
     for event in run_job(folder_engine, image_request(steps=3, num_candidates=3), cancel):
         events.append(event)
-        if event.kind is EventKind.PREVIEW and event.data.get("final"):
+        if event.kind is EventKind.PREVIEW and event.step is not None and event.step.final:
             cancel.cancel()
     assert events[-1].kind is EventKind.CANCELLED
-    assert len(events[-1].data["images"]) == 1 and events[-1].data["candidates"][0]["seed"] == 7
+    partial = events[-1].result
+    assert isinstance(partial, ImageResult) and len(partial.images) == 1 and partial.first["seed"] == 7
+    assert partial.parameters.startswith(partial.first["prompt"]) and "Seed: 7" in partial.parameters
 
 
 def test_taesd_previews(engine: Any, run: Run, tiny_models: Any, session_data_dir: Path) -> None:
@@ -303,7 +305,7 @@ def test_taesd_previews(engine: Any, run: Run, tiny_models: Any, session_data_di
     assert run(engine, load)[-1].result.taesd is True
     events = run(engine, image_request(preview_kind="taesd", steps=2))
     previews = kinds(events, EventKind.PREVIEW)
-    assert [event.data["kind"] for event in previews] == ["taesd", "taesd"]
+    assert [event.step.preview_kind for event in previews if event.step] == ["taesd", "taesd"]
     assert size_of(previews[0].image) == (64, 64)  # the tiny TAESD upsamples 32 → 64
     broken = LoadPipelineRequest(
         new_job_id(), model_path=str(tiny_models.folder), taesd_path=str(tiny_models.root)
@@ -312,7 +314,7 @@ def test_taesd_previews(engine: Any, run: Run, tiny_models: Any, session_data_di
     assert loaded.kind is EventKind.RESULT  # a bad TAESD folder only costs the better previews
     assert loaded.result.taesd is False and "config.json" in loaded.result.taesd_error
     fallback = kinds(run(engine, image_request(preview_kind="taesd", steps=2)), EventKind.PREVIEW)
-    assert [event.data["kind"] for event in fallback] == ["latent", "latent"]
+    assert [event.step.preview_kind for event in fallback if event.step] == ["latent", "latent"]
     assert engine.loads == 1
 
 
@@ -362,17 +364,27 @@ def test_inpainting_checkpoint_serves_every_mode(
     assert inpaint.kind is EventKind.RESULT and size_of(inpaint.image) == (64, 64)
 
 
-def test_image_request_with_model_path_loads_it_first(engine: Any, run: Run, tiny_models: Any) -> None:
-    events = run(engine, image_request(model_path=str(tiny_models.single_file), steps=2))
-    assert events[-1].kind is EventKind.RESULT
-    assert any(
-        event.text.startswith("Loading tiny.safetensors") for event in kinds(events, EventKind.PROGRESS)
-    )
-    run(engine, image_request(model_path=str(tiny_models.single_file), steps=2))
-    assert engine.loads == 1
+def test_a_generation_never_loads_a_model_it_names_one_that_must_be_loaded_first(
+    engine: Any, run: Run, tiny_models: Any
+) -> None:
+    single = str(tiny_models.single_file)
+    unloaded = run(engine, image_request(model_path=single, steps=2))
+    assert [event.kind for event in unloaded] == [EventKind.ERROR]
+    assert unloaded[-1].text == "No image model is loaded: choose a model and load it first."
+    assert engine.model is None and engine.loads == 0
+    assert run(engine, LoadPipelineRequest(new_job_id(), model_path=str(tiny_models.folder)))[-1].result
+    other = run(engine, image_request(model_path=single, steps=2))[-1]
+    assert other.kind is EventKind.ERROR
+    assert other.text == "The image model tiny.safetensors is not loaded (tiny-folder is): load it first."
+    assert engine.loads == 1  # the request named another model: nothing was loaded for it
+    run(engine, LoadPipelineRequest(new_job_id(), model_path=single))
+    named = run(engine, image_request(model_path=single, steps=2))
+    assert named[-1].kind is EventKind.RESULT and engine.loads == 2
+    assert not any(event.text.startswith("Loading") for event in kinds(named, EventKind.PROGRESS))
+    assert run(engine, image_request(steps=2))[-1].kind is EventKind.RESULT  # no name: the loaded model
     assert run(engine, UnloadPipelineRequest(new_job_id()))[-1].kind is EventKind.RESULT
     assert engine.model is None
-    assert "No diffusion model" in run(engine, image_request())[-1].text
+    assert "No image model is loaded" in run(engine, image_request())[-1].text
 
 
 # --- refused and broken files --------------------------------------------------------------------------

@@ -228,7 +228,7 @@ def test_cancel_from_elsewhere_keeps_finished_candidates(qtbot: QtBot, make_rig)
     finals: list[EngineEvent] = []
 
     def on_event(event: EngineEvent) -> None:
-        if event.kind is EventKind.PREVIEW and event.data.get("final"):
+        if event.kind is EventKind.PREVIEW and event.step is not None and event.step.final:
             finals.append(event)
 
     rig.runner.event_received.connect(on_event)
@@ -242,6 +242,35 @@ def test_cancel_from_elsewhere_keeps_finished_candidates(qtbot: QtBot, make_rig)
     assert rig.previews[-1].rect is None and rig.previews[-1].image is None
     assert rig.strip.count() == 1 and [c.seed for c in rig.controller.candidates] == [7]
     assert "Cancelled" in rig.panel.message
+
+
+def test_generating_loads_the_chosen_model_first_once_per_engine_process(qtbot: QtBot, make_rig) -> None:
+    """A generation request never loads a model: the controller sends the load itself, before it."""
+    rig = make_rig(CanvasDocument(64, 64))
+    started: list[str] = []
+
+    def on_event(event: EngineEvent) -> None:
+        handle = rig.runner.handle(event.job_id)
+        if event.kind is EventKind.STARTED and handle is not None:
+            started.append(type(handle.request).__name__)
+
+    rig.runner.event_received.connect(on_event)
+    try:
+        for _ in range(2):
+            assert rig.controller.generate() is not None
+            rig.wait_done(qtbot)
+            assert not rig.panel.message_is_error, rig.panel.message
+        assert started == ["LoadPipelineRequest", "ImageRequest", "ImageRequest"]
+        client = rig.runner.client("diffusion")
+        client.kill()  # a fresh engine process has no model: the next generation loads it again
+        qtbot.waitUntil(lambda: not client.is_alive, timeout=WAIT_MS)
+        assert rig.controller.generate() is not None
+        rig.wait_done(qtbot)
+        assert not rig.panel.message_is_error, rig.panel.message
+    finally:
+        rig.runner.event_received.disconnect(on_event)
+    assert started[3:] == ["LoadPipelineRequest", "ImageRequest"]
+    assert rig.strip.count() == 3
 
 
 def test_no_model_chosen_is_a_clear_message(qtbot: QtBot, make_rig) -> None:
