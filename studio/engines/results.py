@@ -54,7 +54,10 @@ class CompletionResult:
 @dataclass(frozen=True, slots=True)
 class PipelineLoadResult:
     """A loaded diffusion model: ``model`` is its name, ``model_hash`` the short form of ``model_sha256``,
-    ``default_size`` its native side in pixels; ``taesd_error`` says why the optional TAESD previewer failed."""
+    ``default_size`` its native side in pixels; ``taesd_error`` says why the optional TAESD previewer failed.
+    ``precision`` is the dtype of the loaded weights (``bfloat16`` or ``float32``), ``precision_label`` the
+    text shown with the model (``"bfloat16 (auto)"``), ``precision_reason`` why (the Settings choice and
+    whether the CPU has native bfloat16)."""
 
     model: str
     model_path: str
@@ -68,6 +71,9 @@ class PipelineLoadResult:
     taesd: bool
     taesd_error: str
     pipeline: str
+    precision: str = "float32"
+    precision_label: str = ""
+    precision_reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
