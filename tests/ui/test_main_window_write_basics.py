@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QMenu
 from pytestqt.qtbot import QtBot
 
 from studio.settings import load_settings
@@ -84,12 +86,16 @@ def test_zoom_and_font_are_applied_and_remembered(qtbot: QtBot) -> None:
     editor = window.write.current_editor()
     assert editor is not None
     assert editor.font().pointSize() == DEFAULT_FONT_SIZE
-    window.zoom_in_action.trigger()
+    editor.setFocus()
+    qtbot.waitUntil(editor.hasFocus)
+    qtbot.keyClick(editor, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
+    assert editor.font().pointSize() == DEFAULT_FONT_SIZE + 1  # Ctrl+= zooms once, typed nothing
+    assert editor.document_text() == ""
     window.zoom_in_action.trigger()
     assert editor.font().pointSize() == DEFAULT_FONT_SIZE + 2
     window.zoom_out_action.trigger()
     assert editor.font().pointSize() == DEFAULT_FONT_SIZE + 1
-    window.zoom_reset_action.trigger()
+    qtbot.keyClick(editor, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
     assert editor.font().pointSize() == DEFAULT_FONT_SIZE
     for _ in range(200):
         window.zoom_out_action.trigger()
@@ -145,4 +151,22 @@ def test_export_from_the_file_menu(qtbot: QtBot, tmp_path: Path) -> None:
     assert not window.export_document()
     assert ".html, .odt or .pdf" in window.error_label.text()
     assert editor.document_text() == "Mine. Theirs."
+    close_window(window)
+
+
+def test_find_keys_work_in_the_window_and_only_on_write(qtbot: QtBot) -> None:
+    window = make_window(qtbot)
+    editor = window.write.current_editor()
+    assert editor is not None
+    editor.setPlainText("alpha beta")
+    editor.setFocus()
+    qtbot.waitUntil(editor.hasFocus)
+    qtbot.keyClick(editor, Qt.Key.Key_H, Qt.KeyboardModifier.ControlModifier)
+    bar = window.write.find_bar
+    assert bar.isVisible() and bar.replace_visible()
+    edit_menu = window.menuBar().actions()[1].menu()
+    assert isinstance(edit_menu, QMenu)
+    assert "Find…" in [a.text().replace("&", "") for a in edit_menu.actions()]
+    window.workspaces.setCurrentIndex(1)
+    assert not window.write.find_action.isVisible() and not window.export_document_action.isVisible()
     close_window(window)
