@@ -10,12 +10,14 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QDockWidget,
     QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QProgressBar,
     QScrollArea,
+    QSizePolicy,
     QTabWidget,
     QToolButton,
     QWidget,
@@ -261,7 +263,17 @@ class MainWindow(QMainWindow):
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
             dock.hide()  # shown from the View menu (Ctrl+Shift+L, Ctrl+Shift+A)
         self.tabifyDockWidget(self.story_notes_dock, self.assistant_dock)
+        for dock in (self.story_notes_dock, self.assistant_dock):
+            dock.visibilityChanged.connect(partial(self._widen_dock, dock))
         self.model_status.changed.connect(self.assistant_dock.panel.refresh)
+
+    def _widen_dock(self, dock: QDockWidget, visible: bool) -> None:
+        """A side panel opens wide enough for its content, up to 40% of the window (the editor keeps the rest)."""
+        if not visible or dock.isFloating():
+            return
+        wanted = min(dock.widget().sizeHint().width() + 24, int(self.width() * 0.4))
+        if dock.width() < wanted:
+            self.resizeDocks([dock], [wanted], Qt.Orientation.Horizontal)
 
     def _show_rewrite_status(self, text: str) -> None:
         if text:
@@ -567,6 +579,11 @@ class MainWindow(QMainWindow):
         self.write_actions.set_active(not on_canvas)
         self.canvas_actions.set_active(on_canvas)
         self.write_status.setVisible(not on_canvas)
+        # only the visible workspace sets the window's minimum size (the Canvas's side panels need more room)
+        for page in (self.write, self.canvas):
+            current = page is self.workspaces.currentWidget()
+            policy = QSizePolicy.Policy.Preferred if current else QSizePolicy.Policy.Ignored
+            page.setSizePolicy(policy, policy)
         what = "canvas" if on_canvas else "document"
         self.close_action.setStatusTip(f"Close the {what}")
         self.close_action.setToolTip(f"Close the {what}")
