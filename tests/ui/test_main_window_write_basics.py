@@ -170,3 +170,22 @@ def test_find_keys_work_in_the_window_and_only_on_write(qtbot: QtBot) -> None:
     window.workspaces.setCurrentIndex(1)
     assert not window.write.find_action.isVisible() and not window.export_document_action.isVisible()
     close_window(window)
+
+
+def test_write_fits_small_windows_and_its_side_panel_opens_wide_enough(qtbot: QtBot) -> None:
+    window = make_window(qtbot)
+    window.resize(800, 600)
+    # the Canvas's side column does not set Write's minimum size
+    assert window.minimumSizeHint().width() < 500 and window.minimumSizeHint().height() < 480
+    window.story_notes_dock.toggle_action.trigger()
+    qtbot.waitUntil(window.story_notes_dock.isVisible)
+    panel = window.story_notes_dock.widget()
+    qtbot.waitUntil(lambda: window.story_notes_dock.width() >= min(panel.sizeHint().width(), 320))
+    editor = window.write.current_editor()
+    assert editor is not None and editor.width() >= 380  # the text keeps most of the window
+    window.workspaces.setCurrentIndex(1)
+    assert not window.story_notes_dock.isVisible()
+    assert window.minimumSizeHint().width() > 500  # on the Canvas its side column counts again
+    window.workspaces.setCurrentIndex(0)
+    assert window.story_notes_dock.isVisible()
+    close_window(window)
