@@ -66,19 +66,23 @@ AI_TINT_CONTRAST = 1.18
 
 def ai_tint(palette: QPalette) -> QColor:
     """The background of AI-written text: Base moved towards Highlight until it stands out by
-    :data:`AI_TINT_CONTRAST`, as long as Text on it stays readable (4.5:1), on light and dark palettes alike."""
+    :data:`AI_TINT_CONTRAST` while Text on it stays readable (4.5:1, or 80% of the page's own contrast when
+    that is lower), on light and dark palettes alike. A Highlight too close to Base gives way to Text."""
     base = palette.color(QPalette.ColorRole.Base)
     highlight = palette.color(QPalette.ColorRole.Highlight)
     text = palette.color(QPalette.ColorRole.Text)
-    tint = mix(base, highlight, 0.1)
-    amount = 0.1
-    while contrast_ratio(tint, base) < AI_TINT_CONTRAST and amount < 0.5:
-        candidate = mix(base, highlight, amount + 0.02)
-        if contrast_ratio(text, candidate) < 4.5:
-            break
-        amount += 0.02
-        tint = candidate
-    return tint
+    floor = min(4.5, contrast_ratio(text, base) * 0.8)
+    best = mix(base, highlight, 0.1)
+    for target in (highlight, text):
+        for step in range(5, 26):
+            candidate = mix(base, target, step * 0.02)
+            if contrast_ratio(text, candidate) < floor:
+                break
+            if contrast_ratio(candidate, base) >= AI_TINT_CONTRAST:
+                return candidate
+            if contrast_ratio(candidate, base) > contrast_ratio(best, base):
+                best = candidate
+    return best
 
 
 def readable(color: QColor, background: QColor, text: QColor, minimum: float = 3.0) -> QColor:

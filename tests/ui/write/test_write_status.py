@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from PySide6.QtGui import QTextCursor
+import pytest
+from PySide6.QtGui import QColor, QPalette, QTextCursor
 from pytestqt.qtbot import QtBot
 
 from studio.ui.write.editor import MarkdownEditor
+from studio.ui.write.markdown_highlighter import AI_TINT_CONTRAST, ai_tint, contrast_ratio
 from studio.ui.write.write_status import WORDS_PER_MINUTE, WriteStatus, describe, text_stats
 
 
@@ -50,3 +52,26 @@ def test_status_follows_the_editor_and_its_ai_ranges(qtbot: QtBot) -> None:
     status.set_ai_marks_shown(False)
     assert status.ai_label.styleSheet() == ""
     assert "hidden" in status.ai_label.toolTip()
+
+
+@pytest.mark.parametrize(
+    ("base", "text", "highlight"),
+    [
+        ("#ffffff", "#000000", "#308cc6"),  # Fusion light
+        ("#191919", "#ffffff", "#2a82da"),  # Fusion dark
+        ("#1e1e2e", "#cdd6f4", "#89b4fa"),  # a pale-accent dark theme
+        ("#fdf6e3", "#657b83", "#eee8d5"),  # a low-contrast light theme
+    ],
+)
+def test_the_ai_tint_stands_out_and_keeps_text_readable(base: str, text: str, highlight: str) -> None:
+    palette = QPalette()
+    for role, colour in (
+        (QPalette.ColorRole.Base, base),
+        (QPalette.ColorRole.Text, text),
+        (QPalette.ColorRole.Highlight, highlight),
+    ):
+        palette.setColor(role, QColor(colour))
+    tint = ai_tint(palette)
+    page_text = contrast_ratio(QColor(text), QColor(base))
+    assert contrast_ratio(tint, QColor(base)) >= min(AI_TINT_CONTRAST, 1.1)
+    assert contrast_ratio(QColor(text), tint) >= min(4.5, page_text * 0.8)
