@@ -974,9 +974,12 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(QByteArray.fromBase64(settings.window_geometry.encode("ascii")))
         if settings.window_state:
             self.restoreState(QByteArray.fromBase64(settings.window_state.encode("ascii")))
+        recent = list(settings.recent_files)
         for path in settings.open_documents:
             if Path(path).is_file():
                 self.open_path(path)
+        settings.recent_files = recent  # reopening the session is not opening files anew
+        self._update_recent_menu()
         current = settings.current_document
         if 0 <= current < len(settings.open_documents):
             self.write.set_current_path(settings.open_documents[current])

@@ -58,6 +58,7 @@ def test_open_recent_lists_newest_first_and_prunes_missing_files(qtbot: QtBot, t
     assert window.write.current_path() == one
     close_window(window)
     again = make_window(qtbot)
+    assert again.write.open_paths() == [one]
     assert recent_entries(again) == [one]
     next(a for a in again.recent_menu.actions() if a.objectName() == "clear_recent_files").trigger()
     assert recent_entries(again) == []
@@ -67,7 +68,7 @@ def test_open_recent_lists_newest_first_and_prunes_missing_files(qtbot: QtBot, t
 def test_current_tab_comes_back(qtbot: QtBot, tmp_path: Path) -> None:
     paths = documents(tmp_path, "a.md", "b.md", "c.md")
     window = make_window(qtbot)
-    for path in paths:
+    for path in [*paths, paths[0]]:
         assert window.open_path(path)
     window.write.set_current_path(paths[1])
     close_window(window)
@@ -75,6 +76,8 @@ def test_current_tab_comes_back(qtbot: QtBot, tmp_path: Path) -> None:
     again = make_window(qtbot)
     assert again.write.open_paths() == paths
     assert again.write.current_path() == paths[1]
+    # as they were opened, not as they were restored
+    assert again.recent_files() == [paths[0], paths[2], paths[1]]
     assert again.windowTitle() == "b.md — Studio"
     close_window(again)
 
