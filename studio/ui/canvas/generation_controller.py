@@ -168,8 +168,13 @@ class GenerationController(QObject):
             if not current():
                 return
             size = loaded.default_size
-            details = ", ".join(part for part in (loaded.family_name, f"{size} px" if size else "") if part)
+            parts = (loaded.family_name, f"{size} px" if size else "", loaded.precision_label)
+            details = ", ".join(part for part in parts if part)
             self.panel.set_model_info(loaded.model or path, details, size)
+            self.panel.model_label.setToolTip(
+                "\n".join(part for part in (loaded.model_path or path, loaded.precision_reason) if part)
+            )
+            self.panel.set_fast_decode_available(loaded.taesd)
             if not self.is_running:
                 self.panel.show_message(f"Image model ready: {loaded.model or path}")
 
@@ -179,6 +184,15 @@ class GenerationController(QObject):
 
         handle.on_progress(on_progress).on_success(on_success).on_failure(on_failure)
         return handle
+
+    def reload_model(self) -> JobHandle | None:
+        """Send the loaded model's load again (e.g. after Settings ▸ Image precision changed: the engine
+        reloads only when the precision it picks differs); None when no model was loaded."""
+        job = self._model_job
+        request = job.request if job is not None else None
+        if not isinstance(request, LoadPipelineRequest) or not request.model_path:
+            return None
+        return self.load_model(request.model_path)
 
     def _model_loaded_or_loading(self, path: str) -> bool:
         """Whether the diffusion engine has ``path`` loaded, or will have once the current model job ends:
