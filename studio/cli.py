@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from studio import __version__
 
-SUBCOMMANDS = ("text", "image")
+SUBCOMMANDS = ("text", "image", "edit", "models")
 
 
 class CliError(Exception):
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="studio", description="Studio: write and paint with local AI models, offline."
     )
     parser.add_argument("--version", action="version", version=f"Studio {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="{text,image}")
+    subparsers = parser.add_subparsers(dest="command", metavar="{text,image,edit,models}")
     text = subparsers.add_parser("text", help="stream a text completion from a local GGUF model to stdout")
     text.add_argument("prompt", help="the text to continue")
     text.add_argument("--model", default="", help="a GGUF model file (default: the embedded Gemma 3 270M)")
@@ -36,12 +36,20 @@ def build_parser() -> argparse.ArgumentParser:
     text.add_argument("--seed", type=int, default=None)
     text.add_argument("--context", type=int, default=4096, help="context size in tokens")
     text.add_argument("--threads", type=int, default=0, help="CPU threads (0: one per physical core)")
+    from studio.cli_remote import add_server_arguments
+
+    add_server_arguments(text)
     try:
         from studio.cli_image import add_image_parser
     except ImportError:
         pass
     else:
         add_image_parser(subparsers)
+    from studio.cli_edit import add_edit_parser
+    from studio.cli_models import add_models_parser
+
+    add_edit_parser(subparsers)
+    add_models_parser(subparsers)
     return parser
 
 
@@ -50,7 +58,9 @@ def build_gui_parser() -> argparse.ArgumentParser:
         prog="studio",
         description="Studio: write and paint with local AI models, offline.",
         epilog="commands:\n  studio text PROMPT    stream a text completion (studio text --help)\n"
-        "  studio image PROMPT   generate an image (studio image --help)",
+        "  studio image PROMPT   generate an image (studio image --help)\n"
+        "  studio edit INSTRUCTION  rewrite text from stdin or --input (studio edit --help)\n"
+        "  studio models list    list, import, verify, remove and download models (studio models --help)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"Studio {__version__}")
@@ -170,7 +180,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv and argv[0] in SUBCOMMANDS:
             args = build_parser().parse_args(argv)
             if args.command == "text":
+                if args.server:
+                    from studio.cli_remote import run_text_remote
+
+                    return run_text_remote(args)
+                if args.api_key_env:
+                    raise CliError("--api-key-env goes with --server")
                 return run_text(args)
+            if args.command == "edit":
+                from studio.cli_edit import run_edit
+
+                return run_edit(args)
+            if args.command == "models":
+                from studio.cli_models import run_models
+
+                return run_models(args)
             from studio.cli_image import run_image
 
             return run_image(args)

@@ -13,9 +13,8 @@ from studio.writing.actions import BUILTIN_ACTIONS
 
 
 def edit(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    # `python -m studio edit` once studio/cli.py registers it; the module runs the same parser and code
     return subprocess.run(
-        [sys.executable, "-m", "studio.cli_edit", *args],
+        [sys.executable, "-m", "studio", "edit", *args],
         input=stdin,
         capture_output=True,
         text=True,

@@ -18,7 +18,17 @@ from studio.cpu import default_threads
 from studio.engines import protocol
 from studio.engines.gguf_check import GgufError, GgufInfo, check_gguf
 from studio.engines.llm_safe_mode import weight_repacking
-from studio.engines.protocol import CancelToken, EngineError, EngineEvent, EngineRequest, ErrorInfo, StartInfo
+from studio.engines.protocol import (
+    CancelToken,
+    EngineError,
+    EngineEvent,
+    EngineRequest,
+    ErrorInfo,
+    EventKind,
+    StartInfo,
+)
+from studio.engines.remote_llm import RemoteLlmBackend
+from studio.engines.remote_requests import ConnectServerRequest
 from studio.engines.results import CANCELLED_FINISH, CompletionResult, LoadResult
 from studio.engines.text_requests import ChatRequest, CompletionRequest, LoadModelRequest
 from studio.models.default_model import ensure_default_model
@@ -130,10 +140,15 @@ class LlmEngine:
         self._active_cancel: CancelToken | None = None
         self._abort_callback: Any = None
         self._fim_tokens: tuple[int, int, int] | None = None
+        self._remote: RemoteLlmBackend | None = None  # serves completions and chats after a connect
 
     def handle(self, request: EngineRequest, cancel: CancelToken) -> Iterator[EngineEvent]:
-        if isinstance(request, LoadModelRequest):
+        if isinstance(request, ConnectServerRequest):
+            yield from self._connect(request, cancel)
+        elif isinstance(request, LoadModelRequest):
             yield from self._load(request, cancel)
+        elif self._remote is not None and isinstance(request, (CompletionRequest, ChatRequest)):
+            yield from self._remote.handle(request, cancel)
         elif isinstance(request, CompletionRequest):
             yield from self._complete(request, cancel)
         elif isinstance(request, ChatRequest):
@@ -142,11 +157,29 @@ class LlmEngine:
             raise EngineError(f"the LLM engine cannot handle {type(request).__name__}")
 
     def close(self) -> None:
+        if self._remote is not None:
+            self._remote.close()
+            self._remote = None
         if self._llm is not None:
             self._llm.close()
             self._llm = None
 
     # loading
+
+    def _connect(self, request: ConnectServerRequest, cancel: CancelToken) -> Iterator[EngineEvent]:
+        """Serve the next completions and chats from an OpenAI-compatible server instead of a local model;
+        a failed connect keeps what served before (``model_kept``)."""
+        backend = RemoteLlmBackend()
+        try:
+            for event in backend.handle(request, cancel):
+                if event.kind is EventKind.RESULT:
+                    self.close()  # frees the local model; a later LoadModelRequest loads one again
+                    self._info = None
+                    self._remote = backend
+                yield event
+        except EngineError as exc:
+            backend.close()
+            yield self._load_failed(request.job_id, str(exc))
 
     def _load(self, request: LoadModelRequest, cancel: CancelToken) -> Iterator[EngineEvent]:
         job_id = request.job_id
@@ -236,8 +269,9 @@ class LlmEngine:
 
     def _load_failed(self, job_id: str, message: str) -> EngineEvent:
         """The error event of a failed load; ``model_kept`` says whether the previous model still serves."""
-        kept = self._llm is not None and self._info is not None
-        name = self._info.name if kept and self._info else ""
+        remote = self._remote.server if self._remote is not None else None
+        kept = (self._llm is not None and self._info is not None) or remote is not None
+        name = remote.model_name if remote is not None else (self._info.name if kept and self._info else "")
         return protocol.error(job_id, message, ErrorInfo(model_kept=kept, model_name=name))
 
     def _install_abort_callback(self, llm: _CountingLlama) -> None:
