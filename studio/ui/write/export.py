@@ -13,7 +13,7 @@ import re
 from enum import StrEnum
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QUrl
 from PySide6.QtGui import (
     QColor,
     QPageLayout,
@@ -66,17 +66,26 @@ def format_for(path: str | os.PathLike[str]) -> ExportFormat:
 
 
 def build_document(
-    markdown: str, ai_ranges: list[tuple[int, int]], ai_marks: bool, title: str = ""
+    markdown: str,
+    ai_ranges: list[tuple[int, int]],
+    ai_marks: bool,
+    title: str = "",
+    base: str | os.PathLike[str] | None = None,
 ) -> QTextDocument:
     """The rendered document: ``markdown`` as rich text, AI-written ranges (Python indices into ``markdown``)
-    tinted with :data:`EXPORT_TINT` when ``ai_marks``, followed by :data:`LEGEND` when anything is tinted."""
+    tinted with :data:`EXPORT_TINT` when ``ai_marks``, followed by :data:`LEGEND` when anything is tinted.
+    Relative image paths are read from the folder ``base`` (the document's own)."""
     document = QTextDocument()
+    if base is not None:
+        document.setBaseUrl(QUrl.fromLocalFile(str(Path(base).absolute()) + "/"))
     if title:
         document.setMetaInformation(QTextDocument.MetaInformation.DocumentTitle, title)
     marked = ai_marks and any(end > start for start, end in ai_ranges)
     document.setMarkdown(_with_sentinels(markdown, ai_ranges) if marked else markdown)
     if marked and _tint_sentinels(document):
         _append_legend(document)
+    if base is not None:
+        _keep_images(document)
     return document
 
 
@@ -87,10 +96,12 @@ def export_markdown(
     *,
     ai_marks: bool,
     title: str = "",
+    base: str | os.PathLike[str] | None = None,
 ) -> ExportFormat:
-    """Write ``markdown`` to ``path`` in the format its suffix names; raises :class:`ExportError`."""
+    """Write ``markdown`` to ``path`` in the format its suffix names (images relative to ``base``); raises
+    :class:`ExportError`."""
     fmt = format_for(path)
-    document = build_document(markdown, ai_ranges, ai_marks, title or Path(path).stem)
+    document = build_document(markdown, ai_ranges, ai_marks, title or Path(path).stem, base)
     data = render(document, fmt)
     try:
         atomic_write_bytes(path, data)
@@ -209,6 +220,23 @@ def _clean_anchors(document: QTextDocument) -> None:
                 cursor.setPosition(fragment.position())
                 cursor.setPosition(fragment.position() + fragment.length(), QTextCursor.MoveMode.KeepAnchor)
                 cursor.setCharFormat(fixed)
+            iterator += 1
+        block = block.next()
+
+
+def _keep_images(document: QTextDocument) -> None:
+    """Load the document's images into its own resources: printing works on a copy of the document, which
+    keeps those but cannot look files up relative to the original's folder."""
+    block = document.begin()
+    while block.isValid():
+        iterator = block.begin()
+        while not iterator.atEnd():
+            fmt = iterator.fragment().charFormat()
+            if fmt.isImageFormat():
+                url = QUrl(fmt.toImageFormat().name())
+                image = document.resource(QTextDocument.ResourceType.ImageResource, url)
+                if image is not None:
+                    document.addResource(QTextDocument.ResourceType.ImageResource, url, image)
             iterator += 1
         block = block.next()
 

@@ -298,8 +298,14 @@ class WriteWorkspace(QWidget):
         editor = self.current_editor()
         if editor is None:
             raise NoPathError("No document is open.")
+        source = self.current_path()
         return export_markdown(
-            editor.document_text(), editor.ai_ranges(), path, ai_marks=ai_marks, title=self.current_title()
+            editor.document_text(),
+            editor.ai_ranges(),
+            path,
+            ai_marks=ai_marks,
+            title=self.current_title(),
+            base=Path(source).parent if source else None,
         )
 
     # -- appearance ------------------------------------------------------------------------------------------

@@ -114,3 +114,26 @@ def test_export_leaves_the_document_untouched(qtbot: QtBot, tmp_path: Path) -> N
     assert not editor.document().isUndoAvailable()
     assert workspace.current_path() is None  # exporting is not saving
     workspace.shutdown()
+
+
+def test_images_next_to_the_document_go_into_the_export(qtbot: QtBot, tmp_path: Path) -> None:
+    from PySide6.QtGui import QColor, QImage
+
+    (tmp_path / "images").mkdir()
+    picture = QImage(40, 30, QImage.Format.Format_RGB32)
+    picture.fill(QColor("#c04020"))
+    assert picture.save(str(tmp_path / "images" / "lamp.png"))
+    markdown = "The lamp:\n\n![A brass lamp](images/lamp.png)\n"
+    odt = tmp_path / "out" / "story.odt"
+    odt.parent.mkdir()
+    export_markdown(markdown, [], odt, ai_marks=False, base=tmp_path)
+    with zipfile.ZipFile(odt) as archive:
+        pictures = [name for name in archive.namelist() if name.startswith("Pictures/")]
+        assert len(pictures) == 1
+        assert QImage.fromData(archive.read(pictures[0])).size().toTuple() == (40, 30)
+    pdf_with, pdf_without = tmp_path / "out" / "with.pdf", tmp_path / "out" / "without.pdf"
+    export_markdown(markdown, [], pdf_with, ai_marks=False, base=tmp_path)
+    export_markdown(markdown, [], pdf_without, ai_marks=False)  # no folder: the image cannot be found
+    # the 40x30 picture itself (without its folder Qt draws only its small broken-image icon)
+    assert b"/Width 40" in pdf_with.read_bytes()
+    assert b"/Width 40" not in pdf_without.read_bytes()
