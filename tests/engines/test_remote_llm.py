@@ -5,20 +5,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import queue
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from studio.cli import main
 from studio.cli_remote import EXIT_ERROR, run_text_remote
+from studio.engines.client import EngineClient
 from studio.engines.host import run_job
 from studio.engines.llm import LlmEngine
-from studio.engines.protocol import CancelToken, EngineEvent, EngineRequest, EventKind
+from studio.engines.protocol import CancelToken, EngineEvent, EngineRequest, EventKind, new_job_id
 from studio.engines.remote_llm import RemoteLlmBackend
 from studio.engines.remote_requests import ConnectServerRequest, ServerLoadResult
 from studio.engines.results import CANCELLED_FINISH, CompletionResult
@@ -327,3 +330,120 @@ def test_chat_answers_what_the_same_instruct_model_says_locally(instruct_server:
     finally:
         local.close()
         backend.close()
+
+
+# through the LLM engine process, as the app and the ghost text use it
+
+
+class EngineEvents:
+    """An :class:`EngineClient` of the LLM engine process and the events it delivered."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[EngineEvent] = queue.Queue()
+        self.client = EngineClient("llm", self.queue.put)
+
+    def events_of(
+        self, request: EngineRequest, on_event: Callable[[EngineEvent], None] | None = None
+    ) -> list[EngineEvent]:
+        self.client.submit(request)
+        events: list[EngineEvent] = []
+        while not events or not events[-1].kind.is_terminal:
+            event = self.queue.get(timeout=300)
+            if event.job_id == request.job_id:
+                events.append(event)
+                if on_event is not None:
+                    on_event(event)
+        return events
+
+
+@pytest.fixture
+def engine() -> Iterator[EngineEvents]:
+    events = EngineEvents()
+    yield events
+    events.client.shutdown()
+
+
+def test_the_engine_process_serves_completions_from_a_server(
+    server: LlamaServer, engine: EngineEvents
+) -> None:
+    connect = engine.events_of(ConnectServerRequest(new_job_id(), url=server.url))
+    assert isinstance(connect[-1].result, ServerLoadResult), connect[-1]
+    request = CompletionRequest(
+        new_job_id(), prompt="The capital of France is", max_tokens=8, temperature=0.0
+    )
+    result = completion_of(engine.events_of(request))
+    assert result.text.startswith(" the capital of France")
+    chat = ChatRequest(new_job_id(), messages=(("user", "Hello"),), max_tokens=4)
+    assert engine.events_of(chat)[-1].kind is EventKind.RESULT
+
+    cancel_after: list[int] = []
+    long = CompletionRequest(new_job_id(), prompt="Once upon a time", max_tokens=400)
+
+    def cancel_at_third_token(event: EngineEvent) -> None:
+        if event.kind is EventKind.TOKENS:
+            cancel_after.append(1)
+            if len(cancel_after) == 3:
+                engine.client.cancel(long.job_id)
+
+    cancelled = engine.events_of(long, cancel_at_third_token)
+    assert cancelled[-1].kind is EventKind.CANCELLED
+    assert isinstance(cancelled[-1].result, CompletionResult)
+    assert cancelled[-1].result.completion_tokens < 400
+    again = CompletionRequest(new_job_id(), prompt="The capital of France is", max_tokens=8, temperature=0.0)
+    assert completion_of(engine.events_of(again)).text == result.text
+
+
+def test_a_dead_server_is_an_error_and_the_engine_lives_on(
+    default_model_file: Path, tmp_path: Path, engine: EngineEvents
+) -> None:
+    doomed = LlamaServer(default_model_file, tmp_path / "server.log")
+    try:
+        assert (
+            engine.events_of(ConnectServerRequest(new_job_id(), url=doomed.url))[-1].kind is EventKind.RESULT
+        )
+        pid = engine.client.pid
+
+        def kill_at_second_token(event: EngineEvent) -> None:
+            if event.kind is EventKind.TOKENS and doomed.process.poll() is None:
+                doomed.process.kill()
+                doomed.process.wait(timeout=30)
+
+        request = CompletionRequest(new_job_id(), prompt="Once upon a time", max_tokens=400)
+        final = engine.events_of(request, kill_at_second_token)[-1]
+        assert final.kind is EventKind.ERROR
+        assert "closed the connection in the middle of the answer" in final.text
+        assert final.error is not None and not final.error.engine_crashed
+        assert engine.client.is_alive and engine.client.pid == pid
+    finally:
+        doomed.stop()
+    # a failed connect keeps the server connected before as the model (it is gone, but still the choice)
+    failed = engine.events_of(ConnectServerRequest(new_job_id(), url=f"http://127.0.0.1:{free_port()}"))[-1]
+    assert failed.kind is EventKind.ERROR and "connection was refused" in failed.text
+    assert failed.error is not None and failed.error.model_kept
+    # and a local model takes over again
+    load = engine.events_of(LoadModelRequest(new_job_id(), model_path=str(default_model_file), n_ctx=1024))
+    assert load[-1].kind is EventKind.RESULT and load[-1].result.architecture == "gemma3"
+    local = CompletionRequest(new_job_id(), prompt="The capital of France is", max_tokens=8, temperature=0.0)
+    assert completion_of(engine.events_of(local)).text.startswith(" the capital of France")
+
+
+def test_studio_text_with_server_streams_from_it(
+    server: LlamaServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "text",
+        "--server",
+        server.url,
+        "--max-tokens",
+        "6",
+        "--temperature",
+        "0",
+        "The capital of France is",
+    ]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.startswith(" the capital of France")
+
+
+def test_studio_text_api_key_env_needs_a_server(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["text", "--api-key-env", "STUDIO_TEST_KEY", "Hello"]) == 2
+    assert "--api-key-env goes with --server" in capsys.readouterr().err
