@@ -28,7 +28,8 @@ REGISTRY_FILE = "models.json"
 REGISTRY_VERSION = 2
 LLM = "llm"
 DIFFUSION = "diffusion"
-ENGINES = (LLM, DIFFUSION)
+SERVER = "server"  # a remote LLM server (path: its URL; see studio.models.servers)
+ENGINES = (LLM, DIFFUSION, SERVER)
 USER_NAMED = "user_named"  # details key: the user renamed the model, so loads keep that name
 
 
@@ -252,8 +253,13 @@ class ModelRegistry:
     # queries
 
     def entries(self, engine: str | None = None) -> list[ModelEntry]:
-        """Known models of ``engine`` (all when None), most recently used first."""
-        chosen = [entry for entry in self._entries if engine is None or entry.engine == engine]
+        """Known models of ``engine`` (when None: every model file, not the remembered servers), most recently
+        used first."""
+        chosen = [
+            entry
+            for entry in self._entries
+            if entry.engine == engine or (engine is None and entry.engine != SERVER)
+        ]
         return sorted(chosen, key=lambda entry: (entry.last_used, entry.added), reverse=True)
 
     def get(self, path: str) -> ModelEntry | None:
@@ -300,7 +306,7 @@ class ModelRegistry:
         entry.details.update(details)
         with contextlib.suppress(OSError):
             target = Path(path)
-            if target.is_file():
+            if entry.engine != SERVER and target.is_file():
                 entry.size_bytes = target.stat().st_size
         entry.last_used = time.time()
         self._write()

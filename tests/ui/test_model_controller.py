@@ -1,22 +1,61 @@
-"""ModelController on its own (no main window), with the real LLM engine process on the default model."""
+"""ModelController on its own (no main window), with the real LLM engine process on the default model and a
+real OpenAI-compatible server (``python -m llama_cpp.server``) serving the same model."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 from pytestqt.qtbot import QtBot
 
-from studio.models.registry import ModelRegistry
+from studio.engines.protocol import new_job_id
+from studio.engines.results import CompletionResult
+from studio.engines.text_requests import CompletionRequest
+from studio.models.registry import LLM, SERVER, ModelEntry, ModelRegistry
+from studio.models.servers import server_models
 from studio.settings import Settings
+from studio.ui.dialogs import ScriptedDialogs
 from studio.ui.jobs import JobRunner
 from studio.ui.model_controller import ModelController
 from studio.ui.model_status import ModelState
 
-pytestmark = pytest.mark.llm
-
 WAIT_MS = 240_000
+
+
+def llama_server_module() -> ModuleType:
+    """The tests' ``llama_cpp.server`` starter (tests/engines); skips when the server extra is missing."""
+    name = "studio_tests_llama_server"
+    if name not in sys.modules:
+        folder = Path(__file__).parent.parent / "engines"
+        path = folder / "llama_server.py"
+        if not path.exists():
+            path = folder / "test_remote_llm.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="module")
+def server(default_model_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    module = llama_server_module()
+    started = module.LlamaServer(default_model_file, tmp_path_factory.mktemp("llama-server") / "server.log")
+    yield started
+    started.stop()
+
+
+def served_models(url: str) -> list[str]:
+    with urllib.request.urlopen(f"{url}/v1/models", timeout=10) as answer:
+        return [str(item["id"]) for item in json.load(answer)["data"]]
 
 
 @pytest.fixture
@@ -26,6 +65,7 @@ def runner(qtbot: QtBot) -> Iterator[JobRunner]:
     runner.shutdown()
 
 
+@pytest.mark.llm
 def test_a_refused_model_is_reported_and_the_loaded_one_keeps_serving(
     qtbot: QtBot, runner: JobRunner, tmp_path: Path
 ) -> None:
@@ -56,3 +96,133 @@ def test_a_refused_model_is_reported_and_the_loaded_one_keeps_serving(
     assert settings.model_path == ""  # the default model still serves, and is the active one again
     assert status.message == errors[0]
     assert controller.models.entries() == []
+
+
+def complete(qtbot: QtBot, runner: JobRunner, prompt: str) -> str:
+    results: list[CompletionResult] = []
+    failures: list[str] = []
+    request = CompletionRequest(new_job_id(), prompt=prompt, max_tokens=8, temperature=0.0)
+    runner.run(request, "Complete").on_success(results.append).on_failure(failures.append)
+    qtbot.waitUntil(lambda: bool(results or failures), timeout=WAIT_MS)
+    assert not failures, failures
+    return results[0].text
+
+
+def test_load_request_uses_the_models_own_context_and_threads(qtbot: QtBot, tmp_path: Path) -> None:
+    runner = JobRunner()
+    registry = ModelRegistry(tmp_path / "models.json")
+    own = registry.add(ModelEntry(path=str(tmp_path / "own.gguf"), engine=LLM, context_length=8192))
+    registry.set_settings(own.path, {"context": 2048, "threads": 3})
+    plain = registry.add(ModelEntry(path=str(tmp_path / "plain.gguf"), engine=LLM))
+    settings = Settings(model_path=own.path, context_size=4096, threads=1)
+    controller = ModelController(runner, registry, lambda: settings, lambda: True)
+
+    request = controller.load_request()
+    assert (getattr(request, "n_ctx", None), getattr(request, "n_threads", None)) == (2048, 3)
+    settings.model_path = plain.path  # no settings of its own: the global ones
+    request = controller.load_request()
+    assert (getattr(request, "n_ctx", None), getattr(request, "n_threads", None)) == (4096, 1)
+    settings.model_path = str(tmp_path / "unregistered.gguf")
+    request = controller.load_request()
+    assert (getattr(request, "n_ctx", None), getattr(request, "n_threads", None)) == (4096, 1)
+    runner.shutdown()
+
+
+@pytest.mark.llm
+def test_a_model_too_big_for_the_memory_loads_only_when_the_user_says_so(
+    qtbot: QtBot, runner: JobRunner, tmp_path: Path
+) -> None:
+    registry = ModelRegistry(tmp_path / "models.json")
+    huge = registry.add(ModelEntry(path=str(tmp_path / "huge.gguf"), engine=LLM, size_bytes=10**16))
+    settings = Settings(suggestions_enabled=False)
+    dialogs = ScriptedDialogs(load_too_big=False)
+    controller = ModelController(runner, registry, lambda: settings, lambda: True, dialogs=dialogs)
+    errors: list[str] = []
+    controller.error.connect(errors.append)
+
+    assert controller.load_model_checked(huge.path) is False
+    assert dialogs.questions() == ["load_too_big"]
+    name, message = dialogs.asked[0][1]
+    assert name == "huge.gguf"
+    assert "GB" in str(message)
+    assert settings.model_path == ""  # nothing changed, nothing started
+    assert not runner.client("llm").is_alive
+
+    dialogs.answers.load_too_big = True
+    assert controller.load_model_checked(huge.path) is True
+    assert settings.model_path == huge.path
+    qtbot.waitUntil(lambda: bool(errors), timeout=WAIT_MS)  # the engine tried it: the file does not exist
+    assert "huge.gguf" in errors[0]
+
+
+@pytest.mark.llm
+def test_connect_to_a_server_serves_completions_from_it_then_a_local_model_again(
+    qtbot: QtBot, runner: JobRunner, server: Any, tmp_path: Path
+) -> None:
+    registry = ModelRegistry(tmp_path / "models.json")
+    settings = Settings(suggestions_enabled=False)
+    controller = ModelController(runner, registry, lambda: settings, lambda: True)
+    status = controller.status
+    errors: list[str] = []
+    controller.error.connect(errors.append)
+    models = served_models(server.url)
+
+    assert controller.connect_server(f"{server.url}/v1/") is True  # the engine starts with the connect
+    assert status.state is ModelState.LOADING
+    assert status.message == "Connecting…"
+    qtbot.waitUntil(lambda: status.state in (ModelState.READY, ModelState.ERROR), timeout=WAIT_MS)
+    assert status.state is ModelState.READY, status.message
+    assert errors == []
+    assert controller.server is not None and controller.server.model == models[0]
+    assert status.name == f"Server: {models[0]} @ 127.0.0.1:{server.port}"
+    assert status.model_path == server.url
+    assert server.url in status.message
+    assert status.model_kind in ("base", "instruct")
+    remembered = registry.entries(SERVER)
+    assert [entry.path for entry in remembered] == [server.url]
+    assert server_models(remembered[0]) == models
+    assert registry.entries() == []  # a server is no model file
+    assert complete(qtbot, runner, "The capital of France is").strip()
+
+    controller.load_model("")  # back to the local default model
+    assert controller.server is None
+    qtbot.waitUntil(lambda: status.state in (ModelState.READY, ModelState.ERROR), timeout=WAIT_MS)
+    assert status.state is ModelState.READY, status.message
+    assert not status.name.startswith("Server:")
+    assert status.model_path != server.url and "tokens of context" in status.message
+    assert complete(qtbot, runner, "The capital of France is").strip()
+
+    assert controller.connect_server(server.url, model=models[0]) is True  # and to the server again
+    qtbot.waitUntil(
+        lambda: status.name.startswith("Server:") and status.state is ModelState.READY, timeout=WAIT_MS
+    )
+    assert errors == []
+
+
+@pytest.mark.llm
+def test_an_unreachable_server_is_an_error_and_the_local_model_loads_after(
+    qtbot: QtBot, runner: JobRunner, tmp_path: Path
+) -> None:
+    port = llama_server_module().free_port()  # nothing listens there
+    registry = ModelRegistry(tmp_path / "models.json")
+    settings = Settings(suggestions_enabled=False)
+    controller = ModelController(runner, registry, lambda: settings, lambda: True)
+    status = controller.status
+    errors: list[str] = []
+    controller.error.connect(errors.append)
+
+    assert controller.connect_server("not a url at all://") is False
+    assert len(errors) == 1 and "http" in errors[0]
+    assert not runner.client("llm").is_alive
+
+    controller.connect_server(f"http://127.0.0.1:{port}")
+    qtbot.waitUntil(lambda: status.state in (ModelState.READY, ModelState.ERROR), timeout=WAIT_MS)
+    assert status.state is ModelState.ERROR
+    assert f"127.0.0.1:{port}" in errors[-1]
+    assert status.message == errors[-1]
+    assert controller.server is None
+    assert registry.entries(SERVER) == []  # only servers that answered are remembered
+
+    controller.load_model("")
+    qtbot.waitUntil(lambda: status.state is ModelState.READY, timeout=WAIT_MS)
+    assert "tokens of context" in status.message
