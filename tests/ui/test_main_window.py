@@ -269,10 +269,12 @@ def test_files_handed_over_by_the_desktop_are_opened(qtbot: QtBot, tmp_path: Pat
     document.write_text("From the Finder\n", encoding="utf-8")
     window = make_window(qtbot)
     event_filter = FileOpenFilter(window.open_path, window)
-    QApplication.instance().installEventFilter(event_filter)  # type: ignore[union-attr]
-    QApplication.sendEvent(QApplication.instance(), QFileOpenEvent(str(document)))
+    app = QApplication.instance()
+    assert app is not None
+    app.installEventFilter(event_filter)
+    QApplication.sendEvent(app, QFileOpenEvent(str(document)))
     assert str(document) in window.write.open_paths()
-    QApplication.instance().removeEventFilter(event_filter)  # type: ignore[union-attr]
+    app.removeEventFilter(event_filter)
     close_window(window)
 
 

@@ -99,7 +99,8 @@ def test_generate_on_the_canvas_with_previews_progress_and_provenance(
     window.canvas.export_png(str(exported))
     info = read_generation_info(exported)
     assert info is not None and info.prompt == "a lighthouse at dusk" and info.seed == 11
-    assert read_digital_source_type(exported).endswith("trainedAlgorithmicMedia")
+    source_type = read_digital_source_type(exported)
+    assert source_type is not None and source_type.endswith("trainedAlgorithmicMedia")
     # the window's Undo on the Canvas removes the applied layer
     window.canvas.undo_action.trigger()
     assert len(window.canvas.document.layers) == before
