@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import llama_cpp
+import numpy as np
 
 from studio.cpu import default_threads
 from studio.engines import protocol
@@ -29,8 +30,13 @@ from studio.engines.protocol import (
 )
 from studio.engines.remote_llm import RemoteLlmBackend
 from studio.engines.remote_requests import ConnectServerRequest
-from studio.engines.results import CANCELLED_FINISH, CompletionResult, LoadResult
-from studio.engines.text_requests import ChatRequest, CompletionRequest, LoadModelRequest
+from studio.engines.results import CANCELLED_FINISH, CompletionResult, LoadResult, TopTokensResult
+from studio.engines.text_requests import (
+    ChatRequest,
+    CompletionRequest,
+    LoadModelRequest,
+    TopTokensRequest,
+)
 from studio.models.default_model import ensure_default_model
 
 log = logging.getLogger(__name__)
@@ -149,6 +155,13 @@ class LlmEngine:
             yield from self._load(request, cancel)
         elif self._remote is not None and isinstance(request, (CompletionRequest, ChatRequest)):
             yield from self._remote.handle(request, cancel)
+        elif self._remote is not None and isinstance(request, TopTokensRequest):
+            raise EngineError(
+                "Token choices are not supported by this server (they need a local model's logits); "
+                "load a local model to see them."
+            )
+        elif isinstance(request, TopTokensRequest):
+            yield from self._top_tokens(request, cancel)
         elif isinstance(request, CompletionRequest):
             yield from self._complete(request, cancel)
         elif isinstance(request, ChatRequest):
@@ -297,8 +310,10 @@ class LlmEngine:
 
     # completion
 
-    def _prompt_tokens(self, llm: _CountingLlama, request: CompletionRequest) -> tuple[list[int], bool]:
-        budget = llm.n_ctx() - max(1, request.max_tokens) - 1
+    def _prompt_tokens(
+        self, llm: _CountingLlama, request: CompletionRequest | TopTokensRequest, max_tokens: int
+    ) -> tuple[list[int], bool]:
+        budget = llm.n_ctx() - max(1, max_tokens) - 1
         if budget < 16:
             raise EngineError("The context is too small for this request; raise the context size.")
         add_bos = llm._model.add_bos_token()
@@ -318,7 +333,7 @@ class LlmEngine:
     def _complete(self, request: CompletionRequest, cancel: CancelToken) -> Iterator[EngineEvent]:
         llm = self._require_model()
         job_id = request.job_id
-        prompt_tokens, used_fim = self._prompt_tokens(llm, request)
+        prompt_tokens, used_fim = self._prompt_tokens(llm, request, request.max_tokens)
         if not request.reuse_cache:
             llm.reset()
         elif request.seed is not None:
@@ -343,6 +358,62 @@ class LlmEngine:
             stream,
             lambda chunk: chunk["choices"][0].get("text") or "",
             len(prompt_tokens),
+        )
+
+    def _top_tokens(self, request: TopTokensRequest, cancel: CancelToken) -> Iterator[EngineEvent]:
+        """Evaluate the prompt on the cached prefix and read the last logits (``llama_get_logits_ith``; no
+        ``logits_all``): the top ``k`` of their softmax at temperature 1."""
+        llm = self._require_model()
+        job_id = request.job_id
+        if not request.prompt:
+            raise EngineError("Token choices need some text before the word.")
+        prompt_tokens, used_fim = self._prompt_tokens(llm, request, 1)
+        yield protocol.started(job_id, StartInfo(prompt_tokens=len(prompt_tokens), used_fim=used_fim))
+        started_at = time.perf_counter()
+        cached = llm.input_ids[: llm.n_tokens]
+        reuse = 0
+        for have, want in zip(cached, prompt_tokens, strict=False):
+            if have != want:
+                break
+            reuse += 1
+        reuse = min(reuse, len(prompt_tokens) - 1)  # the last token is decoded again: its logits are read
+        llm.n_tokens = reuse
+        self._active_cancel = cancel
+        try:
+            llm.eval(prompt_tokens[reuse:])
+        except RuntimeError as exc:
+            if cancel.is_cancelled:
+                yield protocol.cancelled(job_id)
+                return
+            raise EngineError(f"Evaluating the prompt failed: {exc}") from None
+        finally:
+            self._active_cancel = None
+        if cancel.is_cancelled:
+            yield protocol.cancelled(job_id)
+            return
+        n_vocab = llm.n_vocab()
+        pointer = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)
+        logits = np.ctypeslib.as_array(pointer, shape=(n_vocab,)).astype(np.float64)
+        exp = np.exp(logits - logits.max())
+        probabilities = exp / exp.sum()
+        k = max(1, min(request.k, n_vocab))
+        top = np.argpartition(-probabilities, k - 1)[:k]
+        top = top[np.argsort(-probabilities[top], kind="stable")]
+        tokens = tuple(
+            (
+                llm.detokenize([int(token)]).decode("utf-8", errors="replace"),
+                float(probabilities[token]),
+            )
+            for token in top
+        )
+        yield protocol.result(
+            job_id,
+            TopTokensResult(
+                tokens=tokens,
+                prompt_tokens=len(prompt_tokens),
+                prompt_tokens_evaluated=len(prompt_tokens) - reuse,
+                seconds=time.perf_counter() - started_at,
+            ),
         )
 
     def _chat(self, request: ChatRequest, cancel: CancelToken) -> Iterator[EngineEvent]:

@@ -52,6 +52,19 @@ class CompletionResult:
 
 
 @dataclass(frozen=True, slots=True)
+class TopTokensResult:
+    """The model's most likely next tokens after a prompt: ``tokens`` are ``(text, probability)`` pairs, most
+    likely first. Probabilities are a softmax of the last logits at temperature 1 (no top-k/top-p/min-p or
+    repeat penalty), so they sum to at most 1. ``prompt_tokens_evaluated`` is how many prompt tokens were
+    decoded (the rest came from the cache)."""
+
+    tokens: tuple[tuple[str, float], ...]
+    prompt_tokens: int = 0
+    prompt_tokens_evaluated: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class PipelineLoadResult:
     """A loaded diffusion model: ``model`` is its name, ``model_hash`` the short form of ``model_sha256``,
     ``default_size`` its native side in pixels; ``taesd_error`` says why the optional TAESD previewer failed.

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from studio.engines.protocol import EngineRequest
-from studio.engines.results import CompletionResult, LoadResult
+from studio.engines.results import CompletionResult, LoadResult, TopTokensResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,3 +53,16 @@ class ChatRequest(EngineRequest[CompletionResult]):
     max_tokens: int = 256
     temperature: float = 0.7
     seed: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TopTokensRequest(EngineRequest[TopTokensResult]):
+    """The ``k`` most likely next tokens after ``prompt`` (token choices), from the last logits at
+    temperature 1. Evaluated on the cached prefix, so asking right after a completion of the same text
+    costs only the tokens that differ. ``suffix`` is the text after the cursor (fill-in-the-middle models).
+    """
+
+    engine_kind: ClassVar[str] = "llm"
+    prompt: str = ""
+    suffix: str = ""
+    k: int = 10
