@@ -3,19 +3,25 @@ import, verify and download models (run in engine processes through the :class:`
 
 Reading headers, hashing and downloading never happen in the GUI process: the window sends
 :mod:`studio.models.requests` jobs and writes what comes back into the shared :class:`ModelRegistry`.
-Questions to the user go through a :class:`ModelDialogs` (tests script their answers).
+Questions to the user go through a :class:`ModelDialogs` (tests script their answers); its "load anyway?"
+question is the house :class:`~studio.ui.dialogs.Dialogs`' ``load_too_big`` when the window is given one.
+"Connect to Server…" sends the server through the :class:`~studio.ui.model_controller.ModelController`, the
+same path as a local model's load.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QColor
+from PySide6.QtNetwork import QNetworkAccessManager, QNetworkReply, QNetworkRequest
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -47,6 +53,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.engines.protocol import new_job_id
+from studio.engines.remote_requests import ServerUrlError, keyring_api_key, parse_server_url
 from studio.engines.schedulers import SCHEDULERS
 from studio.models.curated import CuratedFile, curated_files
 from studio.models.fit import Fit, Verdict, available_memory, check_fit, format_bytes
@@ -61,7 +68,11 @@ from studio.models.model_settings import (
 )
 from studio.models.registry import DIFFUSION, ModelEntry, ModelRegistry, RegistryError
 from studio.models.requests import DownloadModelRequest, InspectModelRequest, ListRepoFilesRequest
+from studio.models.servers import ServerChoice, recent_servers, server_choice, server_models
+from studio.ui.dialogs import Dialogs, QtDialogs
 from studio.ui.jobs import JobHandle, JobRunner
+from studio.ui.model_controller import ModelController
+from studio.ui.model_status import ModelState
 
 COLUMNS = (
     "Name",
@@ -116,12 +127,17 @@ class ModelDialogs(Protocol):
 
     def download_choice(self, runner: JobRunner) -> DownloadChoice | None: ...
 
+    def server_choice(self, recent: list[ModelEntry]) -> ServerChoice | None: ...
+
+    def load_too_big(self, name: str, message: str) -> bool: ...
+
 
 class QtModelDialogs:
-    """Real modal dialogs."""
+    """Real modal dialogs; "load anyway?" goes to the house ``dialogs`` (real ones when None)."""
 
-    def __init__(self, parent: QWidget) -> None:
+    def __init__(self, parent: QWidget, dialogs: Dialogs | None = None) -> None:
         self._parent = parent
+        self._house: Dialogs = dialogs if dialogs is not None else QtDialogs(parent)
 
     def model_path(self, folder: bool) -> str | None:
         if folder:
@@ -143,6 +159,13 @@ class QtModelDialogs:
     def download_choice(self, runner: JobRunner) -> DownloadChoice | None:
         dialog = DownloadDialog(runner, self._parent)
         return dialog.choice() if dialog.exec() else None
+
+    def server_choice(self, recent: list[ModelEntry]) -> ServerChoice | None:
+        dialog = ServerDialog(recent, self._parent)
+        return dialog.choice() if dialog.exec() else None
+
+    def load_too_big(self, name: str, message: str) -> bool:
+        return self._house.load_too_big(name, message)
 
 
 def _fit_text(fit: Fit) -> str:
@@ -352,7 +375,9 @@ class ModelSettingsForm(QWidget):
 
 class ModelsWindow(QWidget):
     """The model manager. ``use_model(path, engine)`` asks the main window to load a model (after the fit
-    check); ``models_changed`` says the registry changed (the Models menu rebuilds)."""
+    check); ``models_changed`` says the registry changed (the Models menu rebuilds). "Connect to Server…" goes
+    through ``controller`` (disabled without one). ``house_dialogs``: the main window's :class:`Dialogs`, which
+    ask "load anyway?" when ``dialogs`` is not given."""
 
     use_model = Signal(str, str)
     models_changed = Signal()
@@ -364,13 +389,17 @@ class ModelsWindow(QWidget):
         dialogs: ModelDialogs | None = None,
         parent: QWidget | None = None,
         available_memory: Callable[[], int | None] | None = None,
+        controller: ModelController | None = None,
+        house_dialogs: Dialogs | None = None,
     ) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.setWindowTitle("Models")
         self.setAccessibleName("Models")
         self.registry = registry
         self.runner = runner
-        self.dialogs: ModelDialogs = dialogs or QtModelDialogs(self)
+        self.dialogs: ModelDialogs = dialogs or QtModelDialogs(self, house_dialogs)
+        self.controller = controller
+        self._connecting: ServerChoice | None = None  # a connection whose outcome this window reports
         self._available = available_memory
         self.jobs: list[JobHandle[Any]] = []
         self._reading: set[str] = set()  # paths whose headers are being read
@@ -397,6 +426,12 @@ class ModelsWindow(QWidget):
         self.remove_button = QPushButton("Re&move")
         self.verify_button = QPushButton("&Verify")
         self.use_button = QPushButton("&Use Model")
+        self.server_button = QPushButton("Connect to &Server…")
+        self.server_button.setToolTip(
+            "Use a model served by an OpenAI-compatible server (llama.cpp, vLLM, Ollama, LM Studio) for Write"
+        )
+        self.server_button.setEnabled(controller is not None)
+        self.server_button.clicked.connect(lambda: self.connect_to_server())
         self.download_button.clicked.connect(self.download)
         self.rename_button.clicked.connect(self.rename_selected)
         self.remove_button.clicked.connect(self.remove_selected)
@@ -408,11 +443,11 @@ class ModelsWindow(QWidget):
             self.rename_button,
             self.remove_button,
             self.verify_button,
+            self.server_button,
         ):
             buttons.addWidget(widget)
         buttons.addStretch(1)
         self.memory_label = QLabel()
-        buttons.addWidget(self.memory_label)
         buttons.addWidget(self.use_button)
         layout.addLayout(buttons)
 
@@ -475,7 +510,13 @@ class ModelsWindow(QWidget):
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setAccessibleName("Status")
-        layout.addWidget(self.status)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.status, 1)
+        bottom.addWidget(self.memory_label, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(bottom)
+        if controller is not None:
+            controller.status.changed.connect(self._server_status_changed)
+            controller.error.connect(self._server_error)
         self.refresh()
 
     # table
@@ -709,11 +750,43 @@ class ModelsWindow(QWidget):
             self._say(f"{entry.display_name}: the file is missing ({entry.path}).", error=True)
             return
         fit = check_fit(entry, available=self.available_memory())
-        if fit.verdict is Verdict.TOO_BIG and not self.dialogs.confirm(
-            "Model Too Big", f"{entry.display_name}: {fit.message}\n\nLoad it anyway?"
-        ):
+        if fit.verdict is Verdict.TOO_BIG and not self.dialogs.load_too_big(entry.display_name, fit.message):
             return
         self.use_model.emit(entry.path, entry.engine)
+
+    # servers
+
+    def connect_to_server(self, choice: ServerChoice | None = None) -> bool:
+        """Ask which server (URL, API-key variable, model; recent ones offered) and connect to it through the
+        model controller; the outcome shows in this window's status line and the main window's status bar."""
+        if self.controller is None:
+            return False
+        choice = choice or self.dialogs.server_choice(recent_servers(self.registry))
+        if choice is None:
+            return False
+        self._connecting = choice
+        self._say(f"Connecting to {choice.url}…")
+        if not self.controller.connect_server(choice.url, choice.api_key_env, choice.model):
+            self._connecting = None
+            return False
+        return True
+
+    def _server_status_changed(self) -> None:
+        controller = self.controller
+        if self._connecting is None or controller is None:
+            return
+        status = controller.status
+        if status.state is ModelState.READY and controller.server is not None:
+            self._connecting = None
+            self._say(f"Connected. {status.name}: {status.message}.")
+        elif status.state is ModelState.ERROR:
+            self._connecting = None
+            self._say(status.message, error=True)
+
+    def _server_error(self, message: str) -> None:
+        if self._connecting is not None:
+            self._connecting = None
+            self._say(message, error=True)
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
         """Read the registry file again: ``studio models`` may have changed it while the window was hidden."""
@@ -899,5 +972,149 @@ class DownloadDialog(QDialog):
     def accept(self) -> None:
         if self.choice() is None:
             self.list_status.setText("Choose a repository and a file.")
+            return
+        super().accept()
+
+
+class ServerDialog(QDialog):
+    """Choose a server: its URL (recent ones offered), the environment variable holding its API key, and the
+    model (listed from the server's ``/v1/models`` on request; empty: the server's first model)."""
+
+    def __init__(self, recent: list[ModelEntry], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Connect to Server")
+        self.recent = recent
+        self._network = QNetworkAccessManager(self)
+        self._reply: QNetworkReply | None = None
+        layout = QVBoxLayout(self)
+        note = QLabel(
+            "Write's suggestions, rewrites and the assistant can use a model served by an OpenAI-compatible "
+            "server (llama.cpp's llama-server, vLLM, Ollama, LM Studio). The text you send goes to that server."
+        )
+        note.setWordWrap(True)
+        layout.addWidget(note)
+        form = QFormLayout()
+        self.url = QComboBox()
+        self.url.setEditable(True)
+        self.url.setAccessibleName("Server URL")
+        self.url.setMinimumWidth(320)
+        for entry in recent:
+            self.url.addItem(entry.path)
+        url_edit = self.url.lineEdit()
+        if url_edit is not None:
+            url_edit.setPlaceholderText("http://127.0.0.1:8080")
+        self.url.activated.connect(self._recent_chosen)
+        self.key_env = QLineEdit()
+        self.key_env.setAccessibleName("API key variable")
+        self.key_env.setPlaceholderText("e.g. OPENAI_API_KEY (empty: the system keyring, or no key)")
+        self.key_env.setToolTip(
+            "The name of an environment variable that holds the key; Studio never stores it"
+        )
+        self.model = QComboBox()
+        self.model.setEditable(True)
+        self.model.setAccessibleName("Model")
+        model_edit = self.model.lineEdit()
+        if model_edit is not None:
+            model_edit.setPlaceholderText("empty: the server's first model")
+        self.list_button = QPushButton("&List Models")
+        self.list_button.clicked.connect(self.list_models)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model, 1)
+        model_row.addWidget(self.list_button)
+        for text, field in (("Server &URL:", self.url), ("API &key variable:", self.key_env)):
+            label = QLabel(text)
+            label.setBuddy(field)
+            form.addRow(label, field)
+        model_label = QLabel("&Model:")
+        model_label.setBuddy(self.model)
+        form.addRow(model_label, model_row)
+        self.list_status = QLabel()
+        self.list_status.setWordWrap(True)
+        self.list_status.setAccessibleName("Server status")
+        form.addRow("", self.list_status)
+        layout.addLayout(form)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.connect_button = self.buttons.addButton("&Connect", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        if recent:
+            self._recent_chosen(0)
+        self.resize(560, 240)
+
+    def _recent_chosen(self, index: int) -> None:
+        if not 0 <= index < len(self.recent):
+            return
+        entry = self.recent[index]
+        choice = server_choice(entry)
+        self.key_env.setText(choice.api_key_env)
+        self.model.clear()
+        self.model.addItems(server_models(entry))
+        self.model.setEditText(choice.model)
+
+    def _api_key(self, url: str) -> str:
+        name = self.key_env.text().strip()
+        return os.environ.get(name, "") if name else keyring_api_key(url)
+
+    def list_models(self) -> QNetworkReply | None:
+        """Ask the server (in the background) which models it serves, and offer them."""
+        try:
+            address = parse_server_url(self.url.currentText())
+        except ServerUrlError as exc:
+            self.list_status.setText(str(exc))
+            return None
+        name = self.key_env.text().strip()
+        if name and name not in os.environ:
+            self.list_status.setText(f"The environment variable {name} is not set.")
+            return None
+        host = f"[{address.host}]" if ":" in address.host else address.host
+        request = QNetworkRequest(QUrl(f"{address.scheme}://{host}:{address.port}{address.path('models')}"))
+        request.setTransferTimeout(15_000)
+        key = self._api_key(address.url)
+        if key:
+            request.setRawHeader(b"Authorization", f"Bearer {key}".encode())
+        self.list_status.setText(f"Asking {address.url} for its models…")
+        self.list_button.setEnabled(False)
+        reply = self._network.get(request)
+        self._reply = reply
+        reply.finished.connect(lambda: self._listed(reply, address.url))
+        return reply
+
+    def _listed(self, reply: QNetworkReply, url: str) -> None:
+        self.list_button.setEnabled(True)
+        reply.deleteLater()
+        if self._reply is reply:
+            self._reply = None
+        if reply.error() != QNetworkReply.NetworkError.NoError:
+            self.list_status.setText(f"Could not reach {url}: {reply.errorString()}")
+            return
+        body = bytes(reply.readAll().data())
+        try:
+            data = json.loads(body.decode("utf-8"))["data"]
+            models = [str(item["id"]) for item in data if isinstance(item, dict) and item.get("id")]
+        except (ValueError, KeyError, TypeError):
+            self.list_status.setText(f"{url} answered something that is not an OpenAI-compatible model list.")
+            return
+        typed = self.model.currentText()
+        self.model.clear()
+        self.model.addItems(models)
+        if typed in models:
+            self.model.setCurrentText(typed)
+        counted = f"{len(models)} model{'s' if len(models) != 1 else ''}"
+        self.list_status.setText(f"{counted}: choose one." if models else "The server lists no model.")
+
+    def choice(self) -> ServerChoice | None:
+        """What the user chose, or None when the URL is not a usable server URL."""
+        try:
+            address = parse_server_url(self.url.currentText())
+        except ServerUrlError:
+            return None
+        return ServerChoice(address.url, self.key_env.text().strip(), self.model.currentText().strip())
+
+    def accept(self) -> None:
+        try:
+            parse_server_url(self.url.currentText())
+        except ServerUrlError as exc:
+            self.list_status.setText(str(exc))
             return
         super().accept()

@@ -18,9 +18,21 @@ from pytestqt.qtbot import QtBot
 
 from studio import paths
 from studio.models import hub
-from studio.models.registry import DIFFUSION, ModelEntry, ModelRegistry
+from studio.models.registry import DIFFUSION, SERVER, ModelEntry, ModelRegistry
+from studio.models.servers import ServerChoice, recent_servers
+from studio.settings import Settings
+from studio.ui.dialogs import ScriptedDialogs
 from studio.ui.jobs import JobRunner
-from studio.ui.models_window import COLUMNS, DownloadChoice, DownloadDialog, JobRow, ModelsWindow
+from studio.ui.model_controller import ModelController
+from studio.ui.model_status import ModelState
+from studio.ui.models_window import (
+    COLUMNS,
+    DownloadChoice,
+    DownloadDialog,
+    JobRow,
+    ModelsWindow,
+    ServerDialog,
+)
 
 WAIT_MS = 60_000
 PLENTY = 64 * 10**9
@@ -62,6 +74,12 @@ class ScriptedModelDialogs:
 
     def download_choice(self, runner: JobRunner) -> DownloadChoice | None:
         return self._answer("download_choice")  # type: ignore[no-any-return]
+
+    def server_choice(self, recent: list[ModelEntry]) -> ServerChoice | None:
+        return self._answer("server_choice", [entry.path for entry in recent])  # type: ignore[no-any-return]
+
+    def load_too_big(self, name: str, message: str) -> bool:
+        return bool(self._answer("load_too_big", name, message))
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +257,7 @@ def test_settings_are_saved_per_model_and_move_the_fit(
     registry.add(
         ModelEntry(path="/models/sdxl_turbo.safetensors", engine=DIFFUSION, kind="sdxl", parameters=3 * 10**9)
     )
-    window = make_window(qtbot, runner, ScriptedModelDialogs(confirm=False), free=6 * 10**9)
+    window = make_window(qtbot, runner, ScriptedModelDialogs(load_too_big=False), free=6 * 10**9)
     window.select(str(big))
     context = window.settings_form.fields["context"]
     assert isinstance(context, QSpinBox) and context.value() == 4096
@@ -249,7 +267,8 @@ def test_settings_are_saved_per_model_and_move_the_fit(
     assert "swap" in window.fit_label.text()
     with qtbot.assertNotEmitted(window.use_model):
         window.use_selected()  # too big: the user is asked, and says no
-    assert window.dialogs.asked[-1][0] == "confirm"  # type: ignore[attr-defined]
+    asked = window.dialogs.asked[-1]  # type: ignore[attr-defined]
+    assert asked == ("load_too_big", ("Big", window.fit_label.text()))
     context.setValue(2048)
     with qtbot.waitSignal(window.use_model) as loaded:
         window.use_selected()
@@ -314,3 +333,118 @@ def test_models_that_were_only_opened_get_their_headers_read_when_the_window_sho
     assert len(handles) == 1
     qtbot.waitUntil(lambda: handles[0].is_done, timeout=WAIT_MS)
     assert "GGUF version 0" in ModelRegistry().get(str(broken)).problem  # type: ignore[union-attr]
+
+
+def test_load_anyway_is_asked_through_the_house_dialogs(
+    qtbot: QtBot, runner: JobRunner, tmp_path: Path
+) -> None:
+    big = tmp_path / "big.gguf"
+    big.write_bytes(b"GGUF")
+    registry = ModelRegistry()
+    registry.add(ModelEntry(path=str(big), name="Big", kind="instruct", size_bytes=8 * 10**9))
+    house = ScriptedDialogs(load_too_big=False)
+    window = ModelsWindow(registry, runner, house_dialogs=house, available_memory=lambda: 10**9)
+    qtbot.addWidget(window)
+    window.show()
+    window.select(str(big))
+    with qtbot.assertNotEmitted(window.use_model):
+        window.use_selected()
+    assert house.questions() == ["load_too_big"]
+    house.answers.load_too_big = True
+    with qtbot.waitSignal(window.use_model) as loaded:
+        window.use_selected()
+    assert loaded.args == [str(big), "llm"]
+    assert not window.server_button.isEnabled()  # no model controller: nothing to connect through
+
+
+def llama_server_module() -> ModuleType:
+    """The tests' ``llama_cpp.server`` starter (tests/engines); skips when the server extra is missing."""
+    name = "studio_tests_llama_server"
+    if name not in sys.modules:
+        folder = Path(__file__).parent.parent / "engines"
+        path = folder / "llama_server.py"
+        if not path.exists():
+            path = folder / "test_remote_llm.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="module")
+def llama_server(default_model_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    module = llama_server_module()
+    started = module.LlamaServer(default_model_file, tmp_path_factory.mktemp("llama-server") / "server.log")
+    yield started
+    started.stop()
+
+
+def server_window(
+    qtbot: QtBot, runner: JobRunner, dialogs: ScriptedModelDialogs
+) -> tuple[ModelsWindow, ModelController]:
+    settings = Settings(suggestions_enabled=False)
+    registry = ModelRegistry()
+    controller = ModelController(runner, registry, lambda: settings, lambda: True)
+    window = ModelsWindow(registry, runner, dialogs, available_memory=lambda: PLENTY, controller=controller)
+    qtbot.addWidget(window)
+    window.show()
+    return window, controller
+
+
+@pytest.mark.llm
+def test_connect_to_server_uses_the_servers_model_and_remembers_the_server(
+    qtbot: QtBot, runner: JobRunner, llama_server: Any
+) -> None:
+    choice = ServerChoice(llama_server.url)
+    window, controller = server_window(qtbot, runner, ScriptedModelDialogs(server_choice=choice))
+    assert window.server_button.isEnabled()
+    qtbot.mouseClick(window.server_button, Qt.MouseButton.LeftButton)
+    assert window.dialogs.asked[-1] == ("server_choice", ([],))  # type: ignore[attr-defined]
+    assert window.status.text() == f"Connecting to {llama_server.url}…"
+    qtbot.waitUntil(lambda: window.status.text().startswith(("Connected", "Could")), timeout=WAIT_MS * 4)
+    status = controller.status
+    assert status.state is ModelState.READY
+    assert window.status.text().startswith(f"Connected. Server: {status.name.split(': ', 1)[1]}")
+    assert f"@ 127.0.0.1:{llama_server.port}" in status.name
+    assert window.table.rowCount() == 0  # a server is not a model file in the table
+    assert [entry.path for entry in window.registry.entries(SERVER)] == [llama_server.url]
+
+    # the dialog offers the remembered server, and lists the models the server serves now
+    dialog = ServerDialog(recent_servers(window.registry))
+    qtbot.addWidget(dialog)
+    assert dialog.url.currentText() == llama_server.url
+    served = [dialog.model.itemText(index) for index in range(dialog.model.count())]
+    assert controller.server is not None
+    assert served == [controller.server.model]
+    dialog.model.clear()
+    dialog.list_models()
+    qtbot.waitUntil(lambda: dialog.list_button.isEnabled(), timeout=WAIT_MS)
+    assert dialog.list_status.text() == "1 model: choose one."
+    assert dialog.model.count() == 1
+    assert dialog.choice() == ServerChoice(llama_server.url, "", dialog.model.itemText(0))
+
+
+@pytest.mark.llm
+def test_an_unreachable_server_shows_its_error_and_the_window_goes_on(
+    qtbot: QtBot, runner: JobRunner
+) -> None:
+    url = f"http://127.0.0.1:{llama_server_module().free_port()}"
+    window, controller = server_window(qtbot, runner, ScriptedModelDialogs(server_choice=ServerChoice(url)))
+    assert window.connect_to_server() is True
+    qtbot.waitUntil(lambda: "Connecting" not in window.status.text(), timeout=WAIT_MS * 4)
+    assert "127.0.0.1" in window.status.text() and "#b3261e" in window.status.styleSheet()
+    assert controller.status.state is ModelState.ERROR and controller.server is None
+    assert window.registry.entries(SERVER) == []
+
+    dialog = ServerDialog([])
+    qtbot.addWidget(dialog)
+    dialog.url.setEditText(url)
+    dialog.list_models()
+    qtbot.waitUntil(lambda: dialog.list_button.isEnabled(), timeout=WAIT_MS)
+    assert dialog.list_status.text().startswith(f"Could not reach {url}")
+    dialog.url.setEditText("ftp://example.org")
+    assert dialog.choice() is None
+    dialog.accept()
+    assert "not an http:// or https:// URL" in dialog.list_status.text()
