@@ -29,7 +29,6 @@ from studio.canvas.png_metadata import GenerationInfo
 from studio.documents.text_document import ChangedOnDiskError, DocumentError
 from studio.engines.protocol import EngineEvent
 from studio.models.default_model import DEFAULT_MODEL_NAME
-from studio.models.fit import Verdict, check_fit
 from studio.models.registry import DIFFUSION, LLM, ModelRegistry
 from studio.settings import Settings, load_settings, save_settings
 from studio.ui.actions import WorkspaceActions, make_action
@@ -150,7 +149,7 @@ class MainWindow(QMainWindow):
         self._current_document_index = 0
         # not after the window closed (and stopped its engines): no restart in safe mode
         self.model_controller = ModelController(
-            self.runner, self.models, lambda: self.settings, self.isVisible, parent=self
+            self.runner, self.models, lambda: self.settings, self.isVisible, parent=self, dialogs=self.dialogs
         )
         self.model_status = self.model_controller.status
         self.model_controller.error.connect(self.show_error)
@@ -305,13 +304,7 @@ class MainWindow(QMainWindow):
 
     def load_model_checked(self, path: str) -> bool:
         """:meth:`load_model`, after asking when a registered model looks too big for the free memory."""
-        entry = self.models.get(path) if path else None
-        if entry is not None:
-            fit = check_fit(entry)
-            if fit.verdict is Verdict.TOO_BIG and not self.dialogs.load_too_big(Path(path).name, fit.message):
-                return False
-        self.load_model(path)
-        return True
+        return self.model_controller.load_model_checked(path)
 
     def show_error(self, message: str) -> None:
         """Tell the user about a failure without blocking (status bar, in red)."""
@@ -658,7 +651,7 @@ class MainWindow(QMainWindow):
             self._action(
                 "&Reload Model",
                 "Ctrl+Shift+R",
-                lambda: self.load_model(self.settings.model_path),
+                self.model_controller.reload,
                 "Reload the active model",
             )
         )
@@ -946,12 +939,15 @@ class MainWindow(QMainWindow):
     def apply_settings(self, new: Settings) -> None:
         """Use ``new`` settings; reload the model when its context size or threads changed."""
         reload_model = (new.context_size, new.threads) != (self.settings.context_size, self.settings.threads)
+        reload_image_model = new.image_precision != self.settings.image_precision
         self.settings = new
         self.suggestions_action.setChecked(new.suggestions_enabled)
         self._apply_editor_settings()
         save_settings(self.settings)
         if reload_model and self.runner.client("llm").is_alive:
-            self.load_model(new.model_path)
+            self.model_controller.reload()
+        if reload_image_model:
+            self.generation.reload_model()  # the engine reloads only when the precision it picks differs
 
     def show_about(self) -> None:
         """Help ▸ About: the version and the system report for bug reports, with a Copy button."""
