@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import (
+    QAction,
     QColor,
     QContextMenuEvent,
     QFocusEvent,
@@ -42,6 +43,7 @@ from studio.ui.write.ghost_text import (
 )
 from studio.ui.write.markdown_highlighter import MarkdownHighlighter, ai_tint, mix
 from studio.ui.write.rewrite import InlinePrompt, RewriteProvider, RewriteSession, RewriteState
+from studio.ui.write.token_choices import TokenChoicesMenu, TokenChoicesProvider, ai_word_span
 from studio.writing.actions import WritingAction
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,10 @@ class MarkdownEditor(QPlainTextEdit):
     """A rewrite diff started (True) or ended (False)."""
     rewrite_accepted = Signal(str)
     """A rewrite was accepted; the text that replaced the selection."""
+    token_choices_shown = Signal(object)
+    """The token-choices popup (a :class:`TokenChoicesMenu`) is about to open."""
+    token_choices_failed = Signal(str)
+    """Token choices could not be listed; the message is fit for the status bar."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -114,6 +120,8 @@ class MarkdownEditor(QPlainTextEdit):
         self._prompt: InlinePrompt | None = None
         self._prompt_submit: Callable[[str], object] | None = None
         self._prompt_save: Callable[[str], object] | None = None
+        self._token_choices_provider: TokenChoicesProvider | None = None
+        self._token_choices_handle: ContinuationHandle | None = None
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -264,6 +272,7 @@ class MarkdownEditor(QPlainTextEdit):
         self._timer.stop()
         self.dismiss_suggestion()
         self.reject_rewrite()
+        self._cancel_token_choices()
 
     # -- continuation alternatives ---------------------------------------------------------------------------
 
@@ -317,6 +326,75 @@ class MarkdownEditor(QPlainTextEdit):
             self._alternative_prefix_position = self._ghost_position
         self._alternatives.append(self._ghost)
         self._alternative_index = len(self._alternatives) - 1
+
+    # -- token choices ---------------------------------------------------------------------------------------
+
+    def set_token_choices_provider(self, provider: TokenChoicesProvider | None) -> None:
+        """Use ``provider`` for "Other words here…" on AI-written words (None turns it off)."""
+        self._cancel_token_choices()
+        self._token_choices_provider = provider
+
+    def token_choices_span(self, position: int | None = None) -> tuple[int, int] | None:
+        """The ``(start, end)`` of :meth:`document_text` that a token choice at ``position`` (a document
+        position; default the cursor) would replace, or None when no AI-written word is there."""
+        text = self.document_text()
+        qt_position = self.textCursor().position() if position is None else position
+        return ai_word_span(text, self.ai_ranges(), qt_to_py_index(text, qt_position))
+
+    def show_token_choices(self, position: int | None = None) -> bool:
+        """Ask for the model's other likely words at the AI-written word at ``position`` (default the cursor)
+        and pop them up there (Alt+Down); False when there is no such word or no provider."""
+        provider = self._token_choices_provider
+        span = self.token_choices_span(position)
+        if provider is None or span is None or self.isReadOnly():
+            return False
+        self.dismiss_suggestion()
+        self.reject_rewrite()
+        self._cancel_token_choices()
+        text = self.document_text()
+        start, end = span
+        revision = self.document().revision()
+
+        def show(choices: Sequence[tuple[str, float]]) -> None:
+            self._token_choices_handle = None
+            if self.document().revision() != revision or not self.isVisible():
+                return  # the text changed meanwhile: these choices are for text that is gone
+            menu = TokenChoicesMenu(choices, self)
+            menu.chosen.connect(lambda token: self.apply_token_choice(start, end, token))
+            self.token_choices_shown.emit(menu)
+            cursor = QTextCursor(self.document())
+            cursor.setPosition(py_to_qt_index(text, start))
+            rect = self.cursorRect(cursor)
+            menu.popup(self.viewport().mapToGlobal(rect.bottomLeft()))
+            menu.aboutToHide.connect(menu.deleteLater)
+
+        def failed(message: str) -> None:
+            self._token_choices_handle = None
+            self.token_choices_failed.emit(message)
+
+        try:
+            self._token_choices_handle = provider.start_token_choices(text[:start], text[end:], show, failed)
+        except Exception as exc:  # a broken provider must never break editing
+            log.exception("start_token_choices failed")
+            failed(str(exc) or type(exc).__name__)
+            return False
+        return True
+
+    def apply_token_choice(self, start: int, end: int, token: str) -> bool:
+        """Replace ``[start, end)`` of :meth:`document_text` with ``token`` as one undo step marked as AI
+        text, then stream a new continuation from there as ghost text (Tab accepts)."""
+        text = self.document_text()
+        if not token or not 0 <= start <= end <= len(text) or self.isReadOnly():
+            return False
+        self.dismiss_suggestion()
+        self._replace_as_ai(py_to_qt_index(text, start), py_to_qt_index(text, end), token)
+        self._start_request(explicit=True)
+        return True
+
+    def _cancel_token_choices(self) -> None:
+        handle, self._token_choices_handle = self._token_choices_handle, None
+        if handle is not None:
+            _cancel(handle)
 
     # -- selection actions shown as a diff -------------------------------------------------------------------
 
@@ -762,6 +840,7 @@ class MarkdownEditor(QPlainTextEdit):
                 self._is_suggest_shortcut(event)
                 or self._is_instruction_shortcut(event)
                 or _alternative_step(event) != 0
+                or self._is_token_choices_key(event)
                 or (self._ghost and self._is_suggestion_key(event))
                 or (self._request is not None and event.key() == Qt.Key.Key_Escape)
                 or (self._rewrite is not None and self._is_rewrite_key(event))
@@ -775,6 +854,17 @@ class MarkdownEditor(QPlainTextEdit):
         shortcut = self.instruction_action.shortcut()
         pressed = QKeySequence(event.keyCombination())
         return not shortcut.isEmpty() and shortcut.matches(pressed) == QKeySequence.SequenceMatch.ExactMatch
+
+    def _is_token_choices_key(self, event: QKeyEvent) -> bool:
+        """Alt+Down on an AI-written word (with a provider set)."""
+        modifiers = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        return (
+            event.key() == Qt.Key.Key_Down
+            and modifiers == Qt.KeyboardModifier.AltModifier
+            and self._token_choices_provider is not None
+            and not self.textCursor().hasSelection()
+            and self.token_choices_span() is not None
+        )
 
     @staticmethod
     def _is_rewrite_key(event: QKeyEvent) -> bool:
@@ -808,6 +898,9 @@ class MarkdownEditor(QPlainTextEdit):
             # Shift+Enter would insert U+2028, which is not a line break in a plain-text file.
             event = QKeyEvent(event.type(), key, modifiers & ~Qt.KeyboardModifier.ShiftModifier, "\r")
             plain = event.modifiers() == Qt.KeyboardModifier.NoModifier
+        if self._is_token_choices_key(event):
+            self.show_token_choices()
+            return
         step = _alternative_step(event)
         if step:
             if step > 0:
@@ -926,6 +1019,21 @@ class MarkdownEditor(QPlainTextEdit):
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802 (Qt override)
         """The usual edit menu, plus the Rewrite actions when text is selected and a menu filler is set."""
         menu = self.createStandardContextMenu(event.pos())
+        clicked = self.cursorForPosition(event.pos()).position()
+        if (
+            self._token_choices_provider is not None
+            and not self.textCursor().hasSelection()
+            and self.token_choices_span(clicked) is not None
+        ):
+            first = menu.actions()[0] if menu.actions() else None
+            choices = QAction("Other Words Here…", menu)
+            choices.setShortcut(QKeySequence(Qt.Modifier.ALT | Qt.Key.Key_Down))
+            choices.setStatusTip(
+                "The model's other likely words at this AI-written word; pick one to rewrite from it"
+            )
+            choices.triggered.connect(lambda: self.show_token_choices(clicked))
+            menu.insertAction(first, choices)  # type: ignore[arg-type]
+            menu.insertSeparator(first)  # type: ignore[arg-type]
         if (
             self._rewrite_menu_filler is not None
             and self.textCursor().hasSelection()
