@@ -219,17 +219,14 @@ class QtDialogs(Dialogs):
 
     def export_document(self, title: str, start: str, has_ai_text: bool) -> tuple[str, bool] | None:
         filters = {
-            "html": "HTML page (*.html *.htm)",
-            "odt": "OpenDocument text (*.odt)",
-            "pdf": "PDF (*.pdf)",
+            ".html": "HTML page (*.html *.htm)",
+            ".odt": "OpenDocument text (*.odt)",
+            ".pdf": "PDF (*.pdf)",
         }
         dialog = QFileDialog(self._parent, f"Export {title}", start, ";;".join(filters.values()))
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
         dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)  # for the check box below
-        dialog.setDefaultSuffix("html")
-        dialog.filterSelected.connect(
-            lambda chosen: dialog.setDefaultSuffix(next(k for k, v in filters.items() if v == chosen))
-        )
+        dialog.selectNameFilter(filters.get(Path(start).suffix.lower(), filters[".html"]))
         marks = QCheckBox("Tint AI-written text (a legend explains the tint)")
         marks.setChecked(has_ai_text)
         marks.setEnabled(has_ai_text)
@@ -240,7 +237,13 @@ class QtDialogs(Dialogs):
             layout.addWidget(marks, layout.rowCount(), 0, 1, -1)
         if not dialog.exec() or not dialog.selectedFiles():
             return None
-        return dialog.selectedFiles()[0], marks.isChecked()
+        path = dialog.selectedFiles()[0]
+        if Path(path).suffix.lower() not in (*filters, ".htm"):
+            # a bare name takes the suffix of the chosen file type
+            path += next(
+                (suffix for suffix, name in filters.items() if name == dialog.selectedNameFilter()), ".html"
+            )
+        return path, marks.isChecked()
 
     def editor_font(self, current: QFont) -> QFont | None:
         accepted, font = QFontDialog.getFont(current, self._parent, "Editor Font")

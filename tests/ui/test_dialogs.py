@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QColor, QTextCursor
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QCheckBox, QFileDialog, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from studio.settings import Settings
@@ -103,6 +103,11 @@ def answer_modal_box(button: QMessageBox.StandardButton, seen: list[str]) -> Non
             QMessageBox.StandardButton.No,
             False,
         ),
+        (
+            lambda d: d.load_too_big("notes.md-model.gguf", "Needs about 9 GiB but only 2 GiB is free."),
+            QMessageBox.StandardButton.No,
+            False,
+        ),
     ],
 )
 def test_the_qt_dialogs_ask_with_a_message_box(
@@ -141,3 +146,29 @@ def test_the_main_window_asks_its_injected_dialogs_before_closing_modified_work(
     dialogs.answers.unsaved_changes = UnsavedChoice.DISCARD
     assert window.close()
     assert dialogs.questions()[-2:] == ["unsaved_canvas", "unsaved_changes"]
+
+
+@pytest.mark.parametrize("ai_marks", [True, False])
+def test_the_export_dialog_asks_for_a_file_and_whether_to_tint_ai_text(
+    qtbot: QtBot, tmp_path: Path, ai_marks: bool
+) -> None:
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    seen: list[str] = []
+
+    def answer() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, QFileDialog):
+            QTimer.singleShot(20, answer)
+            return
+        box = next(b for b in dialog.findChildren(QCheckBox) if "AI-written" in b.text())
+        seen.append(f"{box.isEnabled()} {box.isChecked()}")
+        box.setChecked(ai_marks)
+        dialog.selectNameFilter("PDF (*.pdf)")
+        dialog.selectFile(str(tmp_path / "story"))
+        dialog.accept()
+
+    QTimer.singleShot(0, answer)
+    answer_given = QtDialogs(parent).export_document("story.md", str(tmp_path / "story.html"), True)
+    assert seen == ["True True"]  # offered, and on by default when the document has AI text
+    assert answer_given == (str(tmp_path / "story.pdf"), ai_marks)
