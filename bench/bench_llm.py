@@ -5,7 +5,11 @@
 Prints (1) generation speed through Studio's engine (engine process and IPC included) and through
 llama-cpp-python called directly, same model, threads, prompt and seed, with their ratio; (2) time to the
 first ghost-text token after typing a few characters at the end of a 2,000-token document, with and without
-prefix reuse.
+prefix reuse; (3) the first suggestion after opening a 2,000-token document, cold and after the background
+warm-up; (4) time to the first streamed token of a Rewrite of a 200-word selection in a 2,000-token document
+(the UI's own builder, studio.writing.rewrite.build_rewrite); (5) continuation alternatives per second (other
+seeds, from the cached prefix); (6) token choices (top-k next tokens) at an AI-written word, on the cached prefix
+and cold.
 """
 
 from __future__ import annotations
@@ -17,14 +21,15 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from studio.cpu import default_threads
 from studio.engines.client import EngineClient
-from studio.engines.protocol import EngineEvent, EventKind, new_job_id
-from studio.engines.results import CompletionResult
-from studio.engines.text_requests import CompletionRequest, LoadModelRequest
+from studio.engines.protocol import EngineEvent, EngineRequest, EventKind, new_job_id
+from studio.engines.results import CompletionResult, TopTokensResult
+from studio.engines.text_requests import CompletionRequest, LoadModelRequest, TopTokensRequest
 from studio.models.default_model import ensure_default_model
 
 PROMPTS = [
@@ -56,6 +61,13 @@ class StudioEngine:
                 raise SystemExit(event.text)
             if event.kind.is_terminal:
                 return event, first
+
+    def submit(self, request: EngineRequest[Any]) -> tuple[EngineEvent, float, float | None]:
+        """Run ``request``: its final event, seconds until then, seconds to its first streamed tokens."""
+        started = time.perf_counter()
+        self.client.submit(request)
+        event, first = self._wait(request.job_id)
+        return event, time.perf_counter() - started, first
 
     def complete(self, request: CompletionRequest) -> tuple[CompletionResult, float, float | None]:
         started = time.perf_counter()
@@ -155,6 +167,146 @@ def bench_first_token(model: Path, threads: int, repeats: int) -> None:
     )
 
 
+def bench_warm_up(model: Path, threads: int, repeats: int) -> None:
+    """First suggestion after opening a 2,000-token document: cold, and after the background warm-up that
+    studio.ui.write.warm_up.CacheWarmer runs (a one-token completion over the same assembled prompt)."""
+    from studio.writing.context import assemble_prompt, prompt_budget
+    from studio.writing.story_notes import StoryNotes
+
+    studio = StudioEngine(model, threads, 4096)
+    notes = StoryNotes(memory="A story about a lighthouse keeper. Past tense.", authors_note="Keep it tense.")
+    prompt = assemble_prompt(DOCUMENT_SENTENCE * 124, "", notes, prompt_budget(4096, 24)).text
+    cold: list[float] = []
+    warmed: list[float] = []
+    warm_ups: list[float] = []
+    evaluated: list[int] = []
+    prompt_tokens = 0
+    for _ in range(repeats):
+        request = CompletionRequest(new_job_id(), prompt=prompt, max_tokens=24, reuse_cache=False)
+        completed, elapsed, first = studio.complete(request)
+        cold.append(first if first is not None else elapsed)
+        prompt_tokens = completed.prompt_tokens
+        warm_up = CompletionRequest(new_job_id(), prompt=prompt, max_tokens=1, reuse_cache=False)
+        warm_ups.append(studio.complete(warm_up)[1])
+        completed, elapsed, first = studio.complete(
+            CompletionRequest(new_job_id(), prompt=prompt, max_tokens=24)
+        )
+        warmed.append(first if first is not None else elapsed)
+        evaluated.append(completed.prompt_tokens_evaluated)
+    studio.close()
+    print(f"First suggestion after opening a {prompt_tokens}-token document (median of {repeats}):")
+    print(f"  cold (no warm-up)          : {statistics.median(cold):6.3f} s ({prompt_tokens} evaluated)")
+    print(
+        f"  after the warm-up          : {statistics.median(warmed):6.3f} s "
+        f"({statistics.median(evaluated):.0f} evaluated; the warm-up itself took "
+        f"{statistics.median(warm_ups):.2f} s in the background)"
+    )
+    print(f"  speed-up                   : {statistics.median(cold) / statistics.median(warmed):6.1f}x")
+
+
+def bench_rewrite_first_token(model: Path, threads: int, repeats: int) -> None:
+    """A Rewrite of a 200-word selection in a 2,000-token document, as the editor sends it: the engine holds
+    the document's ghost-text prompt when the rewrite starts (its few-shot prompt is evaluated from scratch),
+    then Regenerate asks again with another seed."""
+    from studio.writing.actions import builtin_action
+    from studio.writing.rewrite import build_rewrite
+
+    studio = StudioEngine(model, threads, 4096)
+    document = DOCUMENT_SENTENCE * 124
+    words = document.split(" ")
+    middle = len(words) // 2
+    selected = " ".join(words[middle : middle + 200])
+    start = document.index(selected)
+    before, after = document[:start], document[start + len(selected) :]
+    first_times: list[float] = []
+    regenerate_times: list[float] = []
+    prompt_tokens = 0
+    for repeat in range(repeats):
+        studio.complete(CompletionRequest(new_job_id(), prompt=document, max_tokens=4, seed=repeat))
+        for seed, results in ((1, first_times), (2, regenerate_times)):
+            plan = build_rewrite(builtin_action("rewrite"), selected, before=before, after=after, seed=seed)
+            event, elapsed, first = studio.submit(plan.request)
+            results.append(first if first is not None else elapsed)
+            if isinstance(event.result, CompletionResult):
+                prompt_tokens = event.result.prompt_tokens
+    studio.close()
+    print(
+        f"Rewrite of a {len(selected.split())}-word selection in a 2,000-token document, time to the first "
+        f"streamed token (median of {repeats}; base-model prompt of {prompt_tokens} tokens):"
+    )
+    print(f"  right after ghost text (prompt not cached) : {statistics.median(first_times):6.3f} s")
+    print(f"  Regenerate (same prompt, another seed)     : {statistics.median(regenerate_times):6.3f} s")
+    print(
+        f"  ratio first / regenerate                   : "
+        f"{statistics.median(first_times) / statistics.median(regenerate_times):6.1f}x"
+    )
+
+
+def bench_alternatives(model: Path, threads: int, count: int) -> None:
+    """Continuation alternatives (Alt+]): one after another with seeds 1..count from the cached prefix."""
+    studio = StudioEngine(model, threads, 4096)
+    document = DOCUMENT_SENTENCE * 124 + "When he reached the top,"
+    studio.complete(CompletionRequest(new_job_id(), prompt=document, max_tokens=1))
+    started = time.perf_counter()
+    tokens = 0
+    evaluated: list[int] = []
+    firsts: list[float] = []
+    for seed in range(1, count + 1):
+        request = CompletionRequest(new_job_id(), prompt=document, max_tokens=24, seed=seed, stop=("\n\n",))
+        completed, elapsed, first = studio.complete(request)
+        tokens += completed.completion_tokens
+        evaluated.append(completed.prompt_tokens_evaluated)
+        firsts.append(first if first is not None else elapsed)
+    elapsed = time.perf_counter() - started
+    studio.close()
+    print(f"Continuation alternatives (24 tokens each, seeds 1-{count}) on a 2,000-token document:")
+    print(
+        f"  alternatives per second : {count / elapsed:6.2f} ({elapsed / count:.2f} s each, "
+        f"{tokens / elapsed:.1f} tokens/s overall)"
+    )
+    print(
+        f"  first token of each     : {statistics.median(firsts):6.3f} s median "
+        f"({statistics.median(evaluated):.0f} prompt tokens evaluated)"
+    )
+
+
+def bench_token_choices(model: Path, threads: int, repeats: int, k: int = 10) -> None:
+    """Token choices at an AI-written word: right after the continuation was written (the prompt up to the
+    word is cached) and cold (another document evaluated in between)."""
+    studio = StudioEngine(model, threads, 4096)
+    document = DOCUMENT_SENTENCE * 124 + "When he reached the top,"
+    other = "A different story about a baker. " * 20
+    cached: list[float] = []
+    cold: list[float] = []
+    evaluated_cached: list[int] = []
+    prompt_tokens = 0
+    for repeat in range(repeats):
+        completed, _elapsed, _first = studio.complete(
+            CompletionRequest(new_job_id(), prompt=document, max_tokens=16, seed=repeat + 1)
+        )
+        words = completed.text.split(" ")
+        at = document + " ".join(words[: max(1, len(words) // 2)]).rstrip()
+        event, elapsed, _first = studio.submit(TopTokensRequest(new_job_id(), prompt=at, k=k))
+        if not isinstance(event.result, TopTokensResult):
+            raise SystemExit(f"the engine sent no token choices: {event}")
+        cached.append(elapsed)
+        evaluated_cached.append(event.result.prompt_tokens_evaluated)
+        prompt_tokens = event.result.prompt_tokens
+        studio.complete(CompletionRequest(new_job_id(), prompt=other, max_tokens=1, reuse_cache=False))
+        _event, elapsed, _first = studio.submit(TopTokensRequest(new_job_id(), prompt=at, k=k))
+        cold.append(elapsed)
+    studio.close()
+    print(
+        f"Token choices (top {k}) at an AI-written word of a {prompt_tokens}-token prompt (median of {repeats}):"
+    )
+    print(
+        f"  on the cached prefix : {statistics.median(cached):6.3f} s "
+        f"({statistics.median(evaluated_cached):.0f} prompt tokens evaluated)"
+    )
+    print(f"  cold                 : {statistics.median(cold):6.3f} s ({prompt_tokens} evaluated)")
+    print(f"  speed-up             : {statistics.median(cold) / statistics.median(cached):6.1f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -165,11 +317,32 @@ def main() -> None:
     )
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--alternatives", type=int, default=5, help="continuation alternatives to time")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated parts to run: throughput, first-token, warm-up, rewrite, alternatives, choices",
+    )
     args = parser.parse_args()
     model = Path(args.model) if args.model else ensure_default_model()
     print(f"Model: {model.name}; CPU threads: {args.threads}; machine: {os.cpu_count()} cores")
-    bench_throughput(model, args.threads, args.tokens, args.repeats)
-    bench_first_token(model, args.threads, args.repeats)
+    parts = {part.strip() for part in args.only.split(",") if part.strip()}
+
+    def wanted(name: str) -> bool:
+        return not parts or name in parts
+
+    if wanted("throughput"):
+        bench_throughput(model, args.threads, args.tokens, args.repeats)
+    if wanted("first-token"):
+        bench_first_token(model, args.threads, args.repeats)
+    if wanted("warm-up"):
+        bench_warm_up(model, args.threads, args.repeats)
+    if wanted("rewrite"):
+        bench_rewrite_first_token(model, args.threads, args.repeats)
+    if wanted("alternatives"):
+        bench_alternatives(model, args.threads, args.alternatives)
+    if wanted("choices"):
+        bench_token_choices(model, args.threads, args.repeats)
 
 
 if __name__ == "__main__":
