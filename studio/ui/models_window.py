@@ -53,7 +53,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.engines.protocol import new_job_id
-from studio.engines.remote_requests import ServerUrlError, keyring_api_key, parse_server_url
+from studio.engines.remote_requests import ServerUrlError, keyring_api_key, parse_server_url, store_api_key
 from studio.engines.schedulers import SCHEDULERS
 from studio.models.curated import CuratedFile, curated_files
 from studio.models.fit import Fit, Verdict, available_memory, check_fit, format_bytes
@@ -1010,6 +1010,11 @@ class ServerDialog(QDialog):
         self.key_env.setToolTip(
             "The name of an environment variable that holds the key; Studio never stores it"
         )
+        self.key = QLineEdit()
+        self.key.setEchoMode(QLineEdit.EchoMode.Password)
+        self.key.setAccessibleName("API key for the keyring")
+        self.key.setPlaceholderText("optional: kept in the system keyring for this server")
+        self.key.setToolTip("Typed here, the key goes to the system keyring (not to Studio's files)")
         self.model = QComboBox()
         self.model.setEditable(True)
         self.model.setAccessibleName("Model")
@@ -1021,7 +1026,11 @@ class ServerDialog(QDialog):
         model_row = QHBoxLayout()
         model_row.addWidget(self.model, 1)
         model_row.addWidget(self.list_button)
-        for text, field in (("Server &URL:", self.url), ("API &key variable:", self.key_env)):
+        for text, field in (
+            ("Server &URL:", self.url),
+            ("API &key variable:", self.key_env),
+            ("API key (ke&yring):", self.key),
+        ):
             label = QLabel(text)
             label.setBuddy(field)
             form.addRow(label, field)
@@ -1054,7 +1063,9 @@ class ServerDialog(QDialog):
 
     def _api_key(self, url: str) -> str:
         name = self.key_env.text().strip()
-        return os.environ.get(name, "") if name else keyring_api_key(url)
+        if name:
+            return os.environ.get(name, "")
+        return self.key.text().strip() or keyring_api_key(url)
 
     def list_models(self) -> QNetworkReply | None:
         """Ask the server (in the background) which models it serves, and offer them."""
@@ -1113,8 +1124,30 @@ class ServerDialog(QDialog):
 
     def accept(self) -> None:
         try:
-            parse_server_url(self.url.currentText())
+            address = parse_server_url(self.url.currentText())
         except ServerUrlError as exc:
             self.list_status.setText(str(exc))
             return
+        key = self.key.text().strip()
+        if key and not self._store_key(address.url, key):
+            return
         super().accept()
+
+    def _store_key(self, url: str, key: str) -> bool:
+        try:
+            from keyring.errors import KeyringError
+
+            store_api_key(url, key)
+        except ImportError:
+            self.list_status.setText(
+                "The keyring package is not installed: put the key in an environment variable and name it above."
+            )
+            return False
+        except (KeyringError, RuntimeError) as exc:
+            self.list_status.setText(
+                f"The system keyring could not keep the key ({exc}). Put it in an environment variable and "
+                "name it above."
+            )
+            return False
+        self.key.clear()
+        return True

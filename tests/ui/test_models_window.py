@@ -11,12 +11,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import keyring
 import pytest
+from keyring.backend import KeyringBackend
+from keyring.backends import fail
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QSpinBox
 from pytestqt.qtbot import QtBot
 
 from studio import paths
+from studio.engines.remote_requests import KEYRING_SERVICE, keyring_api_key
 from studio.models import hub
 from studio.models.registry import DIFFUSION, SERVER, ModelEntry, ModelRegistry
 from studio.models.servers import ServerChoice, recent_servers
@@ -448,3 +452,49 @@ def test_an_unreachable_server_shows_its_error_and_the_window_goes_on(
     assert dialog.choice() is None
     dialog.accept()
     assert "not an http:// or https:// URL" in dialog.list_status.text()
+
+
+class MemoryKeyring(KeyringBackend):
+    """A keyring that keeps passwords in this process (the test machine has no system keyring)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.passwords: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.passwords.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.passwords[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.passwords.pop((service, username), None)
+
+
+def test_a_key_typed_in_the_server_dialog_goes_to_the_keyring_or_the_dialog_says_why_not(
+    qtbot: QtBot,
+) -> None:
+    before = keyring.get_keyring()
+    try:
+        keyring.set_keyring(fail.Keyring())  # no usable keyring, as on this machine
+        dialog = ServerDialog([])
+        qtbot.addWidget(dialog)
+        dialog.url.setEditText("127.0.0.1:8080/v1/")
+        dialog.key.setText("sk-secret")
+        dialog.accept()
+        assert dialog.result() != ServerDialog.DialogCode.Accepted
+        assert "keyring could not keep the key" in dialog.list_status.text()
+        assert dialog.key.text() == "sk-secret"  # nothing lost: the user can name a variable instead
+
+        memory = MemoryKeyring()
+        keyring.set_keyring(memory)
+        dialog.accept()
+        assert dialog.result() == ServerDialog.DialogCode.Accepted
+        assert memory.passwords == {(KEYRING_SERVICE, "http://127.0.0.1:8080"): "sk-secret"}
+        assert keyring_api_key("http://127.0.0.1:8080") == "sk-secret"  # what the engine reads
+        assert dialog.key.text() == ""
+        assert dialog.choice() == ServerChoice("http://127.0.0.1:8080")
+    finally:
+        keyring.set_keyring(before)
