@@ -20,7 +20,7 @@ from studio.canvas.image_io import encode_png
 from studio.canvas.upscale import TileBlender, plan_tiles
 from studio.engines import protocol
 from studio.engines.diffusion_lora import apply_loras
-from studio.engines.image_requests import GenerationMode, ImageRequest, format_parameters
+from studio.engines.image_requests import GenerationMode, format_parameters
 from studio.engines.protocol import (
     CancelToken,
     EngineError,
@@ -38,27 +38,6 @@ if TYPE_CHECKING:
     from studio.engines.diffusion import DiffusionEngine
 
 MAX_OUTPUT_SIDE = 8192
-
-
-def tile_request(request: UpscaleRequest, tile_png: bytes, width: int, height: int) -> ImageRequest:
-    """The image-to-image request one tile runs as (same job id, no step previews)."""
-    return ImageRequest(
-        job_id=request.job_id,
-        mode=GenerationMode.IMAGE_TO_IMAGE,
-        prompt=request.prompt,
-        negative_prompt=request.negative_prompt,
-        steps=request.steps,
-        guidance=request.guidance,
-        seed=max(request.seed, 0),
-        width=width,
-        height=height,
-        scheduler=request.scheduler,
-        init_image=tile_png,
-        strength=request.strength,
-        preview_every=0,
-        preview_kind="none",
-        model_path=request.model_path,
-    )
 
 
 def run_upscale(
@@ -81,7 +60,7 @@ def run_upscale(
         tiles = plan_tiles(width, height, request.tile, request.overlap)
     except ValueError as exc:
         raise EngineError(str(exc)[0].upper() + str(exc)[1:] + ".") from exc
-    probe = tile_request(request, request.image, *tiles[0].size)
+    probe = request.tile_request(request.image, *tiles[0].size)
     model = engine._model_for(probe)
     yield protocol.started(job, StartInfo(image_mode="upscale", candidates=1))
     lora_params = apply_loras(model.pipe, request.loras)
@@ -98,7 +77,7 @@ def run_upscale(
             return
         crop = enlarged.crop(tile.box)
         tile_width, tile_height = tile.size
-        tile_job = tile_request(request, b"", tile_width, tile_height)
+        tile_job = request.tile_request(b"", tile_width, tile_height)
         arguments = engine._call_arguments(
             tile_job, model, crop, None, tile_width, tile_height, guidance, seed
         )
@@ -150,4 +129,4 @@ def run_upscale(
     yield protocol.result(job, result, text=f"Upscaled to {width}×{height}", image=png)
 
 
-__all__ = ["MAX_OUTPUT_SIDE", "run_upscale", "tile_request"]
+__all__ = ["MAX_OUTPUT_SIDE", "run_upscale"]

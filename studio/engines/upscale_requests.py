@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from studio.engines.image_requests import MAX_SEED, MAX_SIDE
+from studio.engines.image_requests import MAX_SIDE, GenerationMode, ImageRequest
 from studio.engines.lora_files import check_loras
 from studio.engines.protocol import EngineRequest
 from studio.engines.results import ImageResult
-from studio.engines.schedulers import SCHEDULERS, Scheduler
+from studio.engines.schedulers import Scheduler
 
 UPSCALE_SCALES = (2,)
 
@@ -48,29 +48,38 @@ class UpscaleRequest(EngineRequest[ImageResult]):
     def __post_init__(self) -> None:
         object.__setattr__(self, "loras", tuple((str(path), float(weight)) for path, weight in self.loras))
 
+    def tile_request(self, init_image: bytes, width: int, height: int) -> ImageRequest:
+        """The image-to-image request one tile runs as (same job id, no step previews)."""
+        return ImageRequest(
+            job_id=self.job_id,
+            mode=GenerationMode.IMAGE_TO_IMAGE,
+            prompt=self.prompt,
+            negative_prompt=self.negative_prompt,
+            steps=self.steps,
+            guidance=self.guidance,
+            seed=max(self.seed, 0),
+            width=width,
+            height=height,
+            scheduler=self.scheduler,
+            init_image=init_image,
+            strength=self.strength,
+            preview_every=0,
+            preview_kind="none",
+            model_path=self.model_path,
+        )
+
     def problem(self) -> str | None:
         """What is wrong with this request (a message for the user), or None."""
         if not self.image:
             return "there is no image to upscale"
         if self.scale not in UPSCALE_SCALES:
             return f"the scale must be one of {', '.join(map(str, UPSCALE_SCALES))} (got {self.scale})"
-        if self.scheduler not in SCHEDULERS:
-            return f"unknown scheduler {self.scheduler!r} (choose from {', '.join(SCHEDULERS)})"
-        if not 1 <= self.steps <= 500:
-            return f"steps must be between 1 and 500 (got {self.steps})"
-        if not 0.0 <= self.guidance <= 50.0:
-            return f"guidance must be between 0 and 50 (got {self.guidance})"
-        if not 0.0 < self.strength <= 1.0:
-            return f"strength must be above 0 and at most 1 (got {self.strength})"
-        if int(self.steps * self.strength) < 1:
-            return f"steps × strength must be at least 1 (got {self.steps} × {self.strength})"
-        if self.seed > MAX_SEED:
-            return f"seed must be below 2^63 (got {self.seed})"
         if self.tile % 8 or not 64 <= self.tile <= MAX_SIDE:
             return f"the tile size must be a multiple of 8 between 64 and {MAX_SIDE} (got {self.tile})"
         if not 0 <= self.overlap <= self.tile // 2:
             return f"the overlap must be between 0 and half the tile size (got {self.overlap})"
-        return check_loras(self.loras)
+        # steps, guidance, strength, seed and scheduler: checked as each tile's img2img request
+        return self.tile_request(self.image, self.tile, self.tile).problem() or check_loras(self.loras)
 
 
 __all__ = ["UPSCALE_SCALES", "UpscaleRequest"]
