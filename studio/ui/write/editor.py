@@ -426,7 +426,7 @@ class MarkdownEditor(QPlainTextEdit):
         self._timer.stop()
         self.dismiss_suggestion()
         start, end = cursor.selectionStart(), cursor.selectionEnd()
-        session = RewriteSession(self, provider, action, start, end, seed=seed)
+        session = RewriteSession(self, self.document_text(), provider, action, start, end, seed=seed)
         if not session.selected.strip():
             session.deleteLater()
             self.rewrite_status.emit("Select some text first (the selection is only whitespace)")

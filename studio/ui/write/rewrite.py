@@ -3,7 +3,7 @@
 :class:`RewriteSession` runs one action on one selection: each alternative is its own engine job with its own
 seed, generated on demand and kept for cycling. The editor shows the session's diff (the selection with removed
 words struck through, the new text after it with inserted words tinted) without changing the document until
-the user accepts. :class:`RewriteCommands` makes the ``QAction``\\s and the Rewrite menu for any editor.
+the user accepts.
 """
 
 from __future__ import annotations
@@ -16,20 +16,17 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLineEdit, QMenu, QToolButton, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLineEdit, QToolButton, QWidget
 
 from studio.engines.results import CompletionResult
-from studio.ui.actions import make_action
 from studio.ui.write.ghost_text import ContinuationHandle, normalize_tokens
-from studio.writing.actions import BUILTIN_ACTIONS, UserActions, WritingAction
+from studio.writing.actions import WritingAction
 from studio.writing.prompts import PromptError
 from studio.writing.rewrite import INSTRUCT, RewritePlan, build_rewrite
 from studio.writing.word_diff import Op, word_diff
 
 if TYPE_CHECKING:
     from studio.ui.jobs import JobRunner
-    from studio.ui.write.editor import MarkdownEditor
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +108,8 @@ class Alternative:
 
 
 class RewriteSession(QObject):
-    """One action on one selection ``[start, end)`` (Qt positions) of ``editor``'s document."""
+    """One action on one selection ``[start, end)`` (Qt positions) of an editor's exact ``text``; the editor is
+    the session's parent."""
 
     changed = Signal()
     """The shown alternative's text or state changed (the editor repaints the diff)."""
@@ -120,7 +118,8 @@ class RewriteSession(QObject):
 
     def __init__(
         self,
-        editor: MarkdownEditor,
+        editor: QObject,
+        text: str,
         provider: RewriteProvider,
         action: WritingAction,
         start: int,
@@ -128,12 +127,10 @@ class RewriteSession(QObject):
         seed: int | None = None,
     ) -> None:
         super().__init__(editor)
-        self.editor = editor
         self.provider = provider
         self.action = action
         self.start = start
         self.end = end
-        text = editor.document_text()
         self._text_before_start = self._py(text, start)
         self.selected = text[self._text_before_start : self._py(text, end)]
         self.before = text[: self._text_before_start]
@@ -375,127 +372,3 @@ class InlinePrompt(QFrame):
         text = self.line.text().strip()
         if text:
             self.saved.emit(text)
-
-
-class RewriteCommands(QObject):
-    """The Rewrite commands for whichever editor ``current_editor`` returns: the actions, free instruction
-    (Ctrl+K), Translate to…, saved actions, Regenerate and alternatives. :meth:`fill_menu` (re)builds a menu."""
-
-    def __init__(
-        self,
-        parent: QWidget,
-        current_editor: Callable[[], MarkdownEditor | None],
-        user_actions: UserActions | None = None,
-    ) -> None:
-        super().__init__(parent)
-        self._current_editor = current_editor
-        self.user_actions = user_actions or UserActions()
-        window = Qt.ShortcutContext.WindowShortcut
-        self.action_commands: dict[str, QAction] = {}
-        for action in BUILTIN_ACTIONS:
-            self.action_commands[action.name] = make_action(
-                parent,
-                action.label if not action.group else f"{action.group}: {action.label}",
-                lambda action=action: self.run(action),  # type: ignore[misc]
-                description=f"{action.label.rstrip('…')} the selected text (shown as a diff to accept or reject)",
-            )
-        self.instruction = make_action(
-            parent,
-            "Edit with Instruction…",
-            self.ask_instruction,
-            shortcut=QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_K),
-            description="Tell the AI what to do with the selected text",
-            context=window,
-        )
-        self.regenerate = make_action(
-            parent,
-            "Regenerate",
-            lambda: self._with_editor("regenerate"),
-            description="Write another alternative",
-        )
-        self.next_alternative = make_action(
-            parent,
-            "Next Alternative",
-            lambda: self._with_editor("next"),
-            shortcut=QKeySequence(Qt.Modifier.ALT | Qt.Key.Key_BracketRight),
-            description="Show the next alternative (a new one at the end)",
-            context=window,
-        )
-        self.previous_alternative = make_action(
-            parent,
-            "Previous Alternative",
-            lambda: self._with_editor("previous"),
-            shortcut=QKeySequence(Qt.Modifier.ALT | Qt.Key.Key_BracketLeft),
-            description="Show the previous alternative",
-            context=window,
-        )
-
-    def actions(self) -> list[QAction]:
-        """Every command (for a workspace's action set)."""
-        return [
-            *self.action_commands.values(),
-            self.instruction,
-            self.regenerate,
-            self.next_alternative,
-            self.previous_alternative,
-        ]
-
-    def fill_menu(self, menu: QMenu) -> QMenu:
-        """Put the commands in ``menu`` (cleared first): actions, tone and sense submenus, saved actions."""
-        menu.clear()
-        groups: dict[str, QMenu] = {}
-        for action in BUILTIN_ACTIONS:
-            command = self.action_commands[action.name]
-            if action.group:
-                if action.group not in groups:
-                    groups[action.group] = menu.addMenu(action.group)
-                sub = groups[action.group]
-                item = sub.addAction(action.label)
-                item.setStatusTip(command.statusTip())
-                item.triggered.connect(command.trigger)
-            else:
-                menu.addAction(command)
-        saved = self.user_actions.actions()
-        menu.addSeparator()
-        menu.addAction(self.instruction)
-        if saved:
-            own = menu.addMenu("My Actions")
-            for action in saved:
-                item = own.addAction(action.label)
-                item.setStatusTip(action.value_map().get("instruction", ""))
-                item.triggered.connect(lambda _checked=False, action=action: self.run(action))
-        menu.addSeparator()
-        menu.addAction(self.regenerate)
-        menu.addAction(self.next_alternative)
-        menu.addAction(self.previous_alternative)
-        return menu
-
-    def run(self, action: WritingAction, editor: MarkdownEditor | None = None) -> bool:
-        """Run ``action`` on the editor's selection (asking for its value first, like Translate's language)."""
-        editor = editor or self._current_editor()
-        if editor is None:
-            return False
-        if action.asks_for:
-            editor.open_inline_prompt(
-                f"{action.label.rstrip('…')} which {action.asks_for}? (Enter runs, Esc closes)",
-                lambda value: editor.start_rewrite(action.with_value(action.asks_for, value)),
-            )
-            return True
-        return editor.start_rewrite(action)
-
-    def ask_instruction(self) -> None:
-        """Open the editor's free-instruction prompt (Ctrl+K)."""
-        editor = self._current_editor()
-        if editor is not None:
-            editor.instruction_action.trigger()
-
-    def _with_editor(self, what: str) -> None:
-        editor = self._current_editor()
-        if editor is None:
-            return
-        if what == "regenerate":
-            editor.regenerate_rewrite()
-        elif what == "next":
-            editor.next_alternative()
-        else:
-            editor.previous_alternative()

@@ -29,7 +29,8 @@ from studio.ui.write.editor import DEFAULT_SUGGESTION_DELAY_MS, MarkdownEditor
 from studio.ui.write.export import ExportFormat, export_markdown
 from studio.ui.write.find_replace import FindBar
 from studio.ui.write.ghost_text import ContinuationProvider
-from studio.ui.write.rewrite import RewriteCommands, RewriteProvider
+from studio.ui.write.rewrite import RewriteProvider
+from studio.ui.write.rewrite_commands import RewriteCommands
 
 log = logging.getLogger(__name__)
 

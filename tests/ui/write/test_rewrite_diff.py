@@ -15,7 +15,8 @@ from PySide6.QtGui import QTextCursor
 from pytestqt.qtbot import QtBot
 
 from studio.ui.write.editor import MarkdownEditor
-from studio.ui.write.rewrite import RewriteCommands, RewriteState
+from studio.ui.write.rewrite import RewriteState
+from studio.ui.write.rewrite_commands import RewriteCommands
 from studio.writing.actions import UserActions, builtin_action
 from studio.writing.rewrite import RewritePlan
 
