@@ -30,6 +30,7 @@ from studio.documents.text_document import ChangedOnDiskError, DocumentError
 from studio.engines.protocol import EngineEvent
 from studio.models.default_model import DEFAULT_MODEL_NAME
 from studio.models.registry import DIFFUSION, LLM, ModelRegistry
+from studio.models.servers import recent_servers, server_choice
 from studio.settings import Settings, load_settings, save_settings
 from studio.ui.actions import WorkspaceActions, make_action
 from studio.ui.canvas.candidates_strip import CandidatesStrip
@@ -608,7 +609,8 @@ class MainWindow(QMainWindow):
             "Use the default model",
         )
         default.setCheckable(True)
-        default.setChecked(not self.settings.model_path)
+        serving = self.model_controller.server
+        default.setChecked(not self.settings.model_path and serving is None)
         menu.addAction(default)
         known = [entry.path for entry in self.models.entries(LLM) if entry.exists]
         if self.settings.model_path and self.settings.model_path not in known:
@@ -621,9 +623,29 @@ class MainWindow(QMainWindow):
                 f"Use the model {Path(path).name}",
             )
             action.setCheckable(True)
-            action.setChecked(path == self.settings.model_path)
+            action.setChecked(path == self.settings.model_path and serving is None)
             action.setStatusTip(path)
             menu.addAction(action)
+        menu.addSection("Servers")
+        for entry in recent_servers(self.models)[:MAX_RECENT_MODELS]:
+            choice = server_choice(entry)
+            server = menu.addAction(
+                choice.status_name,
+                partial(self.model_controller.connect_server, choice.url, choice.api_key_env, choice.model),
+            )
+            server.setCheckable(True)
+            server.setChecked(serving is not None and serving.url == choice.url)
+            server.setStatusTip(choice.url)
+            server.setObjectName("server")
+            mark_list_entry(server)
+        menu.addAction(
+            self._action(
+                "Connect to &Server…",
+                "Ctrl+Alt+S",
+                self.connect_to_server,
+                "Use a model on an OpenAI-compatible server",
+            )
+        )
         menu.addSection("Image model")
         image_path = self.settings.image_model_path
         known_images = [entry.path for entry in self.models.entries(DIFFUSION) if entry.exists]
@@ -659,7 +681,13 @@ class MainWindow(QMainWindow):
     def show_models_window(self) -> None:
         """The model manager (one window, raised when already open)."""
         if self._models_window is None:
-            window = ModelsWindow(self.models, self.runner, parent=self)
+            window = ModelsWindow(
+                self.models,
+                self.runner,
+                parent=self,
+                controller=self.model_controller,
+                house_dialogs=self.dialogs,
+            )
             window.models_changed.connect(self._rebuild_models_menu)
             window.use_model.connect(self._use_model_from_manager)
             self._models_window = window
@@ -667,6 +695,12 @@ class MainWindow(QMainWindow):
         self._models_window.show()
         self._models_window.raise_()
         self._models_window.activateWindow()
+
+    def connect_to_server(self) -> None:
+        """Models ▸ Connect to Server…: ask in the Models window, connect through the model controller."""
+        self.show_models_window()
+        if self._models_window is not None:
+            self._models_window.connect_to_server()
 
     def _use_model_from_manager(self, path: str, engine: str) -> None:
         if engine == "diffusion":
@@ -944,8 +978,8 @@ class MainWindow(QMainWindow):
         self.suggestions_action.setChecked(new.suggestions_enabled)
         self._apply_editor_settings()
         save_settings(self.settings)
-        if reload_model and self.runner.client("llm").is_alive:
-            self.model_controller.reload()
+        if reload_model and self.runner.client("llm").is_alive and self.model_controller.server is None:
+            self.load_model(new.model_path)  # context and threads belong to local models
         if reload_image_model:
             self.generation.reload_model()  # the engine reloads only when the precision it picks differs
 

@@ -52,3 +52,17 @@ def test_the_models_menu_shows_the_active_image_model(qtbot: QtBot, tmp_path: Pa
     assert [(a.statusTip(), a.isChecked()) for a in image_entries] == [(chosen, True)]
     assert "No image model chosen" not in [a.text() for a in window.models_menu.actions()]
     window.close()
+
+
+def test_an_unreachable_server_is_an_error_and_the_window_lives_on(qtbot: QtBot) -> None:
+    window = MainWindow(None, ScriptedDialogs(unsaved_changes=UnsavedChoice.DISCARD))
+    qtbot.addWidget(window)
+    window.show()
+    connect = next(a for a in window.models_menu.actions() if a.objectName() == "connect_to_server")
+    assert connect.shortcut().toString() == "Ctrl+Alt+S"
+    window.model_controller.connect_server("http://127.0.0.1:9")
+    qtbot.waitUntil(window.error_label.isVisible, timeout=60_000)
+    assert "127.0.0.1:9" in window.error_label.text()
+    assert window.isVisible()
+    window.write.set_suggestions_enabled(False)
+    window.close()
