@@ -9,9 +9,17 @@ the image exactly (the last one on each axis ends on the image's edge).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from studio.canvas.document import CanvasDocument, Layer, check_canvas_size
+from studio.canvas.errors import CanvasError
+from studio.canvas.generation import provenance_for
+from studio.canvas.image_io import encode_png
+from studio.canvas.imaging import flatten_rgb, resize_pixels
 
 TILE_MULTIPLE = 8
 MIN_TILE = 64
@@ -153,12 +161,64 @@ def blend_tiles(width: int, height: int, tiles: list[tuple[Tile, np.ndarray]]) -
     return blender.result()
 
 
+UPSCALE_LABEL = "Upscale ×2"
+
+
+@dataclass(frozen=True, slots=True)
+class UpscaleSource:
+    """What an upscale job starts from: the canvas as it shows (flattened, PNG) and the size it had."""
+
+    png: bytes
+    size: tuple[int, int]
+    scale: int = 2
+
+    @property
+    def target_size(self) -> tuple[int, int]:
+        """The canvas size after the upscale."""
+        return self.size[0] * self.scale, self.size[1] * self.scale
+
+
+def upscale_source(document: CanvasDocument, scale: int = 2) -> UpscaleSource:
+    """The visible canvas, flattened over neutral grey, as an upscale job's input."""
+    width, height = document.size
+    check_canvas_size(width * scale, height * scale)
+    if min(width, height) * scale < MIN_TILE:
+        raise CanvasError(
+            f"The image is too small to upscale: each side must be at least {MIN_TILE // scale} px"
+        )
+    return UpscaleSource(encode_png(flatten_rgb(document.composite())), document.size, scale)
+
+
+def apply_upscale(
+    document: CanvasDocument, source: UpscaleSource, upscaled: np.ndarray, params: Mapping[str, Any]
+) -> Layer:
+    """Scale the canvas ×``source.scale`` and add the re-detailed image as a layer on top, shaped like what the
+    canvas showed (its alpha) and carrying its provenance: one undo step. Raises :class:`CanvasError`,
+    changing nothing, when the canvas was resized meanwhile or the image has the wrong size."""
+    if document.size != source.size:
+        raise CanvasError("The canvas was resized while it was being upscaled; upscale again")
+    width, height = source.target_size
+    if upscaled.shape[:2] != (height, width) or upscaled.ndim != 3:
+        raise CanvasError(f"The upscaled image is not {width}×{height}")
+    alpha = resize_pixels(document.composite(), (width, height))[:, :, 3:4]
+    pixels = np.concatenate([upscaled[:, :, :3], alpha], axis=2)
+    seed = params.get("seed")
+    name = f"{UPSCALE_LABEL} ({seed})" if isinstance(seed, int) else UPSCALE_LABEL
+    with document.history.group(UPSCALE_LABEL):
+        document.resize_image(width, height)
+        return document.add_layer(name, pixels, provenance=provenance_for(params))
+
+
 __all__ = [
     "DEFAULT_OVERLAP",
     "DEFAULT_TILE",
+    "UPSCALE_LABEL",
     "Tile",
     "TileBlender",
+    "UpscaleSource",
+    "apply_upscale",
     "blend_tiles",
     "plan_tiles",
     "tile_weights",
+    "upscale_source",
 ]

@@ -5,7 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.canvas.upscale import Tile, TileBlender, blend_tiles, plan_tiles, tile_weights
+from studio.canvas.document import CanvasDocument
+from studio.canvas.errors import CanvasError
+from studio.canvas.upscale import (
+    Tile,
+    TileBlender,
+    apply_upscale,
+    blend_tiles,
+    plan_tiles,
+    tile_weights,
+    upscale_source,
+)
 
 
 @pytest.mark.parametrize(
@@ -98,3 +108,46 @@ def test_pixels_no_tile_reached_come_from_the_background() -> None:
     background = np.full((100, 200, 3), 7, dtype=np.uint8)
     out = blender.result(background)
     assert out[0, 0, 0] == 200 and out[99, 199, 0] == 7
+
+
+def _document(width: int = 48, height: int = 40) -> CanvasDocument:
+    document = CanvasDocument(width, height)
+    pixels = np.zeros((height, width, 4), dtype=np.uint8)
+    pixels[..., 0] = 200
+    pixels[:, : width // 2, 3] = 255  # left half opaque, right half transparent
+    document.add_layer("paint", pixels)
+    return document
+
+
+def test_applying_an_upscale_doubles_the_canvas_in_one_undo_step() -> None:
+    document = _document()
+    before = document.composite().copy()
+    layers_before = len(document.layers)
+    source = upscale_source(document)
+    assert source.target_size == (96, 80)
+    upscaled = np.full((80, 96, 3), 90, dtype=np.uint8)
+    layer = apply_upscale(document, source, upscaled, {"prompt": "detail", "seed": 4, "steps": 2})
+    assert document.size == (96, 80) and layer.name == "Upscale ×2 (4)"
+    assert layer.provenance is not None and layer.provenance["ai_generated"] and layer.provenance["seed"] == 4
+    assert layer.pixels[0, 0, 3] == 255 and layer.pixels[0, 95, 3] == 0  # shaped like what the canvas showed
+    assert np.array_equal(layer.pixels[10, 5, :3], [90, 90, 90])
+    document.history.undo()
+    assert document.size == (48, 40) and len(document.layers) == layers_before
+    assert np.array_equal(document.composite(), before)
+
+
+def test_an_upscale_for_another_canvas_size_changes_nothing() -> None:
+    document = _document()
+    source = upscale_source(document)
+    document.resize_canvas(56, 40)
+    with pytest.raises(CanvasError, match="resized"):
+        apply_upscale(document, source, np.zeros((80, 96, 3), dtype=np.uint8), {})
+    fresh = upscale_source(document)
+    with pytest.raises(CanvasError, match="not 112×80"):
+        apply_upscale(document, fresh, np.zeros((80, 96, 3), dtype=np.uint8), {})
+    assert document.size == (56, 40)
+
+
+def test_too_small_a_canvas_is_refused() -> None:
+    with pytest.raises(CanvasError, match="too small"):
+        upscale_source(CanvasDocument(20, 100))
