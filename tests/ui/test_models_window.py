@@ -25,8 +25,9 @@ from studio.models import hub
 from studio.models.registry import DIFFUSION, SERVER, ModelEntry, ModelRegistry
 from studio.models.servers import ServerChoice, recent_servers
 from studio.settings import Settings
-from studio.ui.dialogs import ScriptedDialogs
+from studio.ui.dialogs import ScriptedDialogs, UnsavedChoice
 from studio.ui.jobs import JobRunner
+from studio.ui.main_window import MainWindow
 from studio.ui.model_controller import ModelController
 from studio.ui.model_status import ModelState
 from studio.ui.models_window import (
@@ -498,3 +499,43 @@ def test_a_key_typed_in_the_server_dialog_goes_to_the_keyring_or_the_dialog_says
         assert dialog.choice() == ServerChoice("http://127.0.0.1:8080")
     finally:
         keyring.set_keyring(before)
+
+
+@pytest.mark.llm
+def test_the_main_window_writes_with_a_servers_model_then_the_local_one_again(
+    qtbot: QtBot, llama_server: Any
+) -> None:
+    settings = Settings(suggestion_delay_ms=200, suggestion_max_tokens=8, temperature=0.0)
+    window = MainWindow(settings, ScriptedDialogs(unsaved_changes=UnsavedChoice.DISCARD))
+    qtbot.addWidget(window)
+    window.show()
+    window.show_models_window()
+    models_window = window._models_window
+    assert models_window is not None and models_window.server_button.isEnabled()
+    assert models_window.connect_to_server(ServerChoice(llama_server.url))
+    status = window.model_status
+    qtbot.waitUntil(lambda: status.state in (ModelState.READY, ModelState.ERROR), timeout=WAIT_MS * 4)
+    assert status.state is ModelState.READY, status.message
+    label = window.model_label.text()
+    assert label.startswith("Server: ") and label.endswith(f"@ 127.0.0.1:{llama_server.port}: ready")
+    servers = [action for action in window.models_menu.actions() if action.objectName() == "server"]
+    assert [action.isChecked() for action in servers] == [True]
+
+    editor = window.write.current_editor()
+    assert editor is not None
+    editor.setFocus()
+    qtbot.keyClicks(editor, "The capital of France is")
+    qtbot.waitUntil(lambda: editor.has_suggestion() and window.runner.running_jobs == [], timeout=WAIT_MS * 4)
+    assert editor.ghost_text().strip()
+    server_log = Path(llama_server._log.name).read_text(errors="replace")
+    assert "/v1/completions" in server_log  # the suggestion came from the server
+
+    default = next(a for a in window.models_menu.actions() if a.text().endswith("(default)"))
+    default.trigger()  # back to the local default model
+    qtbot.waitUntil(
+        lambda: status.state is ModelState.READY and not status.name.startswith("Server:"),
+        timeout=WAIT_MS * 4,
+    )
+    assert "tokens of context" in status.message
+    window.write.set_suggestions_enabled(False)
+    window.close()
