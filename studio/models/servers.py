@@ -33,9 +33,16 @@ class ServerChoice:
         return f"{address.host}:{address.port}{address.base_path}"
 
     @property
+    def model_label(self) -> str:
+        """The model for people: a GGUF path (llama.cpp's servers name models by their file) as its file name."""
+        if self.model.lower().endswith(".gguf"):
+            return self.model.replace("\\", "/").rsplit("/", 1)[-1]
+        return self.model or "first model"
+
+    @property
     def status_name(self) -> str:
         """What the status bar calls the active model: ``Server: <model> @ host``."""
-        return f"Server: {self.model or 'first model'} @ {self.host}"
+        return f"Server: {self.model_label} @ {self.host}"
 
     def request(self, job_id: str) -> ConnectServerRequest:
         return ConnectServerRequest(job_id, url=self.url, api_key_env=self.api_key_env, model=self.model)

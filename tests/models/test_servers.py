@@ -39,6 +39,11 @@ def test_a_server_choice_names_itself_for_the_status_bar() -> None:
     assert (
         ServerChoice("https://gpu.example.org/v1").status_name == "Server: first model @ gpu.example.org:443"
     )
+    served_file = ServerChoice("http://127.0.0.1:8080", model="/srv/models/gemma-3-270m-Q8_0.gguf")
+    assert served_file.status_name == "Server: gemma-3-270m-Q8_0.gguf @ 127.0.0.1:8080"
+    assert (
+        ServerChoice("http://h:1", model="Qwen/Qwen2.5-7B-Instruct").model_label == "Qwen/Qwen2.5-7B-Instruct"
+    )
     request = ServerChoice("http://h:1", "KEY", "m").request("job")
     assert (request.job_id, request.url, request.api_key_env, request.model) == (
         "job",

@@ -174,7 +174,7 @@ def test_connect_to_a_server_serves_completions_from_it_then_a_local_model_again
     assert status.state is ModelState.READY, status.message
     assert errors == []
     assert controller.server is not None and controller.server.model == models[0]
-    assert status.name == f"Server: {models[0]} @ 127.0.0.1:{server.port}"
+    assert status.name == f"Server: {Path(models[0]).name} @ 127.0.0.1:{server.port}"
     assert status.model_path == server.url
     assert server.url in status.message
     assert status.model_kind in ("base", "instruct")
