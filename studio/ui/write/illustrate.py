@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage, QKeySequence, QPixmap, QTextCursor
+from PySide6.QtGui import QImage, QKeySequence, QPixmap, QResizeEvent, QTextCursor
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -131,6 +131,7 @@ class IllustrateDialog(QDialog):
         self.image_job: JobHandle[ImageResult] | None = None
         self._load_job: JobHandle | None = None
         self._prompt_raw = ""
+        self._shown: QImage | None = None
         self._seed = seed  # the prompt's sampling seed (None: a new one each time)
         cursor = editor.textCursor()
         text = editor.document_text()
@@ -493,6 +494,7 @@ class IllustrateDialog(QDialog):
     # -- pictures ---------------------------------------------------------------------------------------
 
     def _show_image(self, image: QImage) -> None:
+        self._shown = image
         size = self.picture_label.size()
         pixmap = QPixmap.fromImage(image).scaled(
             size.width() - 4,
@@ -501,6 +503,11 @@ class IllustrateDialog(QDialog):
             Qt.TransformationMode.SmoothTransformation,
         )
         self.picture_label.setPixmap(pixmap)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        if self._shown is not None:
+            self._show_image(self._shown)
 
     def _show_picture(self, index: int) -> None:
         if 0 <= index < len(self.pictures) and not self.is_generating:
@@ -515,6 +522,7 @@ class IllustrateDialog(QDialog):
 
     def _on_cleared(self) -> None:
         self.pictures.clear()
+        self._shown = None
         self.picture_label.clear()
         self.picture_label.setText("The pictures appear here.")
         self._update_buttons()

@@ -62,6 +62,12 @@ def editor(qtbot: QtBot) -> MarkdownEditor:
     return widget
 
 
+def load_gemma(runner: JobRunner, model: Path) -> None:
+    load = runner.run(LoadModelRequest(new_job_id(), model_path=str(model), n_ctx=2048))
+    pump(lambda: load.is_done)
+    assert load.state is JobState.DONE, load.message
+
+
 def tiny_settings(tiny_pipeline: Path) -> GenerateSettings:
     return replace(
         default_image_settings(str(tiny_pipeline)), steps=2, num_candidates=2, resolution=64, seed=11
@@ -78,9 +84,7 @@ def test_gemma_writes_the_prompt_the_pipeline_draws_and_insert_saves_and_links_t
     tiny_pipeline: Path,
     tmp_path: Path,
 ) -> None:
-    load = runner.run(LoadModelRequest(new_job_id(), model_path=str(default_model_file), n_ctx=2048))
-    pump(lambda: load.is_done)
-    assert load.state is JobState.DONE, load.message
+    load_gemma(runner, default_model_file)
     document = tmp_path / "story.md"
     document.write_text(TEXT, encoding="utf-8")
 
@@ -162,3 +166,25 @@ def test_without_an_image_model_generate_says_what_to_do(
     assert dialog.generate() is None
     assert "No image model chosen" in dialog.message_label.text()
     assert not dialog.is_generating
+
+
+@pytest.mark.llm
+def test_cancel_stops_the_prompt_and_write_again_restarts_it(
+    qtbot: QtBot, runner: JobRunner, editor: MarkdownEditor, default_model_file: Path
+) -> None:
+    load_gemma(runner, default_model_file)
+    dialog = IllustrateDialog(runner, editor, None, seed=5)
+    qtbot.addWidget(dialog)
+    job = dialog.prompt_job
+    assert job is not None
+    assert dialog.cancel_button.isEnabled()
+    qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
+    assert not dialog.is_writing_prompt
+    assert dialog.message_label.text() == "Stopped writing the prompt."
+    qtbot.waitUntil(lambda: job.is_done, timeout=WAIT_MS)
+    assert job.state in (JobState.CANCELLED, JobState.DONE)  # a very fast model may finish first
+    assert dialog.rewrite_button.isEnabled()
+    qtbot.mouseClick(dialog.rewrite_button, Qt.MouseButton.LeftButton)
+    assert dialog.is_writing_prompt
+    qtbot.waitUntil(lambda: not dialog.is_writing_prompt, timeout=WAIT_MS)
+    assert dialog.prompt, dialog.message_label.text()
