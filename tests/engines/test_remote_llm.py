@@ -4,15 +4,14 @@
 from __future__ import annotations
 
 import argparse
-import json
+import importlib.util
 import queue
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -32,48 +31,23 @@ pytestmark = pytest.mark.llm
 pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python's [server] extra is not installed")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _llama_server() -> ModuleType:
+    """tests/engines/llama_server.py (the ``llama_cpp.server`` starter the UI tests share)."""
+    name = "studio_tests_llama_server"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("llama_server.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
-class LlamaServer:
-    """``python -m llama_cpp.server`` on a free loopback port, up once ``/v1/models`` answers."""
-
-    def __init__(self, model: Path, log: Path) -> None:
-        self.model = model
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._log = log.open("wb")
-        self.process = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1"),
-                *("--port", str(self.port), "--n_ctx", "1024", "--n_threads", "2"),
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 180
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited: {log.read_text(errors='replace')[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/v1/models", timeout=5) as answer:
-                    if json.load(answer)["data"]:
-                        return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("llama_cpp.server did not answer /v1/models within 180 s")
-            time.sleep(0.25)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(timeout=30)
-        self._log.close()
+free_port: Callable[[], int] = _llama_server().free_port
+if TYPE_CHECKING:
+    from tests.engines.llama_server import LlamaServer
+else:
+    LlamaServer = _llama_server().LlamaServer
 
 
 @pytest.fixture(scope="module")
