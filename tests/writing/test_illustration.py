@@ -13,7 +13,10 @@ from studio.canvas.png_metadata import (
     read_digital_source_type,
     read_generation_info,
 )
-from studio.engines.text_requests import ChatRequest, CompletionRequest
+from studio.engines.host import run_job
+from studio.engines.llm import LlmEngine
+from studio.engines.protocol import CancelToken, EngineEvent, EventKind
+from studio.engines.text_requests import ChatRequest, CompletionRequest, LoadModelRequest
 from studio.writing.illustration import (
     IllustrationError,
     alt_text,
@@ -143,3 +146,45 @@ def test_a_failed_write_says_so(tmp_path: Path) -> None:
 def test_the_image_goes_after_the_passage_as_its_own_paragraph(text: str, end: int, expected: str) -> None:
     position, inserted = insertion(text, end, "![a](p)")
     assert text[:position] + inserted + text[position:] == expected
+
+
+def run(engine: LlmEngine, request: object) -> list[EngineEvent]:
+    return list(run_job(engine, request, CancelToken()))  # type: ignore[arg-type]
+
+
+@pytest.mark.llm
+def test_the_default_gemma_writes_a_one_line_image_prompt(default_model_file: Path) -> None:
+    engine = LlmEngine()
+    try:
+        loaded = run(engine, LoadModelRequest("load", model_path=str(default_model_file), n_ctx=2048))
+        assert loaded[-1].kind is EventKind.RESULT, loaded[-1]
+        prompt = ""
+        for seed in (1, 2, 3):  # a 270M base model may answer with nothing; another seed then
+            plan = image_prompt_request(
+                "The storm passed, and the fishermen stood silent on the quay.", seed=seed
+            )
+            events = run(engine, plan.request)
+            assert events[-1].kind is EventKind.RESULT, events[-1]
+            prompt = clean_image_prompt(events[-1].result.text)
+            if prompt:
+                break
+        assert prompt, "no prompt in three seeds"
+        assert "\n" not in prompt and '"""' not in prompt
+        assert not prompt.lower().startswith(("revision:", "text:", "instruction:"))
+    finally:
+        engine.close()
+
+
+@pytest.mark.llm
+def test_an_instruct_model_gets_the_prompt_through_its_chat_template(chat_model_file: Path) -> None:
+    engine = LlmEngine()
+    try:
+        loaded = run(engine, LoadModelRequest("load", model_path=str(chat_model_file), n_ctx=1024))
+        assert loaded[-1].kind is EventKind.RESULT and loaded[-1].result.model_kind == "instruct"
+        plan = image_prompt_request("The storm passed over the harbour.", model_kind=INSTRUCT, seed=5)
+        events = run(engine, plan.request)
+        assert events[-1].kind is EventKind.RESULT, events[-1]
+        assert events[-1].result.completion_tokens > 0
+        assert "\n" not in clean_image_prompt(events[-1].result.text, INSTRUCT)
+    finally:
+        engine.close()
