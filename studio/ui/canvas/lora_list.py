@@ -99,18 +99,22 @@ class LoraList(QWidget):
 
     def set_loras(self, loras: Sequence[tuple[str, float]]) -> list[str]:
         """Replace the list (e.g. from loaded settings); returns the messages of files that could not be
-        added (they are left out)."""
+        added (they are left out; ``error`` is not emitted for them)."""
         for index in range(len(self._rows) - 1, -1, -1):
             self.remove(index)
         problems: list[str] = []
-        self.error.connect(problems.append)
+        self.blockSignals(True)  # one ``changed`` for the whole list, no ``error`` per file
         try:
             for path, weight in loras:
+                try:
+                    check_lora_file(path)
+                except LoraFileError as exc:
+                    problems.append(str(exc))
+                    continue
                 self.add_lora(str(path), float(weight))
         finally:
-            self.error.disconnect(problems.append)
-        for problem in problems:
-            self.error.emit(problem)
+            self.blockSignals(False)
+        self._update()
         return problems
 
     def choose(self) -> None:

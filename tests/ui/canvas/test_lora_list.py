@@ -87,6 +87,8 @@ def test_set_loras_replaces_the_list_and_reports_missing_files(qtbot: QtBot, tmp
     widget = LoraList(choose_path=lambda start: None)
     qtbot.addWidget(widget)
     widget.add_lora(str(lora_file(tmp_path, "old")))
+    errors: list[str] = []
+    widget.error.connect(errors.append)
     problems = widget.set_loras([(str(style), 0.7), (str(tmp_path / "moved.safetensors"), 1.0)])
     assert widget.loras() == ((str(style), 0.7),)
-    assert len(problems) == 1 and "not found" in problems[0]
+    assert len(problems) == 1 and "not found" in problems[0] and errors == []
