@@ -2,8 +2,9 @@
 
 Serves txt2img, img2img, inpaint and outpaint from one set of weights (the mode pipelines are made with
 ``from_pipe`` and share every module); loading lives in :mod:`~studio.engines.diffusion_loading`, hashing in
-:mod:`~studio.engines.model_hash`, previews in :mod:`~studio.engines.diffusion_previews` and the scheduler
-table in :mod:`~studio.engines.schedulers`. Each step sends a progress event and, by default, a cheap
+:mod:`~studio.engines.model_hash`, previews in :mod:`~studio.engines.diffusion_previews`, the scheduler
+table in :mod:`~studio.engines.schedulers` and the speed choices (precision, prompt cache, fast decode) in
+:mod:`~studio.engines.diffusion_precision`. Each step sends a progress event and, by default, a cheap
 preview. The pipeline runs on a helper thread so events stream while it works; cancelling raises from
 ``callback_on_step_end``, so a job stops within one step and skips the VAE decode. Errors are raised, and
 the host (:func:`studio.engines.host.run_job`) turns them into ``error`` / ``cancelled`` events.
@@ -34,7 +35,15 @@ from studio.engines.diffusion_loading import (
     load_model,
     model_key,
     quiet_libraries,
+    requested_precision,
     wrap_pipeline,
+)
+from studio.engines.diffusion_precision import (
+    FULL_DECODE,
+    DecodeChoice,
+    PromptCache,
+    choose_decode,
+    decode_latents_with_taesd,
 )
 from studio.engines.diffusion_previews import PreviewPlan
 from studio.engines.image_requests import (
@@ -122,6 +131,7 @@ class DiffusionEngine:
     def __init__(self) -> None:
         self.model: LoadedModel | None = None
         self.loads = 0  # how many times weights were loaded (a mode switch must not add one)
+        self.prompts = PromptCache()  # the text encoder's output for the last prompts
         quiet_libraries()
 
     # --- protocol ---------------------------------------------------------------------------------------
@@ -155,6 +165,7 @@ class DiffusionEngine:
     # --- the loaded model -------------------------------------------------------------------------------
 
     def _unload(self) -> None:
+        self.prompts.clear()
         if self.model is not None:
             self.model = None
             gc.collect()
@@ -162,13 +173,18 @@ class DiffusionEngine:
     def _ensure_loaded(
         self, request: LoadPipelineRequest, cancel: CancelToken
     ) -> Generator[EngineEvent, None, LoadedModel]:
-        """The model of ``request``: the loaded one when nothing changed, else loaded now."""
-        if self.model is not None and self.model.key == model_key(request):
-            if request.taesd_path != self.model.taesd_path:
-                attach_taesd(self.model, request.taesd_path)
-            return self.model
+        """The model of ``request``: the loaded one when nothing changed (its precision included), else loaded
+        now (bfloat16 weights are never widened back to float32: they are read again)."""
+        key = model_key(request)
+        precision = requested_precision(request)
+        loaded = self.model
+        if loaded is not None and loaded.key == key and loaded.precision.dtype == precision.dtype:
+            loaded.precision = precision  # the same weights; the latest choice explains them
+            if request.taesd_path != loaded.taesd_requested:
+                attach_taesd(loaded, request.taesd_path)
+            return loaded
         self._unload()
-        model = yield from load_model(request, cancel)
+        model = yield from load_model(request, cancel, precision)
         self.model = model
         self.loads += 1
         return model
@@ -199,6 +215,7 @@ class DiffusionEngine:
         init, mask, width, height = self._prepare_images(request, model)
         pipe = self._pipeline_for(model, request.mode)
         sampler, guidance = self._set_scheduler(pipe, model, request)
+        decode = choose_decode(request.fast_decode, model.taesd)
         base_seed = request.seed if request.seed >= 0 else secrets.randbelow(2**32)
         count = request.num_candidates
         pngs: list[bytes] = []
@@ -209,7 +226,7 @@ class DiffusionEngine:
                 if cancel.is_cancelled:
                     raise JobCancelled
                 arguments = self._call_arguments(request, model, init, mask, width, height, guidance, seed)
-                image = yield from self._run_pipeline(pipe, arguments, request, model, cancel, index)
+                image = yield from self._run_pipeline(pipe, arguments, request, model, cancel, index, decode)
             except JobCancelled:  # keep the candidates already made
                 kept = (
                     ImageResult(tuple(pngs), tuple(candidates), format_parameters(candidates[0]))
@@ -234,6 +251,8 @@ class DiffusionEngine:
                 "model": model.name,
                 "model_hash": model.model_hash[:10],
                 "model_family": model.family,
+                "precision": model.precision.dtype,
+                "decode": decode.kind,
             }
             pngs.append(png)
             candidates.append(params)
@@ -303,6 +322,14 @@ class DiffusionEngine:
         pipe.scheduler = scheduler_class.from_config(model.scheduler_config, **spec.options)
         return spec.sampler, request.guidance if spec.guidance is None else spec.guidance
 
+    def _prompt_arguments(self, request: ImageRequest, model: LoadedModel, guidance: float) -> dict[str, Any]:
+        """The prompt as the pipeline takes it: its text encoder's output, cached for a repeated prompt."""
+        pipe = self._pipeline_for(model, request.mode)
+        if not hasattr(pipe, "encode_prompt"):
+            return {"prompt": request.prompt, "negative_prompt": request.negative_prompt or None}
+        weights = (model.key, model.precision.dtype)
+        return self.prompts.embeddings(pipe, weights, request.prompt, request.negative_prompt, guidance)
+
     def _call_arguments(
         self,
         request: ImageRequest,
@@ -315,8 +342,7 @@ class DiffusionEngine:
         seed: int,
     ) -> dict[str, Any]:
         arguments: dict[str, Any] = {
-            "prompt": request.prompt,
-            "negative_prompt": request.negative_prompt or None,
+            **self._prompt_arguments(request, model, guidance),
             "num_inference_steps": request.steps,
             "guidance_scale": guidance,
             "generator": torch.Generator("cpu").manual_seed(seed),
@@ -348,8 +374,10 @@ class DiffusionEngine:
         model: LoadedModel,
         cancel: CancelToken,
         candidate: int,
+        decode: DecodeChoice = FULL_DECODE,
     ) -> Generator[EngineEvent, None, Image.Image]:
-        """Run ``pipe`` on a helper thread, yielding its step events as they come; returns the image."""
+        """Run ``pipe`` on a helper thread, yielding its step events as they come; returns the image, decoded
+        as ``decode`` says (default: by the model's VAE)."""
         job = request.job_id
         count = request.num_candidates
         events: queue.Queue[object] = queue.Queue(maxsize=2)
@@ -379,8 +407,12 @@ class DiffusionEngine:
                     **arguments,
                     callback_on_step_end=on_step,
                     callback_on_step_end_tensor_inputs=["latents"],
+                    **({"output_type": "latent"} if decode.fast else {}),
                 )
-                outcome["image"] = output.images[0]
+                if decode.fast:  # the pipeline stopped before its VAE: the TAESD decodes
+                    outcome["image"] = decode_latents_with_taesd(output.images, model.taesd)
+                else:
+                    outcome["image"] = output.images[0]
             except BaseException as exc:
                 outcome["error"] = exc
             finally:

@@ -28,6 +28,14 @@ from typing import Any
 import torch
 
 from studio.engines import protocol
+from studio.engines.diffusion_precision import (
+    apply_module_precision,
+    apply_precision,
+    choose_precision,
+    find_taesd,
+    torch_dtype,
+)
+from studio.engines.image_precision import PRECISIONS, Precision, ResolvedPrecision
 from studio.engines.image_requests import PREDICTION_TYPES, LoadPipelineRequest
 from studio.engines.model_hash import HASH_SHARE, file_hash, folder_hash
 from studio.engines.protocol import CancelToken, EngineError, EngineEvent, JobCancelled
@@ -77,8 +85,12 @@ class LoadedModel:
     inpainting: bool
     pipelines: dict[str, Any] = field(default_factory=dict)  # img2img / inpaint, made with ``from_pipe``
     taesd: Any = None
-    taesd_path: str = ""
+    taesd_path: str = ""  # the TAESD folder in use ("" without one)
     taesd_error: str = ""
+    taesd_requested: str = ""  # the load request's taesd_path ("": look beside the model)
+    precision: ResolvedPrecision = field(
+        default_factory=lambda: ResolvedPrecision(Precision.FLOAT32, Precision.FLOAT32, False, "as built")
+    )
 
     def describe(self) -> PipelineLoadResult:
         """What a load job reports about this model."""
@@ -95,6 +107,9 @@ class LoadedModel:
             taesd=self.taesd is not None,
             taesd_error=self.taesd_error,
             pipeline=type(self.pipe).__name__,
+            precision=self.precision.dtype,
+            precision_label=self.precision.label,
+            precision_reason=self.precision.reason,
         )
 
 
@@ -117,6 +132,8 @@ def model_key(request: LoadPipelineRequest) -> tuple[str, ...]:
         raise EngineError(problem[0].upper() + problem[1:])
     if request.prediction_type not in PREDICTION_TYPES:
         raise EngineError(f"Unknown prediction type {request.prediction_type!r}.")
+    if request.precision and request.precision not in PRECISIONS:
+        raise EngineError(f"Unknown precision {request.precision!r} (choose from {', '.join(PRECISIONS)}).")
     path = Path(request.model_path).expanduser().resolve()
     return (
         str(path),
@@ -127,13 +144,25 @@ def model_key(request: LoadPipelineRequest) -> tuple[str, ...]:
     )
 
 
+def requested_precision(request: LoadPipelineRequest) -> ResolvedPrecision:
+    """The precision ``request`` asks for: its own, else the Settings' ``image_precision``."""
+    if request.precision:
+        return choose_precision(request.precision)
+    from studio.settings import load_settings
+
+    return choose_precision(load_settings().image_precision)
+
+
 def load_model(
-    request: LoadPipelineRequest, cancel: CancelToken
+    request: LoadPipelineRequest, cancel: CancelToken, precision: ResolvedPrecision | None = None
 ) -> Generator[EngineEvent, None, LoadedModel]:
-    """Check, hash and load the model of ``request`` (and its TAESD), yielding load progress."""
+    """Check, hash and load the model of ``request`` (and its TAESD) in ``precision`` (default: the one
+    ``request`` asks for), yielding load progress."""
     job = request.job_id
     key = model_key(request)
     path = Path(key[0])
+    precision = precision or requested_precision(request)
+    dtype = torch_dtype(precision)
     yield protocol.progress(job, 0.0, f"Checking {path.name}")
     try:
         if path.is_dir():
@@ -142,16 +171,18 @@ def load_model(
             if cancel.is_cancelled:
                 raise JobCancelled
             yield protocol.progress(job, HASH_SHARE, f"Loading {path.name}")
-            model = load_folder(path, key, model_hash)
+            model = load_folder(path, key, model_hash, dtype)
         else:
             info = inspect_checkpoint(path)
             model_hash = yield from file_hash(path, job, cancel)
             if cancel.is_cancelled:
                 raise JobCancelled
             yield protocol.progress(job, HASH_SHARE, f"Loading {path.name} ({info.family_name})")
-            model = load_single_file(path, info, request, key, model_hash)
+            model = load_single_file(path, info, request, key, model_hash, dtype)
     except CheckpointError as exc:  # a file Studio will not load: its message is the user's
         raise EngineError(str(exc)) from exc
+    model.precision = precision
+    apply_precision(model.pipe, precision)  # channels_last, and any module the loader left in float32
     attach_taesd(model, request.taesd_path)
     yield protocol.progress(job, 1.0, f"Loaded {model.name}")
     return model
@@ -163,9 +194,12 @@ def wrap_pipeline(pipe: Any, name: str = "in-memory", family: str = "") -> Loade
     default_size = int(unet.config.sample_size) * int(getattr(pipe, "vae_scale_factor", 8))
     inpainting = unet.config.in_channels == 9
     key = ("memory", name, str(id(pipe)))
-    return _assemble(
+    model = _assemble(
         pipe, key, Path(name), name, "", family or family_of(pipe), "memory", default_size, inpainting
     )
+    dtype = Precision.BFLOAT16 if next(unet.parameters()).dtype == torch.bfloat16 else Precision.FLOAT32
+    model.precision = ResolvedPrecision(dtype, dtype, False, f"{dtype} as built")
+    return model
 
 
 def check_folder(path: Path) -> None:
@@ -185,8 +219,11 @@ def check_folder(path: Path) -> None:
             read_safetensors_header(weights)
 
 
-def load_folder(path: Path, key: tuple[str, ...], model_hash: str) -> LoadedModel:
-    """A diffusers folder (``from_pretrained``, local files and safetensors only; no safety checker)."""
+def load_folder(
+    path: Path, key: tuple[str, ...], model_hash: str, dtype: torch.dtype = torch.float32
+) -> LoadedModel:
+    """A diffusers folder (``from_pretrained``, local files and safetensors only; no safety checker) with its
+    weights in ``dtype``."""
     from diffusers import AutoPipelineForInpainting, AutoPipelineForText2Image, DiffusionPipeline
 
     index = json.loads((path / "model_index.json").read_text(encoding="utf-8"))
@@ -200,7 +237,7 @@ def load_folder(path: Path, key: tuple[str, ...], model_hash: str) -> LoadedMode
             extra.update(variant="fp16")
     try:
         pipe = DiffusionPipeline.from_pretrained(
-            path, local_files_only=True, use_safetensors=True, dtype=torch.float32, **extra
+            path, local_files_only=True, use_safetensors=True, dtype=dtype, **extra
         )
     except MemoryError:
         raise
@@ -231,8 +268,10 @@ def load_single_file(
     request: LoadPipelineRequest,
     key: tuple[str, ...],
     model_hash: str,
+    dtype: torch.dtype = torch.float32,
 ) -> LoadedModel:
-    """A single-file checkpoint (``from_single_file``) with the config folder and tokenizer found for it."""
+    """A single-file checkpoint (``from_single_file``) with the config folder and tokenizer found for it, with
+    its weights in ``dtype``."""
     from diffusers import (
         StableDiffusionInpaintPipeline,
         StableDiffusionPipeline,
@@ -254,7 +293,7 @@ def load_single_file(
                 subfolder="unet",
                 in_channels=info.in_channels,
                 local_files_only=True,
-                dtype=torch.float32,
+                dtype=dtype,
             )
         cls: Any
         if info.family == "sdxl":
@@ -262,7 +301,7 @@ def load_single_file(
         else:
             cls = StableDiffusionInpaintPipeline if info.is_inpainting else StableDiffusionPipeline
         pipe = cls.from_single_file(
-            str(path), config=str(config_dir), local_files_only=True, dtype=torch.float32, **components
+            str(path), config=str(config_dir), local_files_only=True, dtype=dtype, **components
         )
     except MemoryError:
         raise
@@ -400,13 +439,21 @@ def find_tokenizer(path: Path, info: CheckpointInfo, request: LoadPipelineReques
 
 
 def attach_taesd(model: LoadedModel, taesd_path: str) -> None:
-    """Load the optional TAESD preview decoder; a failure only costs the better previews."""
-    model.taesd, model.taesd_path, model.taesd_error = None, taesd_path, ""
+    """Load the optional TAESD decoder (previews, fast decode) from ``taesd_path``, or else from a TAESD folder
+    inside or beside the model, in the model's precision; a failure only costs the better previews."""
+    found = taesd_path
+    if not found and model.source != "memory":
+        folder = find_taesd(model.path)
+        found = str(folder) if folder is not None else ""
+    model.taesd, model.taesd_path, model.taesd_error = None, found, ""
+    model.taesd_requested = taesd_path
     try:
-        model.taesd = load_taesd(taesd_path)
+        model.taesd = load_taesd(found)
     except EngineError as exc:
         model.taesd_error = str(exc)
         log.warning("%s", exc)
+    if model.taesd is not None:
+        apply_module_precision(model.taesd, model.precision)
 
 
 def load_taesd(taesd_path: str) -> Any:

@@ -64,23 +64,25 @@ def pipeline_dtype(pipe: Any) -> torch.dtype:
     return next(pipe.unet.parameters()).dtype
 
 
-def apply_precision(pipe: Any, precision: ResolvedPrecision, *extra: Any) -> Any:
-    """Convert every torch module of ``pipe`` (and the ``extra`` modules, e.g. a TAESD) to ``precision``'s
-    dtype, with ``channels_last`` for the convolution-heavy ones where chosen; returns ``pipe``.
+def apply_precision(pipe: Any, precision: ResolvedPrecision) -> Any:
+    """Convert every torch module of ``pipe`` to ``precision``'s dtype, with ``channels_last`` for the UNet and
+    VAE where chosen; returns ``pipe``.
 
     Meant for freshly loaded float32 weights: going from bfloat16 back to float32 does not bring back the
-    lost digits (reload instead).
+    lost digits (load again instead).
     """
-    dtype = torch_dtype(precision)
-    modules: list[tuple[str, Any]] = [
-        (name, module) for name, module in pipe.components.items() if isinstance(module, torch.nn.Module)
-    ]
-    modules += [("extra", module) for module in extra if isinstance(module, torch.nn.Module)]
-    for name, module in modules:
-        module.to(dtype=dtype)
-        if precision.channels_last and (name in CONV_MODULES or name == "extra"):
-            module.to(memory_format=torch.channels_last)
+    for name, module in pipe.components.items():
+        if isinstance(module, torch.nn.Module):
+            apply_module_precision(module, precision, convolutional=name in CONV_MODULES)
     return pipe
+
+
+def apply_module_precision(module: Any, precision: ResolvedPrecision, convolutional: bool = True) -> None:
+    """One module (e.g. a TAESD) in ``precision``'s dtype, and ``channels_last`` if it is ``convolutional``
+    and the precision asks for it."""
+    module.to(dtype=torch_dtype(precision))
+    if convolutional and precision.channels_last:
+        module.to(memory_format=torch.channels_last)
 
 
 class PromptCache:
@@ -155,10 +157,13 @@ class DecodeChoice:
         return self.kind == "taesd"
 
 
+FULL_DECODE = DecodeChoice("vae", "full VAE decode")
+
+
 def choose_decode(fast_decode: bool, taesd: Any) -> DecodeChoice:
     """The decoder for a job that asked for ``fast_decode`` (or not), given the loaded TAESD (or None)."""
     if not fast_decode:
-        return DecodeChoice("vae", "full VAE decode")
+        return FULL_DECODE
     if taesd is None:
         return DecodeChoice("vae", "full VAE decode: fast decode needs a TAESD decoder beside the model")
     return DecodeChoice("taesd", "fast decode (TAESD)")
@@ -201,8 +206,10 @@ def peak_memory_bytes() -> int:
 
 
 __all__ = [
+    "FULL_DECODE",
     "DecodeChoice",
     "PromptCache",
+    "apply_module_precision",
     "apply_precision",
     "choose_decode",
     "choose_precision",

@@ -62,6 +62,9 @@ class LoadPipelineRequest(EngineRequest[PipelineLoadResult]):
     diffusers config folder to use instead of the one found beside the file or shipped with Studio.
     ``tokenizer_dir``: a folder with CLIP ``vocab.json`` and ``merges.txt`` to use instead of the copy Studio
     ships. ``prediction_type``: ``auto`` or a forced ``epsilon`` / ``v_prediction`` (SD 2.x).
+    ``precision``: ``auto``, ``bfloat16`` or ``float32`` (see :mod:`studio.engines.image_precision`); empty: the
+    Settings' ``image_precision``. The same model asked for in another precision is loaded again. Without a
+    ``taesd_path``, a TAESD folder inside the model folder (``taesd/``) or beside the file is used.
     The result (a :class:`~studio.engines.results.PipelineLoadResult`) describes the model (name, hash, family,
     default size, inpainting).
     """
@@ -72,6 +75,7 @@ class LoadPipelineRequest(EngineRequest[PipelineLoadResult]):
     config_dir: str = ""
     tokenizer_dir: str = ""
     prediction_type: str = "auto"
+    precision: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +96,10 @@ class ImageRequest(EngineRequest[ImageResult]):
     ``width``/``height`` 0: the init image's size (rounded down to a multiple of 8) or the model's native size.
     ``seed`` < 0 picks a random seed (reported in the result). ``model_path``: the model this job is for; a
     generation never loads one: send a :class:`LoadPipelineRequest` first, else the job ends with an error
-    when no model or another one is loaded (empty: whichever is loaded). ``preview_every``: a preview every N steps (0: none).
+    when no model or another one is loaded (empty: whichever is loaded). ``preview_every``: a preview every N
+    steps (0: none).
+    ``fast_decode``: decode the final image with the model's TAESD (drafts, live mode) instead of its VAE;
+    without a TAESD the VAE decodes (the candidate's ``decode`` says which).
     """
 
     engine_kind: ClassVar[str] = "diffusion"
@@ -112,6 +119,7 @@ class ImageRequest(EngineRequest[ImageResult]):
     preview_every: int = 1
     preview_kind: str = "latent"
     model_path: str = ""
+    fast_decode: bool = False
 
     def __post_init__(self) -> None:
         # a known mode given as a plain string (the CLI, old callers) becomes the enum; an unknown one stays
@@ -181,9 +189,10 @@ def format_parameters(params: Mapping[str, Any], extra: Mapping[str, object] | N
     ``Key: value`` pairs ending with Studio's version.
 
     ``params`` has the keys of a result's ``data`` or one of its ``candidates`` (``prompt``, ``steps``,
-    ``cfg``, ``seed``, ``width``, ``height``, ``sampler``, ``model``, ``model_hash``; ``mode`` and
-    ``strength`` add ``Denoising strength``); ``extra`` adds more pairs before the version. The one A1111
-    formatter: the engine's results and every PNG Studio writes use it.
+    ``cfg``, ``seed``, ``width``, ``height``, ``sampler``, ``model``, ``model_hash``, ``precision``; ``mode``
+    and ``strength`` add ``Denoising strength``; ``decode`` ``taesd`` adds ``Decode: TAESD``); ``extra`` adds
+    more pairs before the version. The one A1111 formatter: the engine's results and every PNG Studio writes
+    use it.
     """
     width, height = params.get("width"), params.get("height")
     pairs: list[tuple[str, object]] = [
@@ -194,7 +203,10 @@ def format_parameters(params: Mapping[str, Any], extra: Mapping[str, object] | N
         ("Size", f"{width}x{height}" if width is not None and height is not None else None),
         ("Model hash", params.get("model_hash")),
         ("Model", params.get("model")),
+        ("Precision", params.get("precision")),
     ]
+    if params.get("decode") == "taesd":
+        pairs.append(("Decode", "TAESD"))
     if params.get("mode") in INIT_MODES:
         pairs.append(("Denoising strength", params.get("strength")))
     pairs.extend((extra or {}).items())

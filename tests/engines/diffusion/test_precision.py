@@ -1,9 +1,12 @@
 """Speed choices of the diffusion engine: the precision (Auto / bfloat16 / float32) and how far bfloat16 output
-is from float32, the prompt-embedding cache, the decode choice and the TAESD found beside a model."""
+is from float32, the prompt-embedding cache, the decode choice and the TAESD found beside a model; then the
+same end to end through the engine on the tiny pipeline (request, Settings, results, PNG parameters)."""
 
 from __future__ import annotations
 
 import copy
+import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +17,9 @@ import pytest
 
 from studio.cpu import CpuInfo, cpu_info
 from studio.engines.image_precision import PRECISIONS, Precision, resolve_precision
+from studio.engines.image_requests import ImageRequest, LoadPipelineRequest
+from studio.engines.protocol import EventKind, new_job_id
+from studio.paths import config_dir
 
 pytestmark = [
     pytest.mark.diffusion,
@@ -244,3 +250,111 @@ def test_peak_memory_is_reported() -> None:
     if sys.platform == "win32":
         pytest.skip("no getrusage on Windows")
     assert peak_memory_bytes() > 10 * 2**20  # at least the interpreter and torch
+
+
+# --- through the engine -------------------------------------------------------------------------------------
+
+
+def image_request(**overrides: Any) -> ImageRequest:
+    values: dict[str, Any] = {"prompt": "a cat", "steps": 4, "width": 64, "height": 64, "seed": 11}
+    values.update(overrides)
+    return ImageRequest(new_job_id(), **values)
+
+
+def load(engine: Any, run: Any, folder: Path, **options: Any) -> Any:
+    done = run(engine, LoadPipelineRequest(new_job_id(), model_path=str(folder), **options))[-1]
+    assert done.kind is EventKind.RESULT, done.text
+    return done.result
+
+
+def test_bfloat16_model_stays_within_the_bound_and_reports_its_precision(
+    engine: Any, run: Any, tiny_models: Any, to_pixels: Any
+) -> None:
+    native_bf16_or_skip()
+    loaded = load(engine, run, tiny_models.folder)  # Settings' default: Auto
+    assert (loaded.precision, loaded.precision_label) == ("bfloat16", "bfloat16 (auto)")
+    assert cpu_info().native_bf16 in loaded.precision_reason
+    half = run(engine, image_request())[-1]
+    assert half.kind is EventKind.RESULT, half.text
+    assert half.result.first["precision"] == "bfloat16"
+    assert "Precision: bfloat16" in half.result.parameters
+    assert engine.loads == 1
+
+    assert load(engine, run, tiny_models.folder, precision="bfloat16").precision_label == "bfloat16"
+    assert engine.loads == 1  # the same weights, already in bfloat16
+
+    assert load(engine, run, tiny_models.folder, precision="float32").precision == "float32"
+    assert engine.loads == 2  # float32 weights are read again, never widened from bfloat16
+    full = run(engine, image_request())[-1]
+    assert full.result.first["precision"] == "float32"
+    assert "Precision: float32" in full.result.parameters
+    quality = psnr(to_pixels(full.image), to_pixels(half.image))
+    assert TINY_BF16_MIN_PSNR_DB <= quality < float("inf"), quality
+
+    load(engine, run, tiny_models.folder, precision="bfloat16")
+    again = run(engine, image_request())[-1]
+    assert engine.loads == 3
+    assert np.array_equal(to_pixels(again.image), to_pixels(half.image))  # a reload changes nothing
+
+
+def test_the_settings_choice_applies_at_the_next_load(engine: Any, run: Any, tiny_models: Any) -> None:
+    from studio.engines.diffusion_precision import choose_precision
+
+    settings = config_dir() / "settings.json"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text(json.dumps({"image_precision": "float32"}), encoding="utf-8")
+    loaded = load(engine, run, tiny_models.folder)
+    assert (loaded.precision, loaded.precision_label) == ("float32", "float32")
+    assert loaded.precision_reason == "float32 chosen in Settings"
+    assert run(engine, image_request())[-1].result.first["precision"] == "float32"
+
+    settings.write_text(json.dumps({"image_precision": "auto"}), encoding="utf-8")
+    expected = choose_precision("auto")
+    assert load(engine, run, tiny_models.folder).precision == expected.dtype
+    assert run(engine, image_request())[-1].result.first["precision"] == expected.dtype
+    assert engine.loads == (2 if expected.is_bfloat16 else 1)
+
+
+def test_a_repeated_prompt_is_encoded_once(folder_engine: Any, run: Any, to_pixels: Any) -> None:
+    folder_engine.prompts.clear()
+    misses = folder_engine.prompts.misses
+    first = run(folder_engine, image_request(prompt="a quiet harbour", negative_prompt="fog"))[-1]
+    second = run(folder_engine, image_request(prompt="a quiet harbour", negative_prompt="fog"))[-1]
+    assert folder_engine.prompts.misses == misses + 1 and folder_engine.prompts.hits >= 1
+    assert np.array_equal(to_pixels(first.image), to_pixels(second.image))
+    run(folder_engine, image_request(prompt="a quiet harbour", negative_prompt="rain"))
+    assert folder_engine.prompts.misses == misses + 2
+
+
+def test_fast_decode_uses_the_taesd_in_the_model_folder(
+    engine: Any, run: Any, tiny_models: Any, tmp_path: Path, to_pixels: Any
+) -> None:
+    folder = shutil.copytree(tiny_models.folder, tmp_path / "with-taesd")
+    shutil.copytree(tiny_models.taesd, folder / "taesd")
+    loaded = load(engine, run, folder)
+    assert loaded.taesd is True  # found by itself, no taesd_path given
+
+    fast = run(engine, image_request(fast_decode=True))[-1]
+    assert fast.kind is EventKind.RESULT, fast.text
+    assert fast.result.first["decode"] == "taesd"
+    assert "Decode: TAESD" in fast.result.parameters
+    full = run(engine, image_request())[-1]
+    assert full.result.first["decode"] == "vae"
+    assert "Decode" not in full.result.parameters
+    assert to_pixels(fast.image).shape == to_pixels(full.image).shape == (64, 64, 3)
+    assert not np.array_equal(to_pixels(fast.image), to_pixels(full.image))  # another decoder
+    assert engine.loads == 1
+
+
+def test_fast_decode_without_a_taesd_falls_back_to_the_vae(folder_engine: Any, run: Any) -> None:
+    done = run(folder_engine, image_request(fast_decode=True))[-1]
+    assert done.kind is EventKind.RESULT
+    assert done.result.first["decode"] == "vae"
+
+
+def test_an_unknown_precision_is_refused(engine: Any, run: Any, tiny_models: Any) -> None:
+    request = LoadPipelineRequest(new_job_id(), model_path=str(tiny_models.folder), precision="float8")
+    done = run(engine, request)[-1]
+    assert done.kind is EventKind.ERROR
+    assert "precision 'float8'" in done.text and "bfloat16" in done.text
+    assert engine.loads == 0
