@@ -132,6 +132,7 @@ class IllustrateDialog(QDialog):
         self._load_job: JobHandle | None = None
         self._prompt_raw = ""
         self._shown: QImage | None = None
+        self._cancelled_jobs: set[str] = set()  # their finished pictures still arrive with the cancel
         self._seed = seed  # the prompt's sampling seed (None: a new one each time)
         cursor = editor.textCursor()
         text = editor.document_text()
@@ -139,6 +140,7 @@ class IllustrateDialog(QDialog):
         self._end = qt_to_py_index(text, cursor.selectionEnd())
         self.passage = text[self._start : self._end]
         self._build()
+        runner.event_received.connect(self._on_runner_event)
         self._update_buttons()
         if write_prompt and self.passage.strip():
             self.write_prompt()
@@ -440,6 +442,7 @@ class IllustrateDialog(QDialog):
 
         def on_cancelled() -> None:
             if current():
+                self._cancelled_jobs.add(handle.job_id)
                 self._end_generation()
                 self.show_message("Cancelled.")
 
@@ -475,6 +478,15 @@ class IllustrateDialog(QDialog):
         self._update_buttons()
         self.show_message("Pick a picture, then Insert (or double-click it).")
 
+    def _on_runner_event(self, event: EngineEvent) -> None:
+        """Keep the pictures a cancelled job had finished (its ``cancelled`` event carries them)."""
+        if not event.kind.is_terminal or event.job_id not in self._cancelled_jobs:
+            return
+        self._cancelled_jobs.discard(event.job_id)
+        if isinstance(event.result, ImageResult) and event.result.images:
+            self._add_pictures(event.result)
+            self.show_message("Cancelled; kept the pictures finished before.")
+
     def cancel(self) -> None:
         """Stop writing the prompt or making pictures (the pictures already made stay)."""
         if self.prompt_job is not None:
@@ -483,6 +495,7 @@ class IllustrateDialog(QDialog):
             self.show_message("Stopped writing the prompt.")
         if self.image_job is not None:
             image_job, self.image_job = self.image_job, None
+            self._cancelled_jobs.add(image_job.job_id)
             image_job.cancel()
             self.show_message("Cancelled.")
         if self._load_job is not None:

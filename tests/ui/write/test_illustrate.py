@@ -21,7 +21,7 @@ from studio.canvas.png_metadata import (
     read_digital_source_type,
     read_generation_info,
 )
-from studio.engines.protocol import new_job_id
+from studio.engines.protocol import EngineEvent, EventKind, new_job_id
 from studio.engines.text_requests import LoadModelRequest
 from studio.ui.jobs import JobRunner, JobState
 from studio.ui.write.editor import MarkdownEditor
@@ -188,3 +188,33 @@ def test_cancel_stops_the_prompt_and_write_again_restarts_it(
     assert dialog.is_writing_prompt
     qtbot.waitUntil(lambda: not dialog.is_writing_prompt, timeout=WAIT_MS)
     assert dialog.prompt, dialog.message_label.text()
+
+
+@pytest.mark.diffusion
+def test_cancel_while_drawing_keeps_the_pictures_finished_before(
+    qtbot: QtBot, runner: JobRunner, editor: MarkdownEditor, tiny_pipeline: Path
+) -> None:
+    settings = replace(tiny_settings(tiny_pipeline), steps=40, num_candidates=2, seed=7)
+    dialog = IllustrateDialog(runner, editor, None, image_settings=settings, write_prompt=False)
+    qtbot.addWidget(dialog)
+    dialog.prompt_edit.setPlainText("a harbour after a storm")
+    finals: list[EngineEvent] = []
+
+    def on_event(event: EngineEvent) -> None:
+        if event.kind is EventKind.PREVIEW and event.step is not None and event.step.final:
+            finals.append(event)
+
+    runner.event_received.connect(on_event)
+    try:
+        dialog.generate()
+        qtbot.waitUntil(lambda: bool(finals), timeout=WAIT_MS)  # the first picture is done
+        qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
+        assert not dialog.is_generating
+        assert dialog.generate_button.isEnabled()
+        qtbot.waitUntil(lambda: not runner.running_jobs, timeout=WAIT_MS)
+    finally:
+        runner.event_received.disconnect(on_event)
+    assert [picture.params["seed"] for picture in dialog.pictures] == [7]
+    assert dialog.strip.count() == 1
+    assert "kept the pictures" in dialog.message_label.text()
+    assert dialog.insert_button.isEnabled()
