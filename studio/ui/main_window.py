@@ -46,10 +46,12 @@ from studio.ui.settings_dialog import SettingsDialog
 from studio.ui.write.assistant_panel import AssistantDock, AssistantPanel
 from studio.ui.write.continuation import EngineContinuationProvider
 from studio.ui.write.export import ExportError
+from studio.ui.write.illustrate import IllustrateDialog, illustrate_shortcut
 from studio.ui.write.prompt_view import PromptView
 from studio.ui.write.recent_files import LIST_ENTRY, RecentFilesMenu, forget, remember
 from studio.ui.write.rewrite import EngineRewriteProvider
 from studio.ui.write.story_notes_panel import StoryNotesController, StoryNotesDock
+from studio.ui.write.token_choices import EngineTokenChoicesProvider
 from studio.ui.write.warm_up import CacheWarmer
 from studio.ui.write.workspace import (
     DEFAULT_FONT_SIZE,
@@ -232,6 +234,15 @@ class MainWindow(QMainWindow):
             self.runner, lambda: self.settings, self.story_notes.current_notes, parent=self
         )
         self.write.set_continuation_provider(self.continuation)
+        # the same prompt as a suggestion at that point (story notes included): the engine reuses its cached prefix
+        self.write.set_token_choices_provider(
+            EngineTokenChoicesProvider(
+                self.runner,
+                lambda prefix, suffix: self.continuation.assemble(prefix, suffix).text,
+                self.continuation.cancel_warm_up,
+                parent=self,
+            )
+        )
         self.write.set_rewrite_provider(
             EngineRewriteProvider(self.runner, lambda: self.model_status.model_kind)
         )
@@ -266,6 +277,38 @@ class MainWindow(QMainWindow):
         for dock in (self.story_notes_dock, self.assistant_dock):
             dock.visibilityChanged.connect(partial(self._widen_dock, dock))
         self.model_status.changed.connect(self.assistant_dock.panel.refresh)
+
+    def _fill_rewrite_menu(self) -> None:
+        self.write.rewrite_commands.fill_menu(self.rewrite_menu)
+        self.rewrite_menu.addSeparator()
+        self.rewrite_menu.addAction(self.illustrate_action)
+
+    def illustrate_passage(self) -> None:
+        """Rewrite ▸ Illustrate Passage…: a picture for the selected passage, saved next to the document."""
+        editor = self.write.current_editor()
+        if editor is None:
+            return
+        if not editor.textCursor().hasSelection():
+            self.show_error("Select the passage to illustrate first.")
+            return
+        if self.write.current_path() is None and not self.save_document_as():
+            return  # the picture goes into images/ next to the document: it needs a file first
+        dialog = IllustrateDialog(
+            self.runner,
+            editor,
+            self.write.current_path(),
+            model_kind=self.model_status.model_kind,
+            image_settings=self.generate_panel.settings(),  # the chosen image model, steps, sampler, candidates
+            load_model=self.generation.load_model,  # so the Canvas knows which model is loaded
+            parent=self,
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.inserted.connect(
+            lambda saved: self.statusBar().showMessage(
+                f"Inserted {saved.path.name} (in {saved.path.parent})", 8000
+            )
+        )
+        dialog.open()
 
     def _widen_dock(self, dock: QDockWidget, visible: bool) -> None:
         """A side panel opens wide enough for its content, up to 40% of the window (the editor keeps the rest)."""
@@ -531,8 +574,18 @@ class MainWindow(QMainWindow):
         )
 
         self.rewrite_menu = rewrite_menu = menus.addMenu("&Rewrite")
-        rewrite_menu.aboutToShow.connect(lambda: self.write.rewrite_commands.fill_menu(rewrite_menu))
-        self.write_actions.add(self.write.rewrite_commands.actions(), rewrite_menu.menuAction())
+        self.illustrate_action = make_action(
+            self,
+            "&Illustrate Passage…",
+            self.illustrate_passage,
+            shortcut=illustrate_shortcut(),
+            description="Let the model write an image prompt for the selected passage, generate it with the image "
+            "model and insert the picked picture after the passage (saved in an images folder next to the document)",
+        )
+        rewrite_menu.aboutToShow.connect(self._fill_rewrite_menu)
+        self.write_actions.add(
+            self.write.rewrite_commands.actions(), self.illustrate_action, rewrite_menu.menuAction()
+        )
 
         self.image_menu = image_menu = menus.addMenu("&Image")
         panel = self.generate_panel

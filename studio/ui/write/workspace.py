@@ -31,6 +31,7 @@ from studio.ui.write.find_replace import FindBar
 from studio.ui.write.ghost_text import ContinuationProvider
 from studio.ui.write.rewrite import RewriteProvider
 from studio.ui.write.rewrite_commands import RewriteCommands
+from studio.ui.write.token_choices import TokenChoicesProvider
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ class WriteWorkspace(QWidget):
         self._untitled_counter = 0
         self._provider: ContinuationProvider | None = None
         self._rewrite_provider: RewriteProvider | None = None
+        self._token_choices_provider: TokenChoicesProvider | None = None
         self.rewrite_commands = RewriteCommands(self, self.current_editor)
         self._suggestion_delay = DEFAULT_SUGGESTION_DELAY_MS
         self._suggestions_enabled = True
@@ -460,6 +462,12 @@ class WriteWorkspace(QWidget):
         for editor in self.editors():
             editor.set_rewrite_provider(provider)
 
+    def set_token_choices_provider(self, provider: TokenChoicesProvider | None) -> None:
+        """Use ``provider`` for token choices (Alt+Down on AI-written words) in every editor, present and future."""
+        self._token_choices_provider = provider
+        for editor in self.editors():
+            editor.set_token_choices_provider(provider)
+
     def set_suggestion_delay(self, milliseconds: int) -> None:
         """The typing pause before a suggestion is requested, for every editor."""
         self._suggestion_delay = milliseconds
@@ -618,6 +626,10 @@ class WriteWorkspace(QWidget):
         editor.set_suggestions_enabled(self._suggestions_enabled)
         editor.set_continuation_provider(self._provider)
         editor.set_rewrite_provider(self._rewrite_provider)
+        editor.set_token_choices_provider(self._token_choices_provider)
+        editor.token_choices_failed.connect(
+            lambda message: self._forward_rewrite_status(editor, f"Token choices: {message}")
+        )
         editor.set_rewrite_menu_filler(self.rewrite_commands.fill_menu)  # the context menu's Rewrite submenu
         editor.rewrite_status.connect(lambda text: self._forward_rewrite_status(editor, text))
         editor.suggestion_empty.connect(
