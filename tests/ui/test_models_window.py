@@ -366,10 +366,7 @@ def llama_server_module() -> ModuleType:
     """The tests' ``llama_cpp.server`` starter (tests/engines); skips when the server extra is missing."""
     name = "studio_tests_llama_server"
     if name not in sys.modules:
-        folder = Path(__file__).parent.parent / "engines"
-        path = folder / "llama_server.py"
-        if not path.exists():
-            path = folder / "test_remote_llm.py"
+        path = Path(__file__).parent.parent / "engines" / "llama_server.py"
         spec = importlib.util.spec_from_file_location(name, path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
@@ -380,6 +377,7 @@ def llama_server_module() -> ModuleType:
 
 @pytest.fixture(scope="module")
 def llama_server(default_model_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python's [server] extra is not installed")
     module = llama_server_module()
     started = module.LlamaServer(default_model_file, tmp_path_factory.mktemp("llama-server") / "server.log")
     yield started
