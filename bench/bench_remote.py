@@ -7,7 +7,9 @@ extra) on loopback with the default Gemma 3 270M (or ``--model``). Same prompts,
 sides, alternating: (1) Studio's :class:`~studio.engines.remote_llm.RemoteLlmBackend` (through the LLM engine
 process when the engine delegates ``ConnectServerRequest``, in-process as ``studio text --server`` otherwise)
 and (2) the server's own client (the ``openai`` package when installed, else a raw streaming HTTP request).
-Prints each side's median tokens/s (prompt included, request to last token) and their ratio.
+Prints each side's median tokens/s (prompt included, request to last token) and their ratio. The server's own
+compute dominates both sides, so run it on a quiet machine: other processes competing for the server's cores
+swing the ratio far more than the client does (the server's log shows the per-token eval time moving).
 """
 
 from __future__ import annotations
