@@ -202,3 +202,57 @@ def test_request_checks_and_a1111_text(loras: dict[str, Path], tmp_path: Path) -
     assert lora_prompt_tags(params) == "<lora:style:0.8> <lora:other:1>"
     assert lora_hashes_text(params) == f"style: {digest}, other: {lora_hash(loras['other'])}"
     assert lora_prompt_tags({}) == "" and lora_hashes_text({"loras": []}) == ""
+
+
+def _request_has_loras() -> bool:
+    from dataclasses import fields
+
+    from studio.engines.image_requests import ImageRequest
+
+    return "loras" in {field.name for field in fields(ImageRequest)}
+
+
+@pytest.mark.skipif(
+    not _request_has_loras(), reason="ImageRequest.loras not added yet (requested from `speed`)"
+)
+def test_engine_applies_request_loras_in_every_mode_and_writes_a1111_text(
+    folder_engine: Any, run: Any, loras: dict[str, Path], to_png: Any, to_pixels: Any
+) -> None:
+    from PIL import Image
+
+    from studio.engines.diffusion_lora import loaded_adapters
+    from studio.engines.image_requests import GenerationMode, ImageRequest
+    from studio.engines.results import ImageResult
+
+    style = str(loras["style"])
+    init = to_png(Image.new("RGB", (64, 64), (120, 80, 40)))
+
+    def image(
+        mode: GenerationMode, lora_list: tuple[tuple[str, float], ...]
+    ) -> tuple[np.ndarray, ImageResult]:
+        extra: dict[str, Any] = {"loras": lora_list}
+        if mode is GenerationMode.IMAGE_TO_IMAGE:
+            extra.update(init_image=init, strength=0.5)
+        request = ImageRequest(
+            "lora", mode=mode, prompt="a cat", steps=2, seed=4, width=64, height=64, **extra
+        )
+        events = run(folder_engine, request)
+        assert events[-1].kind.value == "result", events[-1].text
+        return to_pixels(events[-1].image), events[-1].result
+
+    try:
+        for mode in (GenerationMode.TEXT_TO_IMAGE, GenerationMode.IMAGE_TO_IMAGE):
+            plain, _ = image(mode, ())
+            zero, _ = image(mode, ((style, 0.0),))
+            styled, result = image(mode, ((style, 1.0),))
+            assert np.array_equal(zero, plain) and not np.array_equal(styled, plain)
+            assert result.first["loras"][0]["name"] == "style"
+            first_line = result.parameters.splitlines()[0]
+            assert first_line == "a cat <lora:style:1>"
+            assert f'Lora hashes: "style: {lora_hash(style)}"' in result.parameters
+        missing: dict[str, Any] = {"loras": (("/no/x.safetensors", 1.0),)}
+        events = run(folder_engine, ImageRequest("bad", prompt="x", steps=1, **missing))
+        assert events[-1].kind.value == "error" and "not found" in events[-1].text
+    finally:
+        run(folder_engine, ImageRequest("reset", prompt="x", steps=1, width=64, height=64))
+    assert loaded_adapters(folder_engine.model.pipe) == set()
