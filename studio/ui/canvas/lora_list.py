@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
@@ -27,7 +28,20 @@ from PySide6.QtWidgets import (
 from studio.engines.lora_files import MAX_WEIGHT, MIN_WEIGHT, LoraFileError, check_lora_file, lora_name
 
 PathChooser = Callable[[str], str | None]
-MAX_SHOWN_NAME = 32
+
+
+class _ElidedLabel(QLabel):
+    """A one-line label that ends in "…" when it is narrower than its text (and never widens its layout)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._full = text
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(40)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self.setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, self.width()))
 
 
 @dataclass(eq=False)
@@ -130,12 +144,8 @@ class LoraList(QWidget):
         widget = QWidget()
         name = lora_name(path)
         widget.setAccessibleName(f"LoRA {name}")
-        label = QLabel(name if len(name) <= MAX_SHOWN_NAME else name[: MAX_SHOWN_NAME - 1] + "…")
+        label = _ElidedLabel(name)
         label.setToolTip(path)
-        label.setSizePolicy(
-            QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred
-        )  # never widens the panel
-        label.setMinimumWidth(40)
         spin = QDoubleSpinBox()
         spin.setAccessibleName(f"Weight of LoRA {name}")
         spin.setRange(MIN_WEIGHT, MAX_WEIGHT)
