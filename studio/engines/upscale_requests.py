@@ -9,7 +9,7 @@ sends ``cancelled`` with no image: nothing half-done reaches the canvas.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from studio.engines.image_requests import MAX_SIDE, GenerationMode, ImageRequest
 from studio.engines.lora_files import check_loras
@@ -66,7 +66,12 @@ class UpscaleRequest(EngineRequest[ImageResult]):
             preview_every=0,
             preview_kind="none",
             model_path=self.model_path,
+            **self._lora_field(),
         )
+
+    def _lora_field(self) -> dict[str, Any]:
+        # the LoRAs go with each tile (they key the engine's prompt cache) once ImageRequest has the field
+        return {"loras": self.loras} if "loras" in ImageRequest.__dataclass_fields__ else {}
 
     def problem(self) -> str | None:
         """What is wrong with this request (a message for the user), or None."""
