@@ -4,6 +4,7 @@ tile, the result carries its parameters, a cancel mid-way ends without an image,
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -124,3 +125,31 @@ def test_bad_requests_get_clear_messages(
 def test_too_small_an_image_is_refused(folder_engine: Any, run: Any, to_png: Any) -> None:
     events = run(Served(folder_engine), upscale(source_png(to_png, 24, 24)))
     assert events[-1].kind is EventKind.ERROR and "too small" in events[-1].text
+
+
+def test_upscale_applies_the_loras(
+    folder_engine: Any, run: Any, to_png: Any, to_pixels: Any, tmp_path: Path
+) -> None:
+    import importlib.util
+    import sys
+
+    from studio.engines.diffusion_lora import apply_loras
+
+    spec = importlib.util.spec_from_file_location(
+        "studio_tests_lora", Path(__file__).with_name("test_lora.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = sys.modules.get(spec.name) or importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    lora = str(module.make_tiny_lora(tmp_path / "style.safetensors"))
+    png = source_png(to_png)
+    try:
+        plain = run(Served(folder_engine), upscale(png))
+        zero = run(Served(folder_engine), upscale(png, loras=((lora, 0.0),)))
+        styled = run(Served(folder_engine), upscale(png, loras=((lora, 1.0),)))
+    finally:
+        apply_loras(folder_engine.model.pipe, [])
+    assert [e[-1].kind for e in (plain, zero, styled)] == [EventKind.RESULT] * 3, styled[-1].text
+    assert np.array_equal(to_pixels(zero[-1].image), to_pixels(plain[-1].image))
+    assert not np.array_equal(to_pixels(styled[-1].image), to_pixels(plain[-1].image))
+    assert "<lora:style:1>" in styled[-1].result.parameters.splitlines()[0]
