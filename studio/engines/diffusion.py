@@ -38,6 +38,7 @@ from studio.engines.diffusion_loading import (
     requested_precision,
     wrap_pipeline,
 )
+from studio.engines.diffusion_lora import apply_loras
 from studio.engines.diffusion_precision import (
     FULL_DECODE,
     DecodeChoice,
@@ -212,6 +213,7 @@ class DiffusionEngine:
             raise EngineError(problem[0].upper() + problem[1:] + ".")
         model = self._model_for(request)
         yield protocol.started(job, StartInfo(image_mode=request.mode, candidates=request.num_candidates))
+        lora_params = apply_loras(model.pipe, request.loras)  # shared by every mode pipeline (from_pipe)
         init, mask, width, height = self._prepare_images(request, model)
         pipe = self._pipeline_for(model, request.mode)
         sampler, guidance = self._set_scheduler(pipe, model, request)
@@ -253,6 +255,7 @@ class DiffusionEngine:
                 "model_family": model.family,
                 "precision": model.precision.dtype,
                 "decode": decode.kind,
+                "loras": lora_params,
             }
             pngs.append(png)
             candidates.append(params)
@@ -327,7 +330,7 @@ class DiffusionEngine:
         pipe = self._pipeline_for(model, request.mode)
         if not hasattr(pipe, "encode_prompt"):
             return {"prompt": request.prompt, "negative_prompt": request.negative_prompt or None}
-        weights = (model.key, model.precision.dtype)
+        weights = (model.key, model.precision.dtype, request.loras)  # LoRAs can change the text encoder
         return self.prompts.embeddings(pipe, weights, request.prompt, request.negative_prompt, guidance)
 
     def _call_arguments(

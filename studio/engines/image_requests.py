@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 import studio
+from studio.engines.lora_files import check_loras, lora_hashes_text, lora_prompt_tags
 from studio.engines.protocol import EngineRequest
 from studio.engines.results import ImageResult, PipelineLoadResult
 from studio.engines.schedulers import SCHEDULERS, Scheduler
@@ -120,12 +121,14 @@ class ImageRequest(EngineRequest[ImageResult]):
     preview_kind: str = "latent"
     model_path: str = ""
     fast_decode: bool = False
+    loras: tuple[tuple[str, float], ...] = ()  # (path of a .safetensors LoRA, weight), applied in this order
 
     def __post_init__(self) -> None:
         # a known mode given as a plain string (the CLI, old callers) becomes the enum; an unknown one stays
         # as given, for problem() to name
         if not isinstance(self.mode, GenerationMode) and self.mode in MODES:
             object.__setattr__(self, "mode", GenerationMode(self.mode))
+        object.__setattr__(self, "loras", tuple((str(path), float(weight)) for path, weight in self.loras))
 
     def problem(self) -> str | None:
         """What is wrong with this request (a message for the user), or None."""
@@ -155,6 +158,9 @@ class ImageRequest(EngineRequest[ImageResult]):
                 return f"strength must be above 0 and at most 1 (got {self.strength})"
             if self.mode == GenerationMode.IMAGE_TO_IMAGE and int(self.steps * self.strength) < 1:
                 return f"steps × strength must be at least 1 (got {self.steps} × {self.strength})"
+        lora_problem = check_loras(self.loras)
+        if lora_problem is not None:
+            return lora_problem
         return None
 
 
@@ -203,6 +209,7 @@ def format_parameters(params: Mapping[str, Any], extra: Mapping[str, object] | N
         ("Size", f"{width}x{height}" if width is not None and height is not None else None),
         ("Model hash", params.get("model_hash")),
         ("Model", params.get("model")),
+        ("Lora hashes", lora_hashes_text(params)),
         ("Precision", params.get("precision")),
     ]
     if params.get("decode") == "taesd":
@@ -211,7 +218,8 @@ def format_parameters(params: Mapping[str, Any], extra: Mapping[str, object] | N
         pairs.append(("Denoising strength", params.get("strength")))
     pairs.extend((extra or {}).items())
     pairs.append(("Version", f"Studio {studio.__version__}"))
-    lines = [str(params.get("prompt") or "").strip()]
+    tags = lora_prompt_tags(params)  # A1111 appends <lora:name:weight> to the prompt
+    lines = [f"{str(params.get('prompt') or '').strip()} {tags}".strip()]
     negative = str(params.get("negative_prompt") or "").strip()
     if negative:
         lines.append(f"Negative prompt: {negative}")
