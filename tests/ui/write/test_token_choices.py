@@ -6,17 +6,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from studio.engines.protocol import new_job_id
+from studio.engines.text_requests import LoadModelRequest
+from studio.ui.jobs import JobRunner, JobState
 from studio.ui.write.editor import MarkdownEditor
-from studio.ui.write.token_choices import TokenChoicesMenu, ai_word_span, format_choice
+from studio.ui.write.token_choices import (
+    EngineTokenChoicesProvider,
+    TokenChoicesMenu,
+    ai_word_span,
+    format_choice,
+)
 
 HUMAN = "The keeper climbed the stairs"
 AI = " and looked out at the sea."
 AFTER = "\n\nThe end."
+WAIT_MS = 240_000
 CHOICES = ((" and", 0.41), (" to", 0.22), (",", 0.08), ("\n", 0.02))
 
 
@@ -177,3 +187,46 @@ def test_choices_for_text_that_changed_meanwhile_are_dropped(
     assert editor.show_token_choices(len(HUMAN) + 2)
     recorder.choices[1].on_failed("Token choices are not supported by this server")
     assert failures == ["Token choices are not supported by this server"]
+
+
+@pytest.mark.llm
+def test_the_engine_provider_lists_real_choices_and_a_pick_applies(
+    qtbot: QtBot, default_model_file: Path
+) -> None:
+    runner = JobRunner()
+    try:
+        load = runner.run(LoadModelRequest(new_job_id(), model_path=str(default_model_file), n_ctx=2048))
+        qtbot.waitUntil(lambda: load.is_done, timeout=WAIT_MS)
+        assert load.state is JobState.DONE, load.message
+        prompts: list[tuple[str, str]] = []
+
+        def assemble(prefix: str, suffix: str) -> str:
+            prompts.append((prefix, suffix))
+            return "Memory: a story about a lighthouse.\n\n" + prefix
+
+        provider = EngineTokenChoicesProvider(runner, assemble, k=6)
+        editor = MarkdownEditor()
+        qtbot.addWidget(editor)
+        editor.set_suggestion_delay(60_000)
+        editor.set_token_choices_provider(provider)
+        editor.setPlainText(HUMAN + AI + AFTER)
+        editor.set_ai_ranges([(len(HUMAN), len(HUMAN + AI))])
+        editor.show()
+        qtbot.waitExposed(editor)
+        menus: list[TokenChoicesMenu] = []
+        editor.token_choices_shown.connect(menus.append)
+        assert editor.show_token_choices(len(HUMAN) + 2)
+        qtbot.waitUntil(lambda: bool(menus), timeout=WAIT_MS)
+        assert prompts == [(HUMAN, AFTER)]
+        assert provider.last_result is not None and len(provider.last_result.tokens) == 6
+        token, probability = next(pair for pair in provider.last_result.tokens if pair[0].strip())
+        label = format_choice(token, probability)
+        next(action for action in menus[0].actions() if action.text() == label).trigger()
+        menus[0].close()
+        assert editor.document_text() == HUMAN + token + AFTER
+        assert editor.ai_ranges() == [(len(HUMAN), len(HUMAN + token))]
+        editor.undo()
+        assert editor.document_text() == HUMAN + AI + AFTER
+        editor.shutdown()
+    finally:
+        runner.shutdown()
