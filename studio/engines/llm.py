@@ -122,6 +122,16 @@ class _CountingLlama(RepackChoosingLlama):
             super().eval(last)
 
 
+def _common_prefix(cached: Sequence[int], tokens: Sequence[int]) -> int:
+    """How many leading tokens ``cached`` and ``tokens`` share."""
+    count = 0
+    for have, want in zip(cached, tokens, strict=False):
+        if have != want:
+            break
+        count += 1
+    return count
+
+
 def fit_to_context(tokens: list[int], budget: int, keep_head: int, chunk: int) -> list[int]:
     """Drop tokens after the first ``keep_head`` so that at most ``budget`` remain.
 
@@ -337,7 +347,10 @@ class LlmEngine:
         if not request.reuse_cache:
             llm.reset()
         elif request.seed is not None:
-            llm.n_tokens = min(llm.n_tokens, llm.clean_upto)
+            # keep only whole chunks that were decoded cleanly and match this prompt: decoding then resumes at a
+            # chunk boundary, so this prompt's chunks are clean too (a later seed reuses them)
+            common = _common_prefix(llm.input_ids[: llm.n_tokens].tolist(), prompt_tokens)
+            llm.n_tokens = min(llm.clean_upto, common // ALIGNED_CHUNK * ALIGNED_CHUNK)
         yield protocol.started(job_id, StartInfo(prompt_tokens=len(prompt_tokens), used_fim=used_fim))
         stream = llm.create_completion(
             prompt=prompt_tokens,
@@ -370,12 +383,7 @@ class LlmEngine:
         prompt_tokens, used_fim = self._prompt_tokens(llm, request, 1)
         yield protocol.started(job_id, StartInfo(prompt_tokens=len(prompt_tokens), used_fim=used_fim))
         started_at = time.perf_counter()
-        cached = llm.input_ids[: llm.n_tokens]
-        reuse = 0
-        for have, want in zip(cached, prompt_tokens, strict=False):
-            if have != want:
-                break
-            reuse += 1
+        reuse = _common_prefix(llm.input_ids[: llm.n_tokens].tolist(), prompt_tokens)
         reuse = min(reuse, len(prompt_tokens) - 1)  # the last token is decoded again: its logits are read
         llm.n_tokens = reuse
         self._active_cancel = cancel

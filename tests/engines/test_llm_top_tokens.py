@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from studio.engines.host import run_job
-from studio.engines.llm import LlmEngine
+from studio.engines.llm import ALIGNED_CHUNK, LlmEngine
 from studio.engines.protocol import CancelToken, EngineEvent, EventKind
 from studio.engines.results import CompletionResult, TopTokensResult
 from studio.engines.text_requests import CompletionRequest, LoadModelRequest, TopTokensRequest
@@ -78,3 +78,19 @@ def test_top_tokens_need_a_prompt_and_a_model(engine: LlmEngine) -> None:
     assert final.kind is EventKind.ERROR and "text before" in final.text
     final = run(LlmEngine(), TopTokensRequest("none", prompt="Hello", k=5))[-1]
     assert final.kind is EventKind.ERROR and "No language model" in final.text
+
+
+def test_a_seeded_prompt_after_another_one_is_reused_by_the_next_seed(engine: LlmEngine) -> None:
+    """Regenerate (same prompt, another seed) right after a prompt that shared only its first token with the
+    cached one re-evaluates only the tail after the last whole chunk, and the same seed still gives the same
+    text as a fresh run."""
+    document = " ".join(f"Line {i}: the keeper climbed the stairs." for i in range(60))
+    run(engine, CompletionRequest("doc", prompt=document, max_tokens=2, seed=1))
+    rewrite = "Instruction: rewrite this.\nText: " + " ".join(f"word{i}" for i in range(150))
+    first = run(engine, CompletionRequest("r1", prompt=rewrite, max_tokens=4, seed=1))[-1].result
+    again = run(engine, CompletionRequest("r2", prompt=rewrite, max_tokens=4, seed=2))[-1].result
+    fresh = run(engine, CompletionRequest("r3", prompt=rewrite, max_tokens=4, seed=2, reuse_cache=False))
+    assert isinstance(first, CompletionResult) and isinstance(again, CompletionResult)
+    assert first.prompt_tokens > 2 * ALIGNED_CHUNK
+    assert again.prompt_tokens_evaluated <= ALIGNED_CHUNK < first.prompt_tokens // 2
+    assert isinstance(fresh[-1].result, CompletionResult) and fresh[-1].result.text == again.text
