@@ -9,10 +9,9 @@ sends ``cancelled`` with no image: nothing half-done reaches the canvas.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from studio.engines.image_requests import MAX_SIDE, GenerationMode, ImageRequest
-from studio.engines.lora_files import check_loras
 from studio.engines.protocol import EngineRequest
 from studio.engines.results import ImageResult
 from studio.engines.schedulers import Scheduler
@@ -66,12 +65,8 @@ class UpscaleRequest(EngineRequest[ImageResult]):
             preview_every=0,
             preview_kind="none",
             model_path=self.model_path,
-            **self._lora_field(),
+            loras=self.loras,  # they key the engine's prompt cache
         )
-
-    def _lora_field(self) -> dict[str, Any]:
-        # the LoRAs go with each tile (they key the engine's prompt cache) once ImageRequest has the field
-        return {"loras": self.loras} if "loras" in ImageRequest.__dataclass_fields__ else {}
 
     def problem(self) -> str | None:
         """What is wrong with this request (a message for the user), or None."""
@@ -84,7 +79,7 @@ class UpscaleRequest(EngineRequest[ImageResult]):
         if not 0 <= self.overlap <= self.tile // 2:
             return f"the overlap must be between 0 and half the tile size (got {self.overlap})"
         # steps, guidance, strength, seed and scheduler: checked as each tile's img2img request
-        return self.tile_request(self.image, self.tile, self.tile).problem() or check_loras(self.loras)
+        return self.tile_request(self.image, self.tile, self.tile).problem()  # the LoRAs too
 
 
 __all__ = ["UPSCALE_SCALES", "UpscaleRequest"]

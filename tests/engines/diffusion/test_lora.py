@@ -204,17 +204,6 @@ def test_request_checks_and_a1111_text(loras: dict[str, Path], tmp_path: Path) -
     assert lora_prompt_tags({}) == "" and lora_hashes_text({"loras": []}) == ""
 
 
-def _request_has_loras() -> bool:
-    from dataclasses import fields
-
-    from studio.engines.image_requests import ImageRequest
-
-    return "loras" in {field.name for field in fields(ImageRequest)}
-
-
-@pytest.mark.skipif(
-    not _request_has_loras(), reason="ImageRequest.loras not added yet (requested from `speed`)"
-)
 def test_engine_applies_request_loras_in_every_mode_and_writes_a1111_text(
     folder_engine: Any, run: Any, loras: dict[str, Path], to_png: Any, to_pixels: Any
 ) -> None:
@@ -250,8 +239,8 @@ def test_engine_applies_request_loras_in_every_mode_and_writes_a1111_text(
             first_line = result.parameters.splitlines()[0]
             assert first_line == "a cat <lora:style:1>"
             assert f'Lora hashes: "style: {lora_hash(style)}"' in result.parameters
-        missing: dict[str, Any] = {"loras": (("/no/x.safetensors", 1.0),)}
-        events = run(folder_engine, ImageRequest("bad", prompt="x", steps=1, **missing))
+        missing = (("/no/x.safetensors", 1.0),)
+        events = run(folder_engine, ImageRequest("bad", prompt="x", steps=1, loras=missing))
         assert events[-1].kind.value == "error" and "not found" in events[-1].text
     finally:
         run(folder_engine, ImageRequest("reset", prompt="x", steps=1, width=64, height=64))
