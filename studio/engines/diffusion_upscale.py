@@ -10,17 +10,18 @@ raises) and the job ends ``cancelled`` without an image.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Generator, Iterator
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image
 
-from studio.canvas.image_io import encode_png
+from studio.canvas.errors import ImageLoadError
+from studio.canvas.image_io import encode_png, load_image
 from studio.canvas.upscale import TileBlender, plan_tiles
 from studio.engines import protocol
 from studio.engines.diffusion_lora import apply_loras
-from studio.engines.image_requests import GenerationMode, format_parameters
+from studio.engines.image_requests import GenerationMode, ImageRequest, format_parameters
 from studio.engines.protocol import (
     CancelToken,
     EngineError,
@@ -34,23 +35,53 @@ from studio.engines.results import ImageResult
 from studio.engines.schedulers import Scheduler
 from studio.engines.upscale_requests import UpscaleRequest
 
-if TYPE_CHECKING:
-    from studio.engines.diffusion import DiffusionEngine
+
+class UpscaleEngine(Protocol):
+    """What the upscale job uses of :class:`~studio.engines.diffusion.DiffusionEngine` (typed here, so this module
+    never imports the engine's: the engine imports this one)."""
+
+    def _model_for(self, request: ImageRequest) -> Any: ...
+
+    def _pipeline_for(self, model: Any, mode: GenerationMode) -> Any: ...
+
+    def _set_scheduler(self, pipe: Any, model: Any, request: ImageRequest) -> tuple[str, float]: ...
+
+    def _call_arguments(
+        self,
+        request: ImageRequest,
+        model: Any,
+        init: Image.Image | None,
+        mask: Image.Image | None,
+        width: int,
+        height: int,
+        guidance: float,
+        seed: int,
+    ) -> dict[str, Any]: ...
+
+    def _run_pipeline(
+        self,
+        pipe: Any,
+        arguments: dict[str, Any],
+        request: ImageRequest,
+        model: Any,
+        cancel: CancelToken,
+        candidate: int,
+    ) -> Generator[EngineEvent, None, Image.Image]: ...
+
 
 MAX_OUTPUT_SIDE = 8192
 
 
-def run_upscale(
-    engine: DiffusionEngine, request: UpscaleRequest, cancel: CancelToken
-) -> Iterator[EngineEvent]:
+def run_upscale(engine: UpscaleEngine, request: UpscaleRequest, cancel: CancelToken) -> Iterator[EngineEvent]:
     """Serve one :class:`UpscaleRequest` on ``engine``'s loaded model; ends with ``result`` or ``cancelled``."""
-    from studio.engines.diffusion import decode_image
-
     job = request.job_id
     problem = request.problem()
     if problem is not None:
         raise EngineError(problem[0].upper() + problem[1:] + ".")
-    source = decode_image(request.image, "image to upscale").convert("RGB")
+    try:
+        source = Image.fromarray(load_image(request.image)[:, :, :3], "RGB")
+    except ImageLoadError as exc:
+        raise EngineError(f"The image to upscale could not be read as an image: {exc}") from exc
     width, height = source.width * request.scale, source.height * request.scale
     if max(width, height) > MAX_OUTPUT_SIDE:
         raise EngineError(
