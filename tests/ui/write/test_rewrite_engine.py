@@ -95,7 +95,12 @@ def test_a_real_rewrite_streams_into_the_diff_and_is_accepted_as_ai_text(
         text = session.current_text()
         if text:
             break
-    assert text and session is not None and session.current is not None and session.current.state is RewriteState.READY
+    assert (
+        text
+        and session is not None
+        and session.current is not None
+        and session.current.state is RewriteState.READY
+    )
     qtbot.keyClick(editor, Qt.Key.Key_Tab)
     document = editor.document_text()
     assert document == TEXT.replace(SELECTED, text)
