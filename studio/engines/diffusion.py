@@ -65,6 +65,7 @@ from studio.engines.protocol import (
 )
 from studio.engines.results import ImageResult
 from studio.engines.schedulers import SCHEDULER_SPECS, Scheduler, default_sampler_name
+from studio.engines.upscale_requests import UpscaleRequest
 
 _DONE = object()
 
@@ -150,6 +151,10 @@ class DiffusionEngine:
             yield protocol.result(job, text="Unloaded")
         elif isinstance(request, ImageRequest):
             yield from self._generate(request, cancel)
+        elif isinstance(request, UpscaleRequest):
+            from studio.engines.diffusion_upscale import run_upscale
+
+            yield from run_upscale(self, request, cancel)
         else:
             raise EngineError(f"The diffusion engine cannot handle a {type(request).__name__}.")
 
