@@ -106,6 +106,8 @@ class GenerateSettings:
     model_path: str
     fast_decode: bool = False
     """Decode with the model's TAESD (fast, for drafts and Live mode) when it has one."""
+    loras: tuple[tuple[str, float], ...] = ()
+    """LoRA files and weights, shared by every mode."""
 
 
 def image_request(
@@ -136,6 +138,8 @@ def image_request(
         preview_every=preview_every,
         preview_kind=preview_kind,
         model_path=settings.model_path,
+        fast_decode=settings.fast_decode,
+        loras=settings.loras,
     )
 
 

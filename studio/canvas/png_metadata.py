@@ -60,6 +60,7 @@ class GenerationInfo:
     sampler: str | None = None
     model: str | None = None
     model_hash: str | None = None
+    loras: list[dict[str, Any]] = field(default_factory=list)  # {"name", "weight", "hash", "path"} per LoRA
     source: str = "studio"
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -100,6 +101,7 @@ class GenerationInfo:
             sampler=_text(merged.get("sampler")),
             model=_text(merged.get("model")),
             model_hash=_text(merged.get("model_hash")),
+            loras=[dict(entry) for entry in merged.get("loras") or () if isinstance(entry, Mapping)],
             source=source,
             raw=dict(data),
         )
