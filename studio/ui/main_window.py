@@ -36,6 +36,7 @@ from studio.ui.actions import WorkspaceActions, make_action
 from studio.ui.canvas.candidates_strip import CandidatesStrip
 from studio.ui.canvas.generate_panel import GeneratePanel
 from studio.ui.canvas.generation_controller import GenerationController
+from studio.ui.canvas.upscale_controller import UpscaleController
 from studio.ui.canvas.workspace import DEFAULT_CANVAS_SIZE, CanvasWorkspace
 from studio.ui.dialogs import Dialogs, QtDialogs, UnsavedChoice
 from studio.ui.jobs import JobHandle, JobRunner
@@ -209,6 +210,14 @@ class MainWindow(QMainWindow):
             self.candidates,
             parent=self,
         )
+        self.upscale = UpscaleController(
+            self.runner,
+            lambda: self.canvas.document,
+            self.generate_panel,
+            busy=lambda: self.generation.is_running,
+            parent=self,
+        )
+        self.generate_panel.upscale_requested.connect(self.upscale.upscale)
         if self.settings.image_model_path:
             self.generate_panel.set_model_path(self.settings.image_model_path, notify=False)
         self.generate_panel.model_changed.connect(self._on_image_model_changed)
@@ -592,6 +601,7 @@ class MainWindow(QMainWindow):
         for action in (
             panel.generate_action,
             panel.vary_action,
+            panel.upscale_action,
             panel.new_seed_action,
             panel.use_info_action,
         ):

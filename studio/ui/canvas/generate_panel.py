@@ -39,6 +39,7 @@ from studio.engines.image_requests import MAX_SEED, MAX_SIDE, MIN_SIDE
 from studio.engines.schedulers import SCHEDULER_SPECS, scheduler_for_sampler
 from studio.engines.sd_checkpoint import model_path_problem
 from studio.ui.actions import make_action
+from studio.ui.canvas.lora_list import LoraList
 from studio.ui.dialogs import Dialogs, QtDialogs
 
 DEFAULT_STEPS = 20
@@ -68,6 +69,7 @@ class GeneratePanel(QWidget):
     generate_requested = Signal()
     vary_requested = Signal()
     cancel_requested = Signal()
+    upscale_requested = Signal()
     model_changed = Signal(str)  # the chosen image model's path
 
     def __init__(self, parent: QWidget | None = None, dialogs: Dialogs | None = None) -> None:
@@ -176,6 +178,8 @@ class GeneratePanel(QWidget):
         self.fast_decode_check = QCheckBox("Fast decode (drafts)")
         self.fast_decode_check.setAccessibleName("Fast decode")
         self.set_fast_decode_available(False)
+        self.lora_list = LoraList(self)
+        self.lora_list.error.connect(self.show_error)
 
         # commands
         self.generate_action = self._make_action(
@@ -186,6 +190,12 @@ class GeneratePanel(QWidget):
             "Ctrl+Shift+Return",
             self.vary_requested.emit,
             "Make a variation of the active layer",
+        )
+        self.upscale_action = self._make_action(
+            "&Upscale ×2",
+            "Ctrl+Alt+Shift+U",
+            self.upscale_requested.emit,
+            "Double the image size and re-detail it in tiles with the image model (SD upscale)",
         )
         self.cancel_action = self._make_action(
             "&Cancel Generation", "Esc", self.cancel_requested.emit, "Cancel the running generation"
@@ -256,6 +266,7 @@ class GeneratePanel(QWidget):
         form.addRow("Sampler", self.scheduler_combo)
         form.addRow("Candidates", self.candidates_spin)
         form.addRow("Vary strength", self.strength_spin)
+        form.addRow("LoRAs", self.lora_list)
         form.addRow("", self.fast_decode_check)
         # The prompts and settings scroll; the model, the commands and the messages never leave the screen.
         body = QWidget()
@@ -353,6 +364,7 @@ class GeneratePanel(QWidget):
             resolution=self.resolution(),
             model_path=self._model_path,
             fast_decode=self.fast_decode_check.isEnabled() and self.fast_decode_check.isChecked(),
+            loras=self.lora_list.loras(),
         )
 
     # -- image model ------------------------------------------------------------------------------------
@@ -409,6 +421,7 @@ class GeneratePanel(QWidget):
         self._running = running
         self.generate_action.setEnabled(not running)
         self.vary_action.setEnabled(not running)
+        self.upscale_action.setEnabled(not running)
         self.cancel_action.setEnabled(running)
         self.cancel_button.setEnabled(running)
         self.generate_button.setEnabled(not running)
@@ -497,7 +510,15 @@ class GeneratePanel(QWidget):
         if info.width and info.height:
             side = max(info.width, info.height) // 8 * 8
             self.resolution_spin.setValue(max(MIN_SIDE, min(MAX_SIDE, side)))
-        notes = []
+        notes: list[str] = []
+        wanted = [(str(e["path"]), _weight(e.get("weight"))) for e in info.loras if e.get("path")]
+        if info.loras:
+            notes.extend(problem.rstrip(".") for problem in self.lora_list.set_loras(wanted))
+            missing = [str(e.get("name") or "?") for e in info.loras if not e.get("path")]
+            if missing:
+                notes.append(
+                    "LoRA " + ", ".join(f"“{name}”" for name in missing) + " has no file path; add it"
+                )
         if info.sampler and scheduler is None:
             notes.append(
                 f"sampler “{info.sampler}” is not available, kept {self.scheduler_combo.currentText()}"
@@ -511,6 +532,14 @@ class GeneratePanel(QWidget):
 
 
 _SOURCE_NAMES = {"a1111": "AUTOMATIC1111", "comfyui": "ComfyUI", "invokeai": "InvokeAI", "studio": "Studio"}
+
+
+def _weight(value: object) -> float:
+    """A LoRA weight from loaded settings (1 when missing or not a number)."""
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 1.0
 
 
 def _escape(text: str) -> str:

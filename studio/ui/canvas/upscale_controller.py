@@ -85,7 +85,7 @@ class UpscaleController(QObject):
             seed=settings.seed,
             scheduler=settings.scheduler,
             model_path=settings.model_path,
-            loras=getattr(settings, "loras", ()),
+            loras=settings.loras,
         )
         problem = request.problem()
         if problem is not None:

@@ -12,20 +12,12 @@ import pytest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-import studio.engines
 from studio.canvas.document import CanvasDocument
 from studio.ui.canvas.generate_panel import GeneratePanel
 from studio.ui.canvas.upscale_controller import UpscaleController
 from studio.ui.jobs import JobRunner, JobState
 
-pytestmark = [
-    pytest.mark.diffusion,
-    pytest.mark.skipif(
-        "UpscaleRequest"
-        not in (Path(studio.engines.__file__).parent / "diffusion.py").read_text(encoding="utf-8"),
-        reason="the diffusion engine does not dispatch UpscaleRequest yet (requested from helper speed)",
-    ),
-]
+pytestmark = pytest.mark.diffusion
 WAIT_MS = 180_000
 
 

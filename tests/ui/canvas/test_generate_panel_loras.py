@@ -1,0 +1,98 @@
+"""The Generate panel's LoRA row and Upscale ×2 command (issue 10): LoRAs go into the settings, come back from
+an image's settings, the row is reachable at 800×600, and Upscale ×2 is in the Image menu and reaches its
+controller."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QWidget
+from pytestqt.qtbot import QtBot
+
+from studio.canvas.png_metadata import GenerationInfo
+from studio.settings import Settings
+from studio.ui.canvas.generate_panel import GeneratePanel
+from studio.ui.canvas.upscale_controller import NO_MODEL_MESSAGE
+from studio.ui.dialogs import ScriptedDialogs, UnsavedChoice
+from studio.ui.main_window import CANVAS_INDEX, MainWindow
+from tests.ui.canvas.test_generate_panel_layout import on_screen
+from tests.ui.canvas.test_lora_list import lora_file
+
+
+def shown_panel(qtbot: QtBot) -> GeneratePanel:
+    panel = GeneratePanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    qtbot.waitExposed(panel)
+    return panel
+
+
+def test_settings_carry_the_loras(qtbot: QtBot, tmp_path: Path) -> None:
+    panel = shown_panel(qtbot)
+    assert panel.settings().loras == ()
+    style = lora_file(tmp_path, "style")
+    assert panel.lora_list.add_lora(str(style), 0.8)
+    assert panel.settings().loras == ((str(style), 0.8),)
+
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not a LoRA")
+    assert not panel.lora_list.add_lora(str(bad))
+    assert panel.message_is_error and "Cannot add this LoRA" in panel.message
+    assert panel.settings().loras == ((str(style), 0.8),)  # nothing lost
+
+
+def test_loading_an_images_settings_restores_its_loras(qtbot: QtBot, tmp_path: Path) -> None:
+    panel = shown_panel(qtbot)
+    style, detail = lora_file(tmp_path, "style"), lora_file(tmp_path, "detail")
+    panel.lora_list.add_lora(str(style), 1.0)
+
+    panel.load_generation_info(GenerationInfo(prompt="no loras here"))
+    assert panel.settings().loras == ((str(style), 1.0),)  # the image names none: the list is kept
+
+    gone = tmp_path / "gone.safetensors"
+    info = GenerationInfo.from_settings(
+        {
+            "prompt": "a fox",
+            "loras": [
+                {"name": "detail", "weight": 0.6, "hash": "", "path": str(detail)},
+                {"name": "gone", "weight": 1.0, "hash": "", "path": str(gone)},
+                {"name": "elsewhere", "weight": 0.5},
+            ],
+        }
+    )
+    panel.load_generation_info(info)
+    assert panel.settings().loras == ((str(detail), 0.6),)
+    assert "Loaded the image's settings" in panel.message
+    assert "gone" in panel.message and "“elsewhere”" in panel.message
+
+
+def test_upscale_action_follows_the_running_state(qtbot: QtBot) -> None:
+    panel = shown_panel(qtbot)
+    assert panel.upscale_action.isEnabled() and panel.upscale_action.shortcut().toString()
+    with qtbot.waitSignal(panel.upscale_requested, timeout=1000):
+        panel.upscale_action.trigger()
+    panel.set_running(True)
+    assert not panel.upscale_action.isEnabled()
+    panel.set_running(False)
+    assert panel.upscale_action.isEnabled()
+
+
+def test_lora_row_at_800x600_and_upscale_in_the_image_menu(qtbot: QtBot, tmp_path: Path) -> None:
+    dialogs = ScriptedDialogs(unsaved_changes=UnsavedChoice.DISCARD, unsaved_canvas=UnsavedChoice.DISCARD)
+    window = MainWindow(Settings(suggestions_enabled=False), dialogs)
+    qtbot.addWidget(window)
+    window.workspaces.setCurrentIndex(CANVAS_INDEX)
+    window.resize(800, 600)
+    window.show()
+    qtbot.waitExposed(window)
+    panel = window.generate_panel
+    panel.lora_list.add_lora(str(lora_file(tmp_path, "style")), 0.8)
+    panel.settings_scroller.ensureWidgetVisible(panel.lora_list)
+    button: QWidget = panel.lora_list.add_button
+    qtbot.waitUntil(lambda: on_screen(window, button))
+    assert panel.lora_list.width() <= panel.settings_scroller.viewport().width()
+
+    assert panel.upscale_action in window.image_menu.actions()
+    panel.upscale_action.trigger()  # no image model: the controller says so in the panel, no job
+    qtbot.waitUntil(lambda: panel.message == NO_MODEL_MESSAGE)
+    assert not window.upscale.is_running
