@@ -128,7 +128,8 @@ def fill_masked(image: Image.Image, mask: Image.Image) -> Image.Image:
 
 
 class DiffusionEngine:
-    """Serves :class:`LoadPipelineRequest`, :class:`ImageRequest` and :class:`UnloadPipelineRequest`."""
+    """Serves :class:`LoadPipelineRequest`, :class:`ImageRequest`, :class:`UpscaleRequest` (tiled SD upscale,
+    :mod:`~studio.engines.diffusion_upscale`) and :class:`UnloadPipelineRequest`."""
 
     def __init__(self) -> None:
         self.model: LoadedModel | None = None
