@@ -35,6 +35,11 @@ class Settings:
 
     # LLM
     model_path: str = ""  # empty: the embedded default model
+    server_url: str = (
+        ""  # an OpenAI-compatible server serving instead of model_path (Models ▸ Connect to Server)
+    )
+    server_api_key_env: str = ""  # the environment variable holding its API key ("": ask the keyring)
+    server_model: str = ""  # one of the server's models ("": the first it lists)
     image_model_path: str = ""  # diffusers folder or .safetensors checkpoint for the Canvas
     context_size: int = 4096
     threads: int = 0  # llama.cpp and torch threads; 0: one per physical core (studio.cpu.default_threads)

@@ -61,12 +61,22 @@ class ModelController(QObject):
         self.models = models
         self._settings = settings
         self._dialogs = dialogs  # asks "load anyway?" for a model too big for the free memory
-        self.server: ServerChoice | None = None  # serving from this server instead of a local model
+        saved = settings()
+        # serving from this server instead of a local model; remembered in the settings across restarts
+        self._server: ServerChoice | None = (
+            ServerChoice(saved.server_url, saved.server_api_key_env, saved.server_model)
+            if saved.server_url
+            else None
+        )
         self._previous_server: ServerChoice | None = None
         self._is_active = is_active  # False once the window closed (and stopped its engines)
         self.status = ModelStatus(self)
         self._previous_model_path = settings().model_path
-        self.status.name = Path(settings().model_path).name or DEFAULT_MODEL_NAME
+        self.status.name = (
+            self._server.status_name
+            if self._server is not None
+            else Path(settings().model_path).name or DEFAULT_MODEL_NAME
+        )
         self._model_job: JobHandle[Any] | None = None
         self._safe_mode_models: set[str] = set()  # crashed while loading in this session: load in safe mode
         self._gave_up_models: dict[str, str] = {}  # crashed even in safe mode (path -> why): not reloaded
@@ -77,6 +87,19 @@ class ModelController(QObject):
     @property
     def settings(self) -> Settings:
         return self._settings()
+
+    @property
+    def server(self) -> ServerChoice | None:
+        """The server serving instead of a local model (None: the local model ``settings.model_path``)."""
+        return self._server
+
+    @server.setter
+    def server(self, choice: ServerChoice | None) -> None:
+        self._server = choice
+        settings = self.settings
+        settings.server_url = choice.url if choice is not None else ""
+        settings.server_api_key_env = choice.api_key_env if choice is not None else ""
+        settings.server_model = choice.model if choice is not None else ""
 
     def start_engine(self) -> None:
         """Start the LLM engine process in the background (it loads the chosen model)."""

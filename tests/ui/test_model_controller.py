@@ -16,10 +16,11 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from studio.engines.protocol import new_job_id
+from studio.engines.remote_requests import ConnectServerRequest
 from studio.engines.results import CompletionResult
-from studio.engines.text_requests import CompletionRequest
+from studio.engines.text_requests import CompletionRequest, LoadModelRequest
 from studio.models.registry import LLM, SERVER, ModelEntry, ModelRegistry
-from studio.models.servers import server_models
+from studio.models.servers import ServerChoice, server_models
 from studio.settings import Settings
 from studio.ui.dialogs import ScriptedDialogs
 from studio.ui.jobs import JobRunner
@@ -224,3 +225,33 @@ def test_an_unreachable_server_is_an_error_and_the_local_model_loads_after(
     controller.load_model("")
     qtbot.waitUntil(lambda: status.state is ModelState.READY, timeout=WAIT_MS)
     assert "tokens of context" in status.message
+
+
+def test_the_chosen_server_is_remembered_in_the_settings_across_restarts(runner: JobRunner) -> None:
+    settings = Settings()
+    controller = ModelController(runner, ModelRegistry(), lambda: settings, lambda: True)
+    controller.server = ServerChoice("http://127.0.0.1:8080", "STUDIO_KEY", "gemma.gguf")
+    assert (settings.server_url, settings.server_api_key_env, settings.server_model) == (
+        "http://127.0.0.1:8080",
+        "STUDIO_KEY",
+        "gemma.gguf",
+    )
+
+    restarted = ModelController(
+        runner, ModelRegistry(), lambda: Settings.from_dict(settings.to_dict()), lambda: True
+    )
+    request = restarted.load_request()
+    assert isinstance(request, ConnectServerRequest)
+    assert (request.url, request.api_key_env, request.model) == (
+        "http://127.0.0.1:8080",
+        "STUDIO_KEY",
+        "gemma.gguf",
+    )
+    assert "gemma.gguf" in restarted.status.name
+
+    controller.server = None  # a local model again
+    assert settings.server_url == settings.server_api_key_env == settings.server_model == ""
+    assert isinstance(
+        ModelController(runner, ModelRegistry(), lambda: settings, lambda: True).load_request(),
+        LoadModelRequest,
+    )
