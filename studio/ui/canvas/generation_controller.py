@@ -206,6 +206,11 @@ class GenerationController(QObject):
         client = self.runner.client(LoadPipelineRequest.engine_kind)
         return client.is_alive and client.restarts == self._model_engine_starts
 
+    def ensure_model(self, path: str) -> None:
+        """Send ``path``'s load first unless the engine has it loaded or loading (generation never loads)."""
+        if not self._model_loaded_or_loading(path):
+            self.load_model(path)
+
     # -- generating -------------------------------------------------------------------------------------
 
     def generate(self) -> JobHandle | None:
@@ -383,6 +388,10 @@ class GenerationController(QObject):
         dx, dy = plan.content_offset
         self._preview_shown = True
         self.preview_target(plan.region.translated(-dx, -dy), _qimage(rgba))
+
+    def show_plan_preview(self, plan: GenerationPlan, rgba: np.ndarray) -> None:
+        """Show ``rgba`` (the plan's region, blended) in place, e.g. Live mode's latest result."""
+        self._show_preview(plan, rgba)
 
     def clear_preview(self) -> None:
         """Remove the in-place preview (call it when the canvas shows another document)."""
