@@ -36,6 +36,7 @@ from studio.ui.actions import WorkspaceActions, make_action
 from studio.ui.canvas.candidates_strip import CandidatesStrip
 from studio.ui.canvas.generate_panel import GeneratePanel
 from studio.ui.canvas.generation_controller import GenerationController
+from studio.ui.canvas.live_mode import LiveMode
 from studio.ui.canvas.upscale_controller import UpscaleController
 from studio.ui.canvas.workspace import DEFAULT_CANVAS_SIZE, CanvasWorkspace
 from studio.ui.dialogs import Dialogs, QtDialogs, UnsavedChoice
@@ -218,6 +219,15 @@ class MainWindow(QMainWindow):
             parent=self,
         )
         self.generate_panel.upscale_requested.connect(self.upscale.upscale)
+        self.live = LiveMode(self.generation, parent=self)
+        self.generate_panel.live_toggled.connect(self.live.set_enabled)
+        self.generate_panel.apply_live_requested.connect(self.live.apply)
+        self.live.enabled_changed.connect(self.generate_panel.live_action.setChecked)
+        self.live.result_changed.connect(
+            lambda: self.generate_panel.set_live_result_available(self.live.result is not None)
+        )
+        self.canvas.content_changed.connect(self.live.schedule)
+        self.canvas.document_changed.connect(lambda: self.live.set_enabled(False))
         if self.settings.image_model_path:
             self.generate_panel.set_model_path(self.settings.image_model_path, notify=False)
         self.generate_panel.model_changed.connect(self._on_image_model_changed)

@@ -70,6 +70,8 @@ class GeneratePanel(QWidget):
     vary_requested = Signal()
     cancel_requested = Signal()
     upscale_requested = Signal()
+    live_toggled = Signal(bool)
+    apply_live_requested = Signal()
     model_changed = Signal(str)  # the chosen image model's path
 
     def __init__(self, parent: QWidget | None = None, dialogs: Dialogs | None = None) -> None:
@@ -200,12 +202,34 @@ class GeneratePanel(QWidget):
         self.cancel_action = self._make_action(
             "&Cancel Generation", "Esc", self.cancel_requested.emit, "Cancel the running generation"
         )
+        self.live_action = self._make_action(
+            "&Live Painting",
+            "Ctrl+Alt+L",
+            lambda: None,  # toggled carries the state
+            "While on, each pause in painting re-varies the active layer at the Vary strength (a preview)",
+        )
+        self.live_action.setCheckable(True)
+        self.live_action.toggled.connect(self.live_toggled.emit)
+        self.apply_live_action = self._make_action(
+            "&Apply Live Result",
+            "Ctrl+Alt+Return",
+            self.apply_live_requested.emit,
+            "Add the live preview as a new layer",
+        )
+        self.apply_live_action.setEnabled(False)
         # Esc only while the focus is in the panel: on the canvas it belongs to the tools.
         self.cancel_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.generate_button = self._button(self.generate_action, "Generate")
         self.generate_button.setDefault(True)
         self.vary_button = self._button(self.vary_action, "Vary")
         self.cancel_button = self._button(self.cancel_action, "Cancel")
+        self.live_button = self._button(self.live_action, "Live")
+        self.live_button.setCheckable(True)
+        self.live_button.clicked.disconnect()
+        self.live_button.toggled.connect(self.live_action.setChecked)
+        self.live_action.toggled.connect(self.live_button.setChecked)
+        self.apply_live_button = self._button(self.apply_live_action, "Apply live result")
+        self.apply_live_button.setEnabled(False)
         self.progress_bar = QProgressBar()
         self.progress_bar.setAccessibleName("Generation progress")
         self.progress_bar.setRange(0, 100)
@@ -294,12 +318,16 @@ class GeneratePanel(QWidget):
         buttons.addWidget(self.generate_button, 2)
         buttons.addWidget(self.vary_button, 1)
         buttons.addWidget(self.cancel_button, 1)
+        live_row = QHBoxLayout()
+        live_row.addWidget(self.live_button, 1)
+        live_row.addWidget(self.apply_live_button, 2)
         content = _FitsAnyHeight()
         layout = QVBoxLayout(content)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(model_row)
         layout.addWidget(self.settings_scroller, 1)
         layout.addLayout(buttons)
+        layout.addLayout(live_row)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.message_label)
         outer = QVBoxLayout(self)
@@ -415,6 +443,10 @@ class GeneratePanel(QWidget):
     @property
     def is_running(self) -> bool:
         return self._running
+
+    def set_live_result_available(self, available: bool) -> None:
+        """Enable “Apply live result” while Live mode has a result previewed."""
+        self.apply_live_action.setEnabled(available)
 
     def set_running(self, running: bool) -> None:
         """Switch between idle (Generate / Vary) and running (Cancel, progress)."""

@@ -87,6 +87,8 @@ class CanvasWorkspace(QWidget):
     document_changed = Signal()
     """A different document was loaded (new, opened)."""
     modified_changed = Signal(bool)
+    content_changed = Signal()
+    """The document's content changed: a stroke, an undo/redo, a layer command (Live mode's trigger)."""
     path_changed = Signal()
     """The document's file (or title) changed."""
     generation_info_found = Signal(object)
@@ -345,6 +347,7 @@ class CanvasWorkspace(QWidget):
             self._modified = modified
             self.modified_changed.emit(modified)
         self._refresh_actions()
+        self.content_changed.emit()
 
     def _on_size_changed(self, _width: int, _height: int) -> None:
         self._update_status()

@@ -9,6 +9,7 @@ from pytestqt.qtbot import QtBot
 from studio.canvas.document import CanvasDocument
 from studio.engines.image_requests import ImageRequest
 from studio.ui.canvas.live_mode import LiveMode
+from studio.ui.canvas.workspace import CanvasWorkspace
 from studio.ui.jobs import JobState
 
 pytestmark = pytest.mark.diffusion
@@ -29,6 +30,7 @@ def stroke(document: CanvasDocument, value: int) -> None:
     """A paint stroke: a band of colour on the active layer (one undo step), then the canvas's signal."""
     pixels = document.layer(document.active_layer).pixels.copy()
     pixels[20:40, :, 1] = value
+    pixels[20:40, :, 3] = 255
     document.set_layer_pixels(document.active_layer, pixels, "Brush")
 
 
@@ -108,3 +110,33 @@ def test_turning_live_off_cancels_and_clears_the_preview(qtbot: QtBot, make_rig)
     assert live.result is None  # a job finishing after Live went off shows nothing
     assert rig.previews[-1].rect is None
     assert live.apply() is None and len(document.layers) == 1
+
+
+def test_panel_live_button_and_workspace_edits_drive_live(qtbot: QtBot, make_rig) -> None:
+    """Wired as the main window wires it: the Live button, the canvas's edits, Apply live result."""
+    workspace = CanvasWorkspace()
+    qtbot.addWidget(workspace)
+    document = workspace.new_canvas(64, 64)
+    rig = make_rig(document)
+    panel = rig.panel
+    live = LiveMode(rig.controller, delay_ms=20, parent=rig.window)
+    panel.live_toggled.connect(live.set_enabled)
+    panel.apply_live_requested.connect(live.apply)
+    live.result_changed.connect(lambda: panel.set_live_result_available(live.result is not None))
+    workspace.content_changed.connect(live.schedule)
+    assert not panel.apply_live_button.isEnabled()
+
+    panel.live_button.click()
+    assert live.enabled and panel.live_action.isChecked()
+    stroke(document, 180)  # the empty layer gave nothing to vary; the stroke's history step triggers Live
+    qtbot.waitUntil(lambda: live.result is not None, timeout=WAIT_MS)
+    assert panel.apply_live_button.isEnabled()
+    layers_before = len(document.layers)
+    panel.apply_live_button.click()
+    assert len(document.layers) == layers_before + 1
+    assert live.result is None and not panel.apply_live_button.isEnabled()
+
+    panel.live_button.click()
+    assert not live.enabled and not panel.live_action.isChecked()
+    rig.wait_idle(qtbot)
+    assert live.result is None and rig.previews[-1].rect is None
