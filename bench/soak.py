@@ -68,6 +68,7 @@ WRITE_ACTIONS = [
     "undo_redo",
     "save",
     "new_document",
+    "rewrite",
 ]
 CANVAS_ACTIONS = [
     "canvas_stroke",
@@ -1358,6 +1359,60 @@ class Soak:
         else:
             self._key(editor, Qt.Key.Key_Escape)
             self.events["dismissed_esc"] += 1
+
+    def _do_rewrite(self) -> Step:
+        """Select a stretch of text, run a selection action (its menu command), maybe cycle alternatives, then
+        Tab accepts (only the selection changes) or Esc rejects (the text stays exactly as it was)."""
+        from PySide6.QtCore import Qt
+        from PySide6.QtGui import QTextCursor
+
+        editor = self._editor()
+        self._to_end()
+        yield from self._type(self._prose() + ". " + self._prose() + ". ")
+        if editor.has_suggestion() or editor.suggestion_state() != "idle":
+            self._key(editor, Qt.Key.Key_Escape)
+        before = editor.document_text()
+        cursor = editor.textCursor()
+        end = cursor.position()
+        cursor.setPosition(max(0, end - self.rng.randint(20, 80)), QTextCursor.MoveMode.KeepAnchor)
+        editor.setTextCursor(cursor)
+        start = min(cursor.anchor(), cursor.position())
+        name = self.rng.choice(["rewrite", "shorten", "simplify", "fix-spelling", "tone-formal"])
+        command = self.window.write.rewrite_commands.action_commands.get(name)
+        if command is None:
+            command = next(iter(self.window.write.rewrite_commands.action_commands.values()))
+        command.trigger()
+        self.events["rewrites_started"] += 1
+        session = editor.rewrite_session()
+        if session is None:
+            self.problem("rewrite", f"{name}: no diff started ({self.window.error_label.text()})")
+            return
+
+        def finished() -> bool:
+            shown = session.current
+            return shown is not None and not shown.running
+
+        done = yield from self.until(finished, 90, "rewrite to finish")
+        self._check(editor.document_text() == before, "the document changed while a rewrite was shown")
+        if done and self.rng.random() < 0.3:
+            self._key(editor, Qt.Key.Key_BracketRight, Qt.KeyboardModifier.AltModifier)  # another alternative
+            self.events["rewrite_alternatives"] += 1
+            done = yield from self.until(finished, 90, "rewrite alternative to finish")
+        text = session.current_text()
+        if done and text and self.rng.random() < 0.5:
+            self._key(editor, Qt.Key.Key_Tab)
+            self.events["rewrites_accepted"] += 1
+            after = editor.document_text()
+            self._check(
+                after.startswith(before[:start]) and after.endswith(before[end:]),
+                "accepting a rewrite changed text outside the selection",
+            )
+            self._check(editor.rewrite_session() is None, "the diff stayed after Tab")
+        else:
+            self._key(editor, Qt.Key.Key_Escape)
+            self.events["rewrites_rejected"] += 1
+            self._check(editor.document_text() == before, "rejecting a rewrite changed the text")
+            self._check(editor.rewrite_session() is None, "the diff stayed after Esc")
 
     def _do_undo_redo(self) -> Step:
         from PySide6.QtCore import Qt
