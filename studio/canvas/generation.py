@@ -119,10 +119,35 @@ def image_request(
 ) -> ImageRequest:
     """The engine request that makes ``plan`` with ``settings``: its mode, model size, init image, mask
     and strength come from the plan. Check it with :meth:`ImageRequest.problem` before submitting."""
-    width, height = plan.model_size
+    return settings_request(
+        settings,
+        plan.model_size,
+        mode=plan.mode,
+        init_image=plan.init_png(),
+        mask_image=plan.mask_png(),
+        strength=plan.strength,
+        preview_every=preview_every,
+        preview_kind=preview_kind,
+    )
+
+
+def settings_request(
+    settings: GenerateSettings,
+    model_size: tuple[int, int],
+    *,
+    mode: GenerationMode = GenerationMode.TEXT_TO_IMAGE,
+    init_image: bytes | None = None,
+    mask_image: bytes | None = None,
+    strength: float = 1.0,
+    preview_every: int = 1,
+    preview_kind: str = "latent",
+) -> ImageRequest:
+    """The one place the Generate settings (prompt, sampling, model, LoRAs, decode) become an engine request,
+    here of ``model_size`` pixels; :func:`image_request` adds a canvas plan's mode, images and strength."""
+    width, height = model_size
     return ImageRequest(
         new_job_id(),
-        mode=plan.mode,
+        mode=mode,
         prompt=settings.prompt,
         negative_prompt=settings.negative_prompt,
         steps=settings.steps,
@@ -132,9 +157,9 @@ def image_request(
         height=height,
         scheduler=settings.scheduler,
         num_candidates=settings.num_candidates,
-        init_image=plan.init_png(),
-        mask_image=plan.mask_png(),
-        strength=plan.strength,
+        init_image=init_image,
+        mask_image=mask_image,
+        strength=strength,
         preview_every=preview_every,
         preview_kind=preview_kind,
         model_path=settings.model_path,

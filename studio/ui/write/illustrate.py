@@ -36,9 +36,9 @@ from PySide6.QtWidgets import (
 )
 
 from studio.canvas.errors import ImageLoadError
-from studio.canvas.generation import GenerateSettings, model_size_for
+from studio.canvas.generation import GenerateSettings, model_size_for, settings_request
 from studio.canvas.image_io import load_image
-from studio.engines.image_requests import ImageRequest, LoadPipelineRequest
+from studio.engines.image_requests import LoadPipelineRequest
 from studio.engines.protocol import EngineEvent, new_job_id
 from studio.engines.results import CompletionResult, ImageResult, PipelineLoadResult
 from studio.engines.schedulers import Scheduler
@@ -392,21 +392,7 @@ class IllustrateDialog(QDialog):
     def _submit(self, prompt: str, native: int) -> JobHandle[ImageResult] | None:
         settings = replace(self.image_settings, prompt=prompt)
         width, height = self._model_size(native)
-        request = ImageRequest(
-            new_job_id(),
-            prompt=settings.prompt,
-            negative_prompt=settings.negative_prompt,
-            steps=settings.steps,
-            guidance=settings.guidance,
-            seed=settings.seed,
-            width=width,
-            height=height,
-            scheduler=settings.scheduler,
-            num_candidates=settings.num_candidates,
-            strength=1.0,
-            preview_every=1,
-            model_path=settings.model_path,
-        )
+        request = settings_request(settings, (width, height))
         problem = request.problem()
         if problem is not None:
             self._set_progress(0.0)
