@@ -433,6 +433,9 @@ class LlmEngine:
                 messages=[{"role": role, "content": content} for role, content in request.messages],  # type: ignore[misc]
                 max_tokens=request.max_tokens,
                 temperature=request.temperature,
+                top_k=request.top_k,
+                top_p=request.top_p,
+                min_p=request.min_p,
                 seed=request.seed,
                 stream=True,
             )
@@ -450,6 +453,9 @@ class LlmEngine:
             prompt=transcript + "Assistant:",
             max_tokens=request.max_tokens,
             temperature=request.temperature,
+            top_k=request.top_k,
+            top_p=request.top_p,
+            min_p=request.min_p,
             seed=request.seed,
             stop=["\nUser:"],
             stream=True,

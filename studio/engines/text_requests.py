@@ -52,6 +52,9 @@ class ChatRequest(EngineRequest[CompletionResult]):
     messages: tuple[tuple[str, str], ...] = ()
     max_tokens: int = 256
     temperature: float = 0.7
+    top_k: int = 40
+    top_p: float = 0.95
+    min_p: float = 0.05
     seed: int | None = None
 
 

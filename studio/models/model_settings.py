@@ -7,6 +7,7 @@ typed by a user into valid values (out-of-range numbers are clamped, unknown key
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from studio.engines.schedulers import SCHEDULERS, Scheduler
@@ -95,3 +96,30 @@ def clean_settings(entry: ModelEntry, raw: dict[str, Any] | None = None) -> dict
         values["width"] -= values["width"] % 8
         values["height"] -= values["height"] % 8
     return values
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """How an LLM picks tokens: the active model's stored defaults, or the global temperature (``own`` False)
+    with the engine's usual top-k, top-p and min-p."""
+
+    temperature: float = LLM_SETTINGS["temperature"][0]
+    top_k: int = LLM_SETTINGS["top_k"][0]
+    top_p: float = LLM_SETTINGS["top_p"][0]
+    min_p: float = LLM_SETTINGS["min_p"][0]
+    own: bool = False
+
+
+def sampling_for(entry: ModelEntry | None, temperature: float) -> Sampling:
+    """``entry``'s stored sampling settings when it is an LLM with some, else ``temperature`` (the global
+    setting) with the default top-k, top-p and min-p."""
+    if entry is None or entry.engine == DIFFUSION or not entry.settings:
+        return Sampling(temperature=temperature)
+    own = clean_settings(entry)
+    return Sampling(
+        temperature=float(own["temperature"]),
+        top_k=int(own["top_k"]),
+        top_p=float(own["top_p"]),
+        min_p=float(own["min_p"]),
+        own=True,
+    )

@@ -250,7 +250,11 @@ class MainWindow(QMainWindow):
         self.story_notes.problem.connect(self.show_error)
         self.write.current_document_changed.connect(self.story_notes.document_changed)
         self.continuation = EngineContinuationProvider(
-            self.runner, lambda: self.settings, self.story_notes.current_notes, parent=self
+            self.runner,
+            lambda: self.settings,
+            self.story_notes.current_notes,
+            parent=self,
+            sampling=self.model_controller.sampling,
         )
         self.write.set_continuation_provider(self.continuation)
         # the same prompt as a suggestion at that point (story notes included): the engine reuses its cached prefix
@@ -263,7 +267,9 @@ class MainWindow(QMainWindow):
             )
         )
         self.write.set_rewrite_provider(
-            EngineRewriteProvider(self.runner, lambda: self.model_status.model_kind)
+            EngineRewriteProvider(
+                self.runner, lambda: self.model_status.model_kind, self.model_controller.sampling
+            )
         )
         self.write.rewrite_status.connect(self._show_rewrite_status)
         self.cache_warmer = CacheWarmer(
@@ -286,6 +292,7 @@ class MainWindow(QMainWindow):
                 self.write.current_editor,
                 lambda: self.model_status.model_kind,
                 self.story_notes.current_notes,
+                sampling=self.model_controller.sampling,
             ),
             self,
         )

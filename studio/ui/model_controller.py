@@ -20,7 +20,7 @@ from studio.engines.results import LoadResult
 from studio.engines.text_requests import LoadModelRequest
 from studio.models.default_model import DEFAULT_MODEL_NAME
 from studio.models.fit import Verdict, check_fit
-from studio.models.model_settings import clean_settings
+from studio.models.model_settings import Sampling, clean_settings, sampling_for
 from studio.models.registry import LLM, ModelRegistry
 from studio.models.servers import ServerChoice, record_server
 from studio.settings import Settings
@@ -104,6 +104,13 @@ class ModelController(QObject):
     def start_engine(self) -> None:
         """Start the LLM engine process in the background (it loads the chosen model)."""
         self.runner.start_engine("llm")
+
+    def sampling(self) -> Sampling:
+        """How suggestions, rewrites and the assistant sample: the active local model's stored settings
+        (Models window) when it has some, else the global temperature."""
+        path = self.settings.model_path
+        entry = self.models.get(path) if self.server is None and path else None
+        return sampling_for(entry, self.settings.temperature)
 
     def load_request(self) -> LoadModelRequest | ConnectServerRequest:
         """A request to connect to the chosen server, or to load the chosen model with its context size and

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from studio.engines.protocol import new_job_id
 from studio.engines.text_requests import ChatRequest, CompletionRequest
+from studio.models.model_settings import Sampling
 from studio.writing.actions import WritingAction
 from studio.writing.prompts import CommonPrompt, PromptTemplate, fill, load_common, load_template
 
@@ -81,10 +82,13 @@ def build_rewrite(
     model_kind: str = BASE,
     seed: int | None = None,
     job_id: str | None = None,
+    sampling: Sampling | None = None,
 ) -> RewritePlan:
     """The request that applies ``action`` to ``selected``; ``before`` and ``after`` are the document text
     around it (instruct models see some of it as context). Raises :class:`~studio.writing.prompts.PromptError`
-    for a broken template and ``ValueError`` for an empty selection or an action still missing a value."""
+    for a broken template and ``ValueError`` for an empty selection or an action still missing a value.
+    ``sampling``: the model's own settings (when ``own``, its temperature, capped for careful actions like
+    spelling fixes; its top-k, top-p and min-p always)."""
     if not selected.strip():
         raise ValueError("Select some text first")
     if action.asks_for and action.asks_for not in action.value_map():
@@ -92,7 +96,14 @@ def build_rewrite(
     template = load_template(action.template)
     common = load_common()
     instruction = instruction_of(action, template)
+    sampling = sampling or Sampling()
     temperature = _CAREFUL_TEMPLATES.get(action.template, 0.8)
+    if sampling.own:
+        temperature = (
+            min(temperature, sampling.temperature)
+            if action.template in _CAREFUL_TEMPLATES
+            else sampling.temperature
+        )
     max_tokens = max_tokens_for(selected, action)
     request: CompletionRequest | ChatRequest
     if model_kind == INSTRUCT:
@@ -101,6 +112,9 @@ def build_rewrite(
             messages=chat_messages(common, instruction, selected.strip(), before, after),
             max_tokens=max_tokens,
             temperature=temperature,
+            top_k=sampling.top_k,
+            top_p=sampling.top_p,
+            min_p=sampling.min_p,
             seed=seed,
         )
     else:
@@ -109,6 +123,9 @@ def build_rewrite(
             prompt=base_prompt(common, template, action, instruction, selected.strip()),
             max_tokens=max_tokens,
             temperature=temperature,
+            top_k=sampling.top_k,
+            top_p=sampling.top_p,
+            min_p=sampling.min_p,
             # a corrected text repeats most of its input on purpose
             repeat_penalty=1.0 if action.template == "fix-spelling" else 1.1,
             seed=seed,

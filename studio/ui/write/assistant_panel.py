@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from studio.engines.protocol import new_job_id
 from studio.engines.results import CompletionResult
 from studio.engines.text_requests import ChatRequest, CompletionRequest
+from studio.models.model_settings import Sampling
 from studio.settings import Settings
 from studio.ui.jobs import JobHandle, JobRunner
 from studio.ui.write.editor import MarkdownEditor
@@ -62,11 +63,14 @@ class AssistantPanel(QWidget):
         model_kind: Callable[[], str],
         notes: Callable[[], StoryNotes] = StoryNotes,
         parent: QWidget | None = None,
+        sampling: Callable[[], Sampling] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("assistant_panel")
         self._runner = runner
         self._settings = settings
+        # the active model's sampling settings (default: the global temperature)
+        self._sampling = sampling or (lambda: Sampling(temperature=self._settings().temperature))
         self._current_editor = current_editor
         self._model_kind = model_kind
         self._notes = notes
@@ -179,6 +183,7 @@ class AssistantPanel(QWidget):
             end = qt_to_py_index(text, cursor.selectionEnd())
             selection = text[start:end]
         settings = self._settings()
+        sampling = self._sampling()
         notes = self._notes()
         budget = prompt_budget(settings.context_size, ANSWER_MAX_TOKENS)
         context = assistant_context(text, selection, notes, budget, question)
@@ -188,14 +193,20 @@ class AssistantPanel(QWidget):
                 new_job_id(),
                 messages=assistant_messages(question, context, notes),
                 max_tokens=ANSWER_MAX_TOKENS,
-                temperature=settings.temperature,
+                temperature=sampling.temperature,
+                top_k=sampling.top_k,
+                top_p=sampling.top_p,
+                min_p=sampling.min_p,
             )
         else:
             request = CompletionRequest(
                 new_job_id(),
                 prompt=assistant_transcript(question, context, notes),
                 max_tokens=ANSWER_MAX_TOKENS,
-                temperature=settings.temperature,
+                temperature=sampling.temperature,
+                top_k=sampling.top_k,
+                top_p=sampling.top_p,
+                min_p=sampling.min_p,
                 stop=ASSISTANT_STOP,
             )
         self.last_request = request

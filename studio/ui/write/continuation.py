@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, Signal
 from studio.engines.protocol import EngineEvent, EventKind, new_job_id
 from studio.engines.results import CompletionResult
 from studio.engines.text_requests import CompletionRequest
+from studio.models.model_settings import Sampling
 from studio.settings import Settings
 from studio.ui.jobs import JobHandle, JobRunner
 from studio.writing.context import AssembledPrompt, assemble_prompt, prompt_budget
@@ -51,10 +52,13 @@ class EngineContinuationProvider(QObject):
         notes: Callable[[], StoryNotes] | None = None,
         context_tokens: Callable[[], int] | None = None,
         parent: QObject | None = None,
+        sampling: Callable[[], Sampling] | None = None,
     ) -> None:
         super().__init__(parent)
         self._runner = runner
         self._settings = settings
+        # the active model's sampling settings (default: the global temperature)
+        self._sampling = sampling or (lambda: Sampling(temperature=self._settings().temperature))
         self._notes: Callable[[], StoryNotes] = notes or StoryNotes
         self._context_tokens = context_tokens
         self._request: JobHandle[CompletionResult] | None = None
@@ -98,13 +102,17 @@ class EngineContinuationProvider(QObject):
         ``seed`` makes it reproducible (alternatives)."""
         self.cancel_warm_up()
         settings = self._settings()
+        sampling = self._sampling()
         prompt = self.assemble(prefix, suffix)
         request = CompletionRequest(
             new_job_id(),
             prompt=prompt.text,
             suffix=suffix,
             max_tokens=settings.suggestion_max_tokens,
-            temperature=settings.temperature,
+            temperature=sampling.temperature,
+            top_k=sampling.top_k,
+            top_p=sampling.top_p,
+            min_p=sampling.min_p,
             seed=seed,
             stop=STOP,
         )
@@ -146,13 +154,16 @@ class EngineContinuationProvider(QObject):
         if not prompt.text.strip() or self._warm_text.startswith(prompt.text):
             return None
         self.cancel_warm_up()
-        settings = self._settings()
+        sampling = self._sampling()
         request = CompletionRequest(
             new_job_id(),
             prompt=prompt.text,
             suffix=suffix,
             max_tokens=1,
-            temperature=settings.temperature,
+            temperature=sampling.temperature,
+            top_k=sampling.top_k,
+            top_p=sampling.top_p,
+            min_p=sampling.min_p,
             stop=STOP,
         )
         self._warm_text = prompt.text

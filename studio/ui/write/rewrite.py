@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLineEdit, QToolButton, QWidget
 
 from studio.engines.results import CompletionResult
+from studio.models.model_settings import Sampling
 from studio.ui.write.ghost_text import ContinuationHandle, normalize_tokens
 from studio.writing.actions import WritingAction
 from studio.writing.prompts import PromptError
@@ -38,6 +39,10 @@ class RewriteProvider(Protocol):
         """``base`` or ``instruct``: the kind of the loaded model (``base`` when unknown)."""
         ...
 
+    def sampling(self) -> Sampling:
+        """The loaded model's sampling settings (``own`` False: none of its own)."""
+        ...
+
     def start_rewrite(
         self,
         plan: RewritePlan,
@@ -52,12 +57,21 @@ class RewriteProvider(Protocol):
 class EngineRewriteProvider:
     """Rewrites through the LLM engine's job runner; ``model_kind`` says which kind of model is loaded."""
 
-    def __init__(self, runner: JobRunner, model_kind: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        runner: JobRunner,
+        model_kind: Callable[[], str],
+        sampling: Callable[[], Sampling] = Sampling,
+    ) -> None:
         self._runner = runner
         self._model_kind = model_kind
+        self._sampling = sampling
 
     def model_kind(self) -> str:
         return self._model_kind() or "base"
+
+    def sampling(self) -> Sampling:
+        return self._sampling()
 
     def start_rewrite(
         self,
@@ -176,6 +190,7 @@ class RewriteSession(QObject):
                 after=self.after,
                 model_kind=self.model_kind,
                 seed=alternative.seed,
+                sampling=self.provider.sampling(),
             )
         except (PromptError, ValueError) as exc:
             self._fail(alternative, str(exc))

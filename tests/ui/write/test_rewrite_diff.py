@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
 from pytestqt.qtbot import QtBot
 
+from studio.models.model_settings import Sampling
 from studio.ui.write.editor import MarkdownEditor
 from studio.ui.write.rewrite import RewriteState
 from studio.ui.write.rewrite_commands import RewriteCommands
@@ -48,6 +49,9 @@ class ScriptedRewrites:
 
     def model_kind(self) -> str:
         return self.kind
+
+    def sampling(self) -> Sampling:
+        return Sampling()
 
     def start_rewrite(
         self,
