@@ -123,3 +123,10 @@ def sampling_for(entry: ModelEntry | None, temperature: float) -> Sampling:
         min_p=float(own["min_p"]),
         own=True,
     )
+
+
+def stored_image_settings(entry: ModelEntry | None) -> dict[str, Any] | None:
+    """An image model's stored settings made valid, or None when ``entry`` is not one or has none."""
+    if entry is None or entry.engine != DIFFUSION or not entry.settings:
+        return None
+    return clean_settings(entry)

@@ -29,6 +29,7 @@ from studio.canvas.png_metadata import GenerationInfo
 from studio.documents.text_document import ChangedOnDiskError, DocumentError
 from studio.engines.protocol import EngineEvent
 from studio.models.default_model import DEFAULT_MODEL_NAME
+from studio.models.model_settings import stored_image_settings
 from studio.models.registry import DIFFUSION, LLM, ModelRegistry
 from studio.models.servers import recent_servers, server_choice
 from studio.settings import Settings, load_settings, save_settings
@@ -228,6 +229,9 @@ class MainWindow(QMainWindow):
         )
         self.canvas.content_changed.connect(self.live.schedule)
         self.canvas.document_changed.connect(lambda: self.live.set_enabled(False))
+        self.generate_panel.set_model_settings_source(
+            lambda path: stored_image_settings(self.models.get(path))
+        )
         if self.settings.image_model_path:
             self.generate_panel.set_model_path(self.settings.image_model_path, notify=False)
         self.generate_panel.model_changed.connect(self._on_image_model_changed)

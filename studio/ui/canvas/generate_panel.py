@@ -8,7 +8,9 @@ read from an opened image, and "Use these settings" copies them into the fields.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QRegularExpression, Qt, Signal
 from PySide6.QtGui import QAction, QRegularExpressionValidator
@@ -80,6 +82,8 @@ class GeneratePanel(QWidget):
         self.setAccessibleName("Generate panel")
         self._model_path = ""
         self._model_default_size = 0
+        # a model's stored settings (Models window), taken when it is chosen
+        self._model_settings: Callable[[str], dict[str, Any] | None] = lambda _path: None
         self._loaded_info: GenerationInfo | None = None
         self._running = False
 
@@ -413,16 +417,38 @@ class GeneratePanel(QWidget):
         if problem is not None:
             self.show_error(f"Cannot use this image model: {problem}.")
             return False
+        chosen = path != self._model_path
         self._model_path = path
         self._model_default_size = 0
         self.set_fast_decode_available(False)  # known once the model has loaded
         name = Path(path).name
         self.model_label.setText(name)
         self.model_label.setToolTip(path)
-        self.show_message(f"Image model: {name}")
+        own = self._model_settings(path) if chosen else None
+        if own:
+            self.apply_model_settings(own)
+        self.show_message(f"Image model: {name}" + (" (its own settings)" if own else ""))
         if notify:
             self.model_changed.emit(path)
         return True
+
+    def set_model_settings_source(self, source: Callable[[str], dict[str, Any] | None]) -> None:
+        """Where a model's stored settings come from (None or empty: it has none); a newly chosen model's
+        steps, guidance, sampler and size fill the fields, which the user can change afterwards."""
+        self._model_settings = source
+
+    def apply_model_settings(self, values: dict[str, Any]) -> None:
+        """Set steps, guidance, sampler and resolution (the long side of width × height) from ``values``
+        (:mod:`studio.models.model_settings` keys); keys it lacks keep their fields."""
+        if "steps" in values:
+            self.steps_spin.setValue(int(values["steps"]))
+        if "guidance" in values:
+            self.guidance_spin.setValue(float(values["guidance"]))
+        if "scheduler" in values:
+            self.set_scheduler(str(values["scheduler"]))
+        side = max(int(values.get("width", 0)), int(values.get("height", 0))) // 8 * 8
+        if side:
+            self.resolution_spin.setValue(max(MIN_SIDE, min(MAX_SIDE, side)))
 
     def set_fast_decode_available(self, available: bool) -> None:
         """Offer fast decoding only when the loaded model has a TAESD to decode with."""
