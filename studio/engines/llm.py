@@ -14,6 +14,7 @@ from typing import Any
 
 import llama_cpp
 import numpy as np
+from llama_cpp import llama_chat_format
 
 from studio.cpu import default_threads
 from studio.engines import protocol
@@ -248,6 +249,12 @@ class LlmEngine:
         except (ValueError, RuntimeError, OSError) as exc:
             yield self._load_failed(job_id, f"llama.cpp could not load {path.name}: {exc}")
             return
+        if request.chat_template:
+            problem = self._use_chat_template(llm, request.chat_template)
+            if problem is not None:
+                llm.close()
+                yield self._load_failed(job_id, f"The chat template for {path.name} is broken: {problem}")
+                return
         yield protocol.progress(job_id, 0.9, f"Warming up {info.name}")
         try:
             self._warm_up(llm, request.safe_mode)
@@ -257,7 +264,8 @@ class LlmEngine:
             return
         self._llm = llm
         self._info = info
-        self._model_kind = "instruct" if llm.metadata.get("tokenizer.chat_template") else "base"
+        has_template = request.chat_template or llm.metadata.get("tokenizer.chat_template")
+        self._model_kind = "instruct" if has_template else "base"
         self._install_abort_callback(llm)
         self._fim_tokens = self._find_fim_tokens(llm)
         loaded = LoadResult(
@@ -273,6 +281,25 @@ class LlmEngine:
             load_seconds=time.perf_counter() - started_at,
         )
         yield protocol.result(job_id, loaded)
+
+    @staticmethod
+    def _use_chat_template(llm: _CountingLlama, template: str) -> str | None:
+        """Make ``template`` the chat handler of ``llm`` (rendered in llama-cpp-python's Jinja sandbox, like
+        a template from the GGUF header); returns why it cannot be one, or None."""
+        from jinja2 import TemplateError
+
+        eos, bos = llm.token_eos(), llm.token_bos()
+        try:
+            formatter = llama_chat_format.Jinja2ChatFormatter(
+                template=template,
+                eos_token=llm._model.token_get_text(eos) if eos != -1 else "",
+                bos_token=llm._model.token_get_text(bos) if bos != -1 else "",
+                stop_token_ids=[eos],
+            )
+        except TemplateError as exc:
+            return str(exc)
+        llm.chat_handler = formatter.to_chat_handler()
+        return None
 
     @staticmethod
     def _warm_up(llm: _CountingLlama, safe_mode: bool) -> None:

@@ -14,7 +14,8 @@ class LoadModelRequest(EngineRequest[LoadResult]):
     """Load a GGUF model (an empty ``model_path`` means Studio's embedded default model).
 
     ``safe_mode`` loads without weight repacking (llama.cpp's extra buffer types), the optimised kernels
-    that crash on some CPUs; see :mod:`studio.engines.llm_safe_mode`.
+    that crash on some CPUs; see :mod:`studio.engines.llm_safe_mode`. A ``chat_template`` makes the model an
+    instruct model that chats with it.
     """
 
     engine_kind: ClassVar[str] = "llm"
@@ -22,6 +23,7 @@ class LoadModelRequest(EngineRequest[LoadResult]):
     n_ctx: int = 4096
     n_threads: int = 0  # 0: one per physical CPU core
     safe_mode: bool = False
+    chat_template: str = ""  # overrides the model's own (Jinja, rendered in llama-cpp-python's sandbox)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,9 @@ IMAGE_SETTINGS: dict[str, tuple[Any, ...]] = {
     "precision": ("auto", PRECISIONS),
 }
 
+CHAT_TEMPLATE = "chat_template"
+"""An LLM setting beside the table: a Jinja chat template overriding the model's own ("" keeps it)."""
+
 # Few-step models: the name tells (LCM, Turbo, Lightning, Hyper); these defaults are what they need.
 FEW_STEP_PRESETS: dict[str, dict[str, Any]] = {
     "lcm": {"steps": 4, "guidance": 1.5, "scheduler": Scheduler.LCM.value},
@@ -92,6 +95,9 @@ def clean_settings(entry: ModelEntry, raw: dict[str, Any] | None = None) -> dict
             values[key] = _clean_value(spec, source[key], values[key])
     if entry.engine != DIFFUSION and entry.context_length:
         values["context"] = min(values["context"], entry.context_length)
+    if entry.engine != DIFFUSION:
+        template = source.get(CHAT_TEMPLATE, "")
+        values[CHAT_TEMPLATE] = template if isinstance(template, str) and template.strip() else ""
     if entry.engine == DIFFUSION:
         values["width"] -= values["width"] % 8
         values["height"] -= values["height"] % 8

@@ -20,7 +20,7 @@ from studio.engines.results import LoadResult
 from studio.engines.text_requests import LoadModelRequest
 from studio.models.default_model import DEFAULT_MODEL_NAME
 from studio.models.fit import Verdict, check_fit
-from studio.models.model_settings import Sampling, clean_settings, sampling_for
+from studio.models.model_settings import CHAT_TEMPLATE, Sampling, clean_settings, sampling_for
 from studio.models.registry import LLM, ModelRegistry
 from studio.models.servers import ServerChoice, record_server
 from studio.settings import Settings
@@ -114,22 +114,26 @@ class ModelController(QObject):
 
     def load_request(self) -> LoadModelRequest | ConnectServerRequest:
         """A request to connect to the chosen server, or to load the chosen model with its context size and
-        threads (its own settings when the Models window stored some, else the global ones); in safe mode when
+        threads (its own settings when the Models window stored some, else the global ones) and its chat template
+        override; in safe mode when
         the model crashed the engine on this machine before."""
         if self.server is not None:
             return self.server.request(new_job_id())
         path = self.settings.model_path
         n_ctx, n_threads = self.settings.context_size, self.settings.threads
+        chat_template = ""
         entry = self.models.get(path) if path else None
         if entry is not None and entry.engine == LLM and entry.settings:
             own = clean_settings(entry)
             n_ctx, n_threads = int(own["context"]), int(own["threads"])
+            chat_template = str(own[CHAT_TEMPLATE])
         request = LoadModelRequest(
             new_job_id(),
             model_path=path,
             n_ctx=n_ctx,
             n_threads=n_threads,
             safe_mode=path in self._safe_mode_models,
+            chat_template=chat_template,
         )
         return llm_safe_mode.with_safe_mode_if_remembered(request, llm_safe_mode.SafeModeStore())
 

@@ -59,6 +59,7 @@ from studio.models.curated import CuratedFile, curated_files
 from studio.models.fit import Fit, Verdict, available_memory, check_fit, format_bytes
 from studio.models.hub import RemoteFile
 from studio.models.model_settings import (
+    CHAT_TEMPLATE,
     FEW_STEP_PRESETS,
     IMAGE_SETTINGS,
     LLM_SETTINGS,
@@ -267,17 +268,19 @@ class ModelSettingsForm(QWidget):
         for key, spec in LLM_SETTINGS.items():
             llm_form.addRow(SETTING_LABELS[key], self._number(key, spec))
         self.chat_template = QPlainTextEdit()
-        self.chat_template.setReadOnly(True)
-        self.chat_template.setAccessibleName("Chat template (read only)")
+        self.chat_template.setObjectName(CHAT_TEMPLATE)
+        self.chat_template.setAccessibleName("Chat template")
         self.chat_template.setPlaceholderText(
-            "This model has no chat template (a base model: completion only)."
+            "This model has no chat template (a base model: completion only). Type one to chat with it."
         )
         self.chat_template.setMaximumHeight(110)
         self.chat_template.setToolTip(
-            "The model's chat template, from its GGUF header. Studio renders it in a sandbox; it cannot be "
-            "edited here."
+            "The model's chat template (Jinja), from its GGUF header. Edit it to override it: the model uses "
+            "your template from its next load. Studio renders it in a sandbox. Empty or unchanged: the "
+            "model's own."
         )
-        llm_form.addRow(QLabel("Chat template (read only, rendered in a sandbox):"))
+        self.chat_template.textChanged.connect(self._save)
+        llm_form.addRow(QLabel("Chat template (rendered in a sandbox; edits apply on the next load):"))
         llm_form.addRow(self.chat_template)
         self.stack.addWidget(llm)
 
@@ -333,7 +336,8 @@ class ModelSettingsForm(QWidget):
                 context = self.fields["context"]
                 assert isinstance(context, QSpinBox)
                 context.setMaximum(entry.context_length or LLM_SETTINGS["context"][2])
-                self.chat_template.setPlainText(str(entry.details.get("chat_template", "")))
+                own = clean_settings(entry)[CHAT_TEMPLATE]
+                self.chat_template.setPlainText(own or self._model_template())
                 self.stack.setCurrentWidget(self.llm_page)
         finally:
             self._loading = False
@@ -347,7 +351,14 @@ class ModelSettingsForm(QWidget):
                 values[key] = widget.currentText()
             elif isinstance(widget, QSpinBox | QDoubleSpinBox):
                 values[key] = widget.value()
+        if table is LLM_SETTINGS:
+            text = self.chat_template.toPlainText()
+            values[CHAT_TEMPLATE] = text if text.strip() and text != self._model_template() else ""
         return values
+
+    def _model_template(self) -> str:
+        """The chat template in the selected model's header ("" when none)."""
+        return str(self.entry.details.get("chat_template", "")) if self.entry is not None else ""
 
     def apply_preset(self) -> None:
         if self.entry is None:
@@ -360,6 +371,8 @@ class ModelSettingsForm(QWidget):
             self._set(key, value)
 
     def _set(self, key: str, value: Any) -> None:
+        if key == CHAT_TEMPLATE:
+            return  # shown by show_entry: the override, else the model's own
         widget = self.fields[key]
         if isinstance(widget, QComboBox):
             widget.setCurrentText(str(value))

@@ -127,6 +127,22 @@ def test_load_request_uses_the_models_own_context_and_threads(qtbot: QtBot, tmp_
     runner.shutdown()
 
 
+def test_load_request_carries_the_models_chat_template_override(qtbot: QtBot, tmp_path: Path) -> None:
+    runner = JobRunner()
+    registry = ModelRegistry(tmp_path / "models.json")
+    own = registry.add(ModelEntry(path=str(tmp_path / "own.gguf"), engine=LLM))
+    registry.set_settings(own.path, {"chat_template": "{{ messages[0]['content'] }}\n"})
+    settings = Settings(model_path=own.path)
+    controller = ModelController(runner, registry, lambda: settings, lambda: True)
+    request = controller.load_request()
+    assert isinstance(request, LoadModelRequest)
+    assert request.chat_template == "{{ messages[0]['content'] }}\n"
+    registry.set_settings(own.path, {"chat_template": " \n"})  # blank: the model's own template
+    request = controller.load_request()
+    assert isinstance(request, LoadModelRequest) and request.chat_template == ""
+    runner.shutdown()
+
+
 @pytest.mark.llm
 def test_a_model_too_big_for_the_memory_loads_only_when_the_user_says_so(
     qtbot: QtBot, runner: JobRunner, tmp_path: Path

@@ -155,7 +155,14 @@ def test_import_in_place_shows_the_model_with_its_facts_and_fit(
     assert window.detail_fields["Path"].text() == str(model)
     assert "Needs about" in window.fit_label.text()
     assert "{{ m.content }}" in window.settings_form.chat_template.toPlainText()
-    assert window.settings_form.chat_template.isReadOnly()
+    template_field = window.settings_form.chat_template
+    assert not template_field.isReadOnly()
+    assert ModelRegistry().get(str(model)).settings.get("chat_template", "") == ""  # type: ignore[union-attr]
+    override = "{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}"
+    template_field.setPlainText(override)  # an edit is an override, stored with the model's settings
+    assert ModelRegistry().get(str(model)).settings["chat_template"] == override  # type: ignore[union-attr]
+    template_field.setPlainText("")  # cleared: the model's own again
+    assert ModelRegistry().get(str(model)).settings["chat_template"] == ""  # type: ignore[union-attr]
     assert not any(paths.models_dir().iterdir()), "an import without Copy must not copy"
     assert ModelRegistry().get(str(model)).sha256 == digest  # type: ignore[union-attr]
 
