@@ -136,3 +136,11 @@ def stored_image_settings(entry: ModelEntry | None) -> dict[str, Any] | None:
     if entry is None or entry.engine != DIFFUSION or not entry.settings:
         return None
     return clean_settings(entry)
+
+
+def stored_precision(entry: ModelEntry | None) -> str:
+    """The precision an image model's own settings name ("" when they name none: the Settings' choice)."""
+    if entry is None or entry.engine != DIFFUSION or not entry.settings:
+        return ""
+    value = entry.settings.get("precision")
+    return value if isinstance(value, str) and value in PRECISIONS else ""

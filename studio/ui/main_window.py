@@ -29,7 +29,7 @@ from studio.canvas.png_metadata import GenerationInfo
 from studio.documents.text_document import ChangedOnDiskError, DocumentError
 from studio.engines.protocol import EngineEvent
 from studio.models.default_model import DEFAULT_MODEL_NAME
-from studio.models.model_settings import stored_image_settings
+from studio.models.model_settings import stored_image_settings, stored_precision
 from studio.models.registry import DIFFUSION, LLM, ModelRegistry
 from studio.models.servers import recent_servers, server_choice
 from studio.settings import Settings, load_settings, save_settings
@@ -212,6 +212,7 @@ class MainWindow(QMainWindow):
             self.candidates,
             parent=self,
         )
+        self.generation.model_precision = lambda path: stored_precision(self.models.get(path))
         self.upscale = UpscaleController(
             self.runner,
             lambda: self.canvas.document,

@@ -122,6 +122,8 @@ class GenerationController(QObject):
         self._cancelled: dict[str, _Job] = {}
         self._model_job: JobHandle[PipelineLoadResult] | None = None
         self._model_engine_starts = -1  # the diffusion client's restarts when the model job was sent
+        # a model's own precision (the Models window's per-model settings); "" for the Settings' choice
+        self.model_precision: Callable[[str], str] = lambda _path: ""
         self._preview_shown = False
         panel.generate_requested.connect(self.generate)
         panel.vary_requested.connect(self.vary)
@@ -149,7 +151,8 @@ class GenerationController(QObject):
     def load_model(self, path: str) -> JobHandle | None:
         """Load ``path`` in the diffusion engine now (in the background) and show what it is; the panel
         checked the path when it was chosen, the engine refuses a bad one with a message."""
-        handle = self.runner.run(LoadPipelineRequest(new_job_id(), model_path=path), "Loading image model")
+        request = LoadPipelineRequest(new_job_id(), model_path=path, precision=self.model_precision(path))
+        handle = self.runner.run(request, "Loading image model")
         self._model_job = handle
         self._model_engine_starts = self.runner.client(LoadPipelineRequest.engine_kind).restarts
 

@@ -306,3 +306,16 @@ def test_engine_crash_is_shown_in_the_panel(qtbot: QtBot, make_rig) -> None:
     assert "stopped unexpectedly" in rig.panel.message
     assert rig.previews[-1].rect is None and rig.previews[-1].image is None
     assert rig.panel.generate_button.isEnabled()
+
+
+def test_a_models_own_precision_goes_with_its_load(qtbot: QtBot, make_rig, tiny_pipeline: Path) -> None:
+    """The Models window's per-model precision is what the load asks for ("" leaves it to the Settings)."""
+    rig = make_rig(CanvasDocument(64, 64))
+    rig.controller.model_precision = lambda path: "float32" if Path(path) == tiny_pipeline else ""
+    handle = rig.controller.load_model(str(tiny_pipeline))
+    assert handle is not None and handle.request.precision == "float32"
+    loaded: list[object] = []
+    handle.on_success(loaded.append)
+    qtbot.waitUntil(lambda: handle.is_done, timeout=WAIT_MS)
+    assert loaded, rig.panel.message
+    assert getattr(loaded[0], "precision", "") == "float32"
