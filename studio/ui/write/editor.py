@@ -770,21 +770,8 @@ class MarkdownEditor(QPlainTextEdit):
 
     def _insert_accepted(self, text: str) -> None:
         self._clear_preedit()
-        self._remember_marks()
-        cursor = self.textCursor()
-        start = cursor.position()
-        self._internal_edit += 1
-        try:
-            cursor.beginEditBlock()
-            cursor.insertText(text)
-            cursor.endEditBlock()
-            self.setTextCursor(cursor)
-        finally:
-            self._internal_edit -= 1
-        self._provenance.add(start, start + utf16_len(text))
-        self._refresh_provenance()
-        self._remember_marks()
-        self.ensureCursorVisible()
+        position = self.textCursor().position()
+        self._replace_as_ai(position, position, text)
 
     def _on_contents_change(self, position: int, removed: int, added: int) -> None:
         if self._provenance.apply_change(position, removed, added):
