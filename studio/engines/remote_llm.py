@@ -37,12 +37,11 @@ from studio.engines.protocol import (
 from studio.engines.remote_requests import (
     ConnectServerRequest,
     ServerAddress,
-    ServerLoadResult,
     ServerUrlError,
     keyring_api_key,
     parse_server_url,
 )
-from studio.engines.results import CANCELLED_FINISH, CompletionResult
+from studio.engines.results import CANCELLED_FINISH, CompletionResult, ServerLoadResult
 from studio.engines.text_requests import ChatRequest, CompletionRequest
 
 log = logging.getLogger(__name__)

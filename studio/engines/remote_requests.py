@@ -15,7 +15,7 @@ from typing import ClassVar
 from urllib.parse import urlsplit
 
 from studio.engines.protocol import EngineRequest
-from studio.engines.results import LoadResult
+from studio.engines.results import ServerLoadResult
 
 log = logging.getLogger(__name__)
 
@@ -23,22 +23,6 @@ KEYRING_SERVICE = "studio-llm-server"
 """The system keyring's service name of server API keys; the user name is the server's URL."""
 
 MODEL_KINDS = ("", "instruct", "base")
-
-
-@dataclass(frozen=True, slots=True)
-class ServerLoadResult(LoadResult):
-    """A connected server: a :class:`~studio.engines.results.LoadResult` (``model_path`` is the server's URL,
-    ``architecture`` ``remote``, ``n_ctx`` 0 when the server does not say) plus what only a server has.
-
-    ``models`` are the ids the server lists; ``server_kind`` is ``llama.cpp`` when it answered llama.cpp's
-    ``/props`` (and so reuses cached prompt prefixes with ``cache_prompt``), else ``openai-compatible``;
-    ``api_key_source`` says where the API key came from (``env:VAR``, ``keyring`` or empty: none).
-    """
-
-    server_url: str
-    models: tuple[str, ...]
-    server_kind: str
-    api_key_source: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,23 @@ class LoadResult:
     load_seconds: float
 
 
+@dataclass(frozen=True, slots=True)
+class ServerLoadResult(LoadResult):
+    """A connected server (the result of a ``ConnectServerRequest``): a :class:`LoadResult` (``model_path`` is
+    the server's URL, ``architecture`` ``remote``, ``n_ctx`` 0 when the server does not say) plus what only a
+    server has.
+
+    ``models`` are the ids the server lists; ``server_kind`` is ``llama.cpp`` when it answered llama.cpp's
+    ``/props`` (and so reuses cached prompt prefixes with ``cache_prompt``), else ``openai-compatible``;
+    ``api_key_source`` says where the API key came from (``env:VAR``, ``keyring`` or empty: none).
+    """
+
+    server_url: str
+    models: tuple[str, ...]
+    server_kind: str
+    api_key_source: str
+
+
 CANCELLED_FINISH = "cancelled"
 """The ``finish_reason`` of the partial :class:`CompletionResult` a cancelled completion or chat sends."""
 
