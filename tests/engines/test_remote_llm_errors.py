@@ -20,13 +20,12 @@ from studio.engines.remote_llm import EXTRA_COMPLETION_FIELDS, RemoteLlmBackend
 from studio.engines.remote_requests import (
     KEYRING_SERVICE,
     ConnectServerRequest,
-    ServerLoadResult,
     ServerUrlError,
     keyring_api_key,
     parse_server_url,
     store_api_key,
 )
-from studio.engines.results import CANCELLED_FINISH, CompletionResult
+from studio.engines.results import CANCELLED_FINISH, CompletionResult, ServerLoadResult
 from studio.engines.text_requests import ChatRequest, CompletionRequest
 
 Route = Callable[["StubHandler"], None]
@@ -469,30 +468,11 @@ def test_long_prompts_are_cut_to_the_servers_context_at_a_stable_point(
 @pytest.fixture
 def memory_keyring() -> Iterator[Any]:
     """The system keyring replaced by one in memory for the test (the ``keyring`` package is optional)."""
-    keyring = pytest.importorskip("keyring")
-    from keyring.backend import KeyringBackend
+    pytest.importorskip("keyring")
+    from studio.testing.memory_keyring import MemoryKeyring, keyring_backend
 
-    class MemoryKeyring(KeyringBackend):
-        priority = 1  # type: ignore[assignment]
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.passwords: dict[tuple[str, str], str] = {}
-
-        def get_password(self, service: str, username: str) -> str | None:
-            return self.passwords.get((service, username))
-
-        def set_password(self, service: str, username: str, password: str) -> None:
-            self.passwords[(service, username)] = password
-
-        def delete_password(self, service: str, username: str) -> None:
-            self.passwords.pop((service, username), None)
-
-    previous = keyring.get_keyring()
-    memory = MemoryKeyring()
-    keyring.set_keyring(memory)
-    yield memory
-    keyring.set_keyring(previous)
+    with keyring_backend(MemoryKeyring()) as memory:
+        yield memory
 
 
 def test_the_api_key_comes_from_the_keyring(stub: Callable[..., StubServer], memory_keyring: Any) -> None:
@@ -520,16 +500,14 @@ def test_a_named_variable_wins_over_the_keyring(
 
 
 def test_without_a_usable_keyring_no_key_is_sent(stub: Callable[..., StubServer]) -> None:
-    keyring = pytest.importorskip("keyring")
+    pytest.importorskip("keyring")
     from keyring.backends import fail
 
-    previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())  # what a machine without a keyring service has
-    try:
+    from studio.testing.memory_keyring import keyring_backend
+
+    with keyring_backend(fail.Keyring()):  # what a machine without a keyring service has
         server = stub({("GET", "/v1/models"): models})
         assert keyring_api_key(server.url) == ""
         loaded = run(RemoteLlmBackend(), ConnectServerRequest("c", url=server.url))[-1].result
-    finally:
-        keyring.set_keyring(previous)
     assert isinstance(loaded, ServerLoadResult) and loaded.api_key_source == ""
     assert {headers.get("Authorization") for _, _, headers, _ in server.seen} == {None}

@@ -3,13 +3,10 @@ real OpenAI-compatible server (``python -m llama_cpp.server``) serving the same 
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -30,38 +27,9 @@ from studio.ui.model_status import ModelState
 WAIT_MS = 240_000
 
 
-def llama_server_module() -> ModuleType:
-    """The tests' ``llama_cpp.server`` starter (tests/engines); skips when the server extra is missing."""
-    name = "studio_tests_llama_server"
-    if name not in sys.modules:
-        path = Path(__file__).parent.parent / "engines" / "llama_server.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return sys.modules[name]
-
-
-@pytest.fixture(scope="module")
-def server(default_model_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python's [server] extra is not installed")
-    module = llama_server_module()
-    started = module.LlamaServer(default_model_file, tmp_path_factory.mktemp("llama-server") / "server.log")
-    yield started
-    started.stop()
-
-
 def served_models(url: str) -> list[str]:
     with urllib.request.urlopen(f"{url}/v1/models", timeout=10) as answer:
         return [str(item["id"]) for item in json.load(answer)["data"]]
-
-
-@pytest.fixture
-def runner(qtbot: QtBot) -> Iterator[JobRunner]:
-    runner = JobRunner()
-    yield runner
-    runner.shutdown()
 
 
 @pytest.mark.llm
@@ -172,7 +140,7 @@ def test_a_model_too_big_for_the_memory_loads_only_when_the_user_says_so(
 
 @pytest.mark.llm
 def test_connect_to_a_server_serves_completions_from_it_then_a_local_model_again(
-    qtbot: QtBot, runner: JobRunner, server: Any, tmp_path: Path
+    qtbot: QtBot, runner: JobRunner, llama_server: Any, tmp_path: Path
 ) -> None:
     registry = ModelRegistry(tmp_path / "models.json")
     settings = Settings(suggestions_enabled=False)
@@ -180,21 +148,21 @@ def test_connect_to_a_server_serves_completions_from_it_then_a_local_model_again
     status = controller.status
     errors: list[str] = []
     controller.error.connect(errors.append)
-    models = served_models(server.url)
+    models = served_models(llama_server.url)
 
-    assert controller.connect_server(f"{server.url}/v1/") is True  # the engine starts with the connect
+    assert controller.connect_server(f"{llama_server.url}/v1/") is True  # the engine starts with the connect
     assert status.state is ModelState.LOADING
     assert status.message == "Connecting…"
     qtbot.waitUntil(lambda: status.state in (ModelState.READY, ModelState.ERROR), timeout=WAIT_MS)
     assert status.state is ModelState.READY, status.message
     assert errors == []
     assert controller.server is not None and controller.server.model == models[0]
-    assert status.name == f"Server: {Path(models[0]).name} @ 127.0.0.1:{server.port}"
-    assert status.model_path == server.url
-    assert server.url in status.message
+    assert status.name == f"Server: {Path(models[0]).name} @ 127.0.0.1:{llama_server.port}"
+    assert status.model_path == llama_server.url
+    assert llama_server.url in status.message
     assert status.model_kind in ("base", "instruct")
     remembered = registry.entries(SERVER)
-    assert [entry.path for entry in remembered] == [server.url]
+    assert [entry.path for entry in remembered] == [llama_server.url]
     assert server_models(remembered[0]) == models
     assert registry.entries() == []  # a server is no model file
     assert complete(qtbot, runner, "The capital of France is").strip()
@@ -204,10 +172,10 @@ def test_connect_to_a_server_serves_completions_from_it_then_a_local_model_again
     qtbot.waitUntil(lambda: status.state in (ModelState.READY, ModelState.ERROR), timeout=WAIT_MS)
     assert status.state is ModelState.READY, status.message
     assert not status.name.startswith("Server:")
-    assert status.model_path != server.url and "tokens of context" in status.message
+    assert status.model_path != llama_server.url and "tokens of context" in status.message
     assert complete(qtbot, runner, "The capital of France is").strip()
 
-    assert controller.connect_server(server.url, model=models[0]) is True  # and to the server again
+    assert controller.connect_server(llama_server.url, model=models[0]) is True  # and to the server again
     qtbot.waitUntil(
         lambda: status.name.startswith("Server:") and status.state is ModelState.READY, timeout=WAIT_MS
     )
@@ -216,9 +184,9 @@ def test_connect_to_a_server_serves_completions_from_it_then_a_local_model_again
 
 @pytest.mark.llm
 def test_an_unreachable_server_is_an_error_and_the_local_model_loads_after(
-    qtbot: QtBot, runner: JobRunner, tmp_path: Path
+    qtbot: QtBot, runner: JobRunner, free_port: Callable[[], int], tmp_path: Path
 ) -> None:
-    port = llama_server_module().free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     registry = ModelRegistry(tmp_path / "models.json")
     settings = Settings(suggestions_enabled=False)
     controller = ModelController(runner, registry, lambda: settings, lambda: True)

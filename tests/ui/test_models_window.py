@@ -6,14 +6,12 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from keyring.backends import fail
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QSpinBox
@@ -25,6 +23,7 @@ from studio.models import hub
 from studio.models.registry import DIFFUSION, SERVER, ModelEntry, ModelRegistry
 from studio.models.servers import ServerChoice, recent_servers
 from studio.settings import Settings
+from studio.testing.memory_keyring import MemoryKeyring, keyring_backend
 from studio.ui.dialogs import ScriptedDialogs, UnsavedChoice
 from studio.ui.jobs import JobRunner
 from studio.ui.main_window import MainWindow
@@ -90,13 +89,6 @@ class ScriptedModelDialogs:
 @pytest.fixture(scope="module")
 def gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _helpers().write_tiny_gguf(tmp_path_factory.mktemp("models-window") / "tiny.gguf")
-
-
-@pytest.fixture
-def runner(qtbot: QtBot) -> Iterator[JobRunner]:
-    runner = JobRunner()
-    yield runner
-    runner.shutdown()
 
 
 @pytest.fixture
@@ -369,28 +361,6 @@ def test_load_anyway_is_asked_through_the_house_dialogs(
     assert not window.server_button.isEnabled()  # no model controller: nothing to connect through
 
 
-def llama_server_module() -> ModuleType:
-    """The tests' ``llama_cpp.server`` starter (tests/engines); skips when the server extra is missing."""
-    name = "studio_tests_llama_server"
-    if name not in sys.modules:
-        path = Path(__file__).parent.parent / "engines" / "llama_server.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return sys.modules[name]
-
-
-@pytest.fixture(scope="module")
-def llama_server(default_model_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python's [server] extra is not installed")
-    module = llama_server_module()
-    started = module.LlamaServer(default_model_file, tmp_path_factory.mktemp("llama-server") / "server.log")
-    yield started
-    started.stop()
-
-
 def server_window(
     qtbot: QtBot, runner: JobRunner, dialogs: ScriptedModelDialogs
 ) -> tuple[ModelsWindow, ModelController]:
@@ -438,9 +408,9 @@ def test_connect_to_server_uses_the_servers_model_and_remembers_the_server(
 
 @pytest.mark.llm
 def test_an_unreachable_server_shows_its_error_and_the_window_goes_on(
-    qtbot: QtBot, runner: JobRunner
+    qtbot: QtBot, runner: JobRunner, free_port: Callable[[], int]
 ) -> None:
-    url = f"http://127.0.0.1:{llama_server_module().free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     window, controller = server_window(qtbot, runner, ScriptedModelDialogs(server_choice=ServerChoice(url)))
     assert window.connect_to_server() is True
     qtbot.waitUntil(lambda: "Connecting" not in window.status.text(), timeout=WAIT_MS * 4)
@@ -460,31 +430,10 @@ def test_an_unreachable_server_shows_its_error_and_the_window_goes_on(
     assert "not an http:// or https:// URL" in dialog.list_status.text()
 
 
-class MemoryKeyring(KeyringBackend):
-    """A keyring that keeps passwords in this process (the test machine has no system keyring)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.passwords: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.passwords.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.passwords.pop((service, username), None)
-
-
 def test_a_key_typed_in_the_server_dialog_goes_to_the_keyring_or_the_dialog_says_why_not(
     qtbot: QtBot,
 ) -> None:
-    before = keyring.get_keyring()
-    try:
-        keyring.set_keyring(fail.Keyring())  # no usable keyring, as on this machine
+    with keyring_backend(fail.Keyring()):  # no usable keyring, as on this machine
         dialog = ServerDialog([])
         qtbot.addWidget(dialog)
         dialog.url.setEditText("127.0.0.1:8080/v1/")
@@ -494,16 +443,13 @@ def test_a_key_typed_in_the_server_dialog_goes_to_the_keyring_or_the_dialog_says
         assert "keyring could not keep the key" in dialog.list_status.text()
         assert dialog.key.text() == "sk-secret"  # nothing lost: the user can name a variable instead
 
-        memory = MemoryKeyring()
-        keyring.set_keyring(memory)
+    with keyring_backend(MemoryKeyring()) as memory:
         dialog.accept()
         assert dialog.result() == ServerDialog.DialogCode.Accepted
         assert memory.passwords == {(KEYRING_SERVICE, "http://127.0.0.1:8080"): "sk-secret"}
         assert keyring_api_key("http://127.0.0.1:8080") == "sk-secret"  # what the engine reads
         assert dialog.key.text() == ""
         assert dialog.choice() == ServerChoice("http://127.0.0.1:8080")
-    finally:
-        keyring.set_keyring(before)
 
 
 @pytest.mark.llm
