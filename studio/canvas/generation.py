@@ -15,8 +15,9 @@ as they were. :func:`add_result_layer` puts that on a new layer as one undo step
 
 This is the one path of a generation job, shared by the canvas (``GenerationController``) and ``studio
 image``: :func:`image_request` turns a plan and the user's :class:`GenerateSettings` into the engine
-request, :func:`blend_region` / :func:`apply_result` blend what the engine made (previews too), and
-:func:`add_generated_layer` adds a result as a layer named and marked from the engine's parameters.
+request (:func:`plan_live` plans Live mode's jobs), :func:`blend_region` / :func:`apply_result` blend what
+the engine made (previews too), and :func:`add_generated_layer` adds a result as a layer named and marked
+from the engine's parameters.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -129,6 +130,14 @@ def image_request(
         preview_every=preview_every,
         preview_kind=preview_kind,
     )
+
+
+def live_request(plan: GenerationPlan, settings: GenerateSettings) -> ImageRequest:
+    """The engine request of a Live-mode job: :func:`image_request` with one candidate, fast decode (TAESD
+    when the model has one; the engine falls back to its VAE and says so) and a preview every step (TAESD
+    previews, else the latent projection)."""
+    live_settings = replace(settings, num_candidates=1, fast_decode=True)
+    return image_request(plan, live_settings, preview_every=1, preview_kind="taesd")
 
 
 def settings_request(
@@ -316,6 +325,44 @@ def plan_variation(
         blend_mask=rgba[:, :, 3].astype(np.float32) / np.float32(255.0),
         strength=float(strength),
         source_layer_id=source.id,
+    )
+
+
+def plan_live(
+    document: CanvasDocument,
+    strength: float,
+    native_resolution: int = DEFAULT_NATIVE_RESOLUTION,
+    *,
+    feather: float = DEFAULT_FEATHER,
+) -> GenerationPlan:
+    """Plan a Live-mode image-to-image job from what the user sees: the composited visible canvas over the
+    selection's bounds (the selection, feathered inward, is the blend mask) or, with no selection, over the
+    whole canvas. Raises :class:`CanvasError` when the selection lies entirely off the canvas."""
+    _check_native(native_resolution)
+    _check_strength(strength, "Live strength")
+    canvas = document.bounds
+    selection = document.selection
+    bounds = None if selection is None or selection.is_empty else selection.bounds()
+    if selection is None or bounds is None:
+        region = canvas
+        blend_mask = np.ones((canvas.height, canvas.width), dtype=np.float32)
+    else:
+        region = bounds.intersected(canvas)
+        if region.is_empty:
+            raise CanvasError("The selection lies outside the canvas; select part of the image")
+        blend_mask = inward_blend_mask(selection, region, canvas, feather)
+    model_size = model_size_for(region.width, region.height, native_resolution)
+    return GenerationPlan(
+        mode=GenerationMode.IMAGE_TO_IMAGE,
+        source_size=document.size,
+        canvas_size=document.size,
+        content_offset=(0, 0),
+        region=region,
+        model_size=model_size,
+        init_image=resize_pixels(flatten_rgb(document.composite(region)), model_size),
+        mask=None,
+        blend_mask=blend_mask,
+        strength=float(strength),
     )
 
 

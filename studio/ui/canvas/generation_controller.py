@@ -304,14 +304,8 @@ class GenerationController(QObject):
             self.panel.set_progress(fraction, message)
 
     def _on_preview(self, job: _Job, event: EngineEvent) -> None:
-        if job is not self._job or not event.image:
-            return
-        try:
-            rgb = _decode_rgb(event.image)
-        except ImageLoadError:
-            log.warning("undecodable preview image")
-            return
-        self._show_preview(job.plan, blend_region(job.plan, rgb))
+        if job is self._job:
+            self.show_event_preview(job.plan, event)
 
     def _on_success(self, job: _Job, result: ImageResult | None) -> None:
         if job is not self._job:
@@ -395,6 +389,19 @@ class GenerationController(QObject):
     def show_plan_preview(self, plan: GenerationPlan, rgba: np.ndarray) -> None:
         """Show ``rgba`` (the plan's region, blended) in place, e.g. Live mode's latest result."""
         self._show_preview(plan, rgba)
+
+    def show_event_preview(self, plan: GenerationPlan, event: EngineEvent) -> bool:
+        """Show an engine ``preview`` event's image over ``plan``'s region, blended as applying it would;
+        False (nothing shown) when it carries no decodable image."""
+        if not event.image:
+            return False
+        try:
+            rgb = _decode_rgb(event.image)
+        except ImageLoadError:
+            log.warning("undecodable preview image")
+            return False
+        self._show_preview(plan, blend_region(plan, rgb))
+        return True
 
     def clear_preview(self) -> None:
         """Remove the in-place preview (call it when the canvas shows another document)."""

@@ -1,10 +1,13 @@
-"""Live painting: while on, each pause in painting re-varies the active layer and previews the result in place.
+"""Live painting: while on, each pause in painting regenerates the selection (or the canvas) and previews it.
 
-Every change to the canvas calls :meth:`LiveMode.schedule`; after ``delay_ms`` without another change the
-active layer's current pixels go to the engine as an img2img job at ``strength`` with the panel's (few-step)
-settings. A newer request cancels the older one at once; only the newest result is previewed, and it stays a
-preview (the document is untouched) until :meth:`LiveMode.apply` adds it as one undoable layer with its
-provenance. Jobs run on the :class:`JobRunner`; the canvas never waits for them.
+Every change to the canvas calls :meth:`LiveMode.schedule`; after ``delay_ms`` without another change, what the
+user sees (the composited visible canvas) over the selection's bounds, or the whole canvas without a selection,
+goes to the engine as an image-to-image job at ``strength`` (:func:`~studio.canvas.generation.plan_live`):
+one candidate, fast decode and a preview every step (:func:`~studio.canvas.generation.live_request`). A newer
+request cancels the older one at once; the newest job's step previews and then its result show in place over
+the region, blended through the selection. The result stays a preview (the document is untouched) until
+:meth:`LiveMode.apply` adds it as one undoable layer with its provenance; that layer does not start another
+live job. Jobs run on the :class:`JobRunner`; the canvas never waits for them.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from studio.canvas.generation import (
     GenerationPlan,
     add_generated_layer,
     blend_region,
-    image_request,
-    plan_variation,
+    live_request,
+    plan_live,
 )
+from studio.engines.protocol import EngineEvent
 from studio.engines.results import ImageResult
 from studio.ui.canvas.generation_controller import GenerationController, _decode_rgb
 from studio.ui.jobs import JobHandle
@@ -44,11 +48,19 @@ class LiveResult:
     params: dict[str, Any]
 
 
+def describe_region(plan: GenerationPlan) -> str:
+    """``"selection 128×96"`` or ``"canvas 512×512"``: what a live plan regenerates."""
+    whole = plan.region.size == plan.source_size
+    return f"{'canvas' if whole else 'selection'} {plan.region.width}×{plan.region.height}"
+
+
 class LiveMode(QObject):
-    """Debounced live img2img of the active layer through a :class:`GenerationController`'s engine."""
+    """Debounced live img2img of the selection (or the canvas) through a :class:`GenerationController`'s
+    engine."""
 
     enabled_changed = Signal(bool)
     result_changed = Signal()  # a new live result is previewed, or the last one was cleared/applied
+    step_previewed = Signal(int)  # a step preview of the running live job is shown (its step number)
 
     def __init__(
         self,
@@ -62,6 +74,7 @@ class LiveMode(QObject):
         self.result: LiveResult | None = None
         self.jobs_started = 0
         self._enabled = False
+        self._applying = False
         self._job: JobHandle | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -102,8 +115,9 @@ class LiveMode(QObject):
     # -- running ----------------------------------------------------------------------------------------
 
     def schedule(self) -> None:
-        """The canvas changed: (re)start the pause; the job starts when it ends."""
-        if self._enabled:
+        """The canvas changed: (re)start the pause; the job starts when it ends. Applying the live result
+        (:meth:`apply`) changes the canvas too, but starts nothing."""
+        if self._enabled and not self._applying:
             self._timer.start()
 
     def run_now(self) -> JobHandle | None:
@@ -120,11 +134,11 @@ class LiveMode(QObject):
             return None
         strength = self.strength if self.strength is not None else settings.strength
         try:
-            plan = plan_variation(document, document.active_layer, strength, panel.native_resolution())
+            plan = plan_live(document, strength, panel.native_resolution())
         except CanvasError as exc:
             panel.show_message(f"Live: {exc}.")
             return None
-        request = image_request(plan, settings, preview_every=0)
+        request = live_request(plan, settings)
         problem = request.problem()
         if problem is not None:
             panel.show_error(f"Live: {problem}.")
@@ -133,10 +147,18 @@ class LiveMode(QObject):
         handle = self.controller.runner.run(request, "Live")
         self._job = handle
         self.jobs_started += 1
+        what = describe_region(plan)
+        self._say(f"Live: {what} at strength {strength:.2f}…")
+        handle.on_preview(lambda event: self._on_preview(handle, plan, event))
         handle.on_success(lambda result: self._on_success(handle, plan, document, result))
         handle.on_failure(lambda message: self._on_failure(handle, message))
         handle.on_cancelled(lambda: self._on_done(handle))
         return handle
+
+    def _say(self, text: str) -> None:
+        """A Live message in the panel, unless a Generate job's progress owns it."""
+        if not self.controller.is_running:
+            self.controller.panel.show_message(text)
 
     def _cancel_job(self) -> None:
         job, self._job = self._job, None
@@ -144,13 +166,33 @@ class LiveMode(QObject):
             job.cancel()
 
     def _on_done(self, handle: JobHandle) -> None:
+        """Cancelled from elsewhere (the status bar's Cancel): the last result shows again."""
         if self._job is handle:
             self._job = None
+            self._show_result()
 
     def _on_failure(self, handle: JobHandle, message: str) -> None:
         if self._job is handle:
             self._job = None
+            self._show_result()
             self.controller.panel.show_error(f"Live: {message or 'generation failed.'}")
+
+    def _show_result(self) -> None:
+        """Show the newest result in place again (a failed or cancelled job's step previews covered it)."""
+        result = self.result
+        if self.controller.is_running:
+            return  # a Generate job's previews own the canvas preview
+        if result is None:
+            self.controller.clear_preview()
+        else:
+            self.controller.show_plan_preview(result.plan, blend_region(result.plan, result.rgb))
+
+    def _on_preview(self, handle: JobHandle, plan: GenerationPlan, event: EngineEvent) -> None:
+        if self._job is not handle or self.controller.is_running:
+            return  # stale, or a Generate job's previews own the canvas preview
+        if self.controller.show_event_preview(plan, event):
+            step = event.step.step if event.step is not None else 0
+            self.step_previewed.emit(step)
 
     def _on_success(
         self, handle: JobHandle, plan: GenerationPlan, document: CanvasDocument, result: ImageResult | None
@@ -169,6 +211,9 @@ class LiveMode(QObject):
         self.result = LiveResult(plan, document, rgb, params)
         self.controller.show_plan_preview(plan, blend_region(plan, rgb))
         self.result_changed.emit()
+        seed = params.get("seed")
+        seed_text = f" (seed {seed})" if isinstance(seed, int) else ""
+        self._say(f"Live: {describe_region(plan)} ready{seed_text}. Ctrl+Alt+Return adds it as a layer.")
 
     # -- applying ---------------------------------------------------------------------------------------
 
@@ -184,11 +229,14 @@ class LiveMode(QObject):
             self._clear_result()
             panel.show_error("The live result was made for another canvas; paint again.")
             return None
+        self._applying = True  # the new layer is a canvas change, but not one to re-imagine
         try:
             layer = add_generated_layer(document, result.plan, result.rgb, result.params)
         except CanvasError as exc:
             panel.show_error(str(exc))
             return None
+        finally:
+            self._applying = False
         self._clear_result()
         panel.show_message(f"Added the layer “{layer.name}”.")
         return layer
@@ -196,6 +244,7 @@ class LiveMode(QObject):
     def _clear_result(self) -> None:
         had = self.result is not None
         self.result = None
-        self.controller.clear_preview()
+        if not self.controller.is_running:  # else a Generate job's previews own the canvas preview
+            self.controller.clear_preview()
         if had:
             self.result_changed.emit()
