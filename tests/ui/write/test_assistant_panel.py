@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from PySide6.QtCore import Qt
@@ -23,6 +23,9 @@ from studio.ui.jobs import JobRunner, JobState
 from studio.ui.write.assistant_panel import AssistantDock, AssistantPanel
 from studio.ui.write.editor import MarkdownEditor
 from studio.writing.story_notes import StoryNotes
+
+if TYPE_CHECKING:
+    from tests.ui.write.conftest import MakeEditor
 
 pytestmark = pytest.mark.llm
 
@@ -44,19 +47,8 @@ def load(runner: JobRunner, model: Path, qtbot: QtBot) -> None:
 
 
 @pytest.fixture
-def runner(qtbot: QtBot) -> Iterator[JobRunner]:
-    runner = JobRunner()
-    yield runner
-    runner.shutdown()
-
-
-@pytest.fixture
-def editor(qtbot: QtBot) -> MarkdownEditor:
-    editor = MarkdownEditor()
-    qtbot.addWidget(editor)
-    editor.setPlainText(STORY)
-    editor.moveCursor(QTextCursor.MoveOperation.End)
-    return editor
+def editor(make_editor: MakeEditor) -> MarkdownEditor:
+    return make_editor(STORY)
 
 
 def make_panel(qtbot: QtBot, runner: JobRunner, editor: MarkdownEditor, kind: str) -> AssistantPanel:

@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
 from pytestqt.qtbot import QtBot
 
-from studio.ui.dialogs import ScriptedDialogs
 from studio.ui.write.editor import MarkdownEditor
 from studio.ui.write.find_replace import FindError, FindOptions, find_all
 from studio.ui.write.workspace import WriteWorkspace
 
 TEXT = "The cat sat. A Cat scattered the cats.\nCAT café 🐈 cat\n"
-
-
-@pytest.fixture
-def workspace(qtbot: QtBot) -> Iterator[WriteWorkspace]:
-    widget = WriteWorkspace(dialogs=ScriptedDialogs())
-    qtbot.addWidget(widget)
-    widget.resize(900, 500)
-    widget.show()
-    qtbot.waitExposed(widget)
-    yield widget
-    # stop its journal timers: a snapshot written later would land in the next test's recovery folder
-    widget.shutdown()
 
 
 def editor_with(workspace: WriteWorkspace, text: str) -> MarkdownEditor:

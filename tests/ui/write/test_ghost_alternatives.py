@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pytest
 from PySide6.QtCore import Qt
@@ -11,67 +10,17 @@ from pytestqt.qtbot import QtBot
 
 from studio.ui.write.editor import MarkdownEditor
 
-
-@dataclass
-class Handle:
-    cancelled: int = 0
-
-    def cancel(self) -> None:
-        self.cancelled += 1
-
-
-@dataclass
-class Call:
-    prefix: str
-    on_tokens: Callable[[str], None]
-    on_finished: Callable[[], None]
-    seed: int | None
-    handle: Handle = field(default_factory=Handle)
-
-
-class SeededProvider:
-    """Records each continuation request with its seed; the test feeds the tokens."""
-
-    def __init__(self) -> None:
-        self.calls: list[Call] = []
-
-    def start_continuation(
-        self,
-        prefix: str,
-        suffix: str,
-        on_tokens: Callable[[str], None],
-        on_finished: Callable[[], None],
-        on_failed: Callable[[str], None],
-        seed: int | None = None,
-    ) -> Handle:
-        self.calls.append(Call(prefix, on_tokens, on_finished, seed))
-        return self.calls[-1].handle
+if TYPE_CHECKING:
+    from tests.ui.write.conftest import MakeEditor, ScriptedProvider
 
 
 @pytest.fixture
-def provider() -> SeededProvider:
-    return SeededProvider()
-
-
-@pytest.fixture
-def editor(qtbot: QtBot, provider: SeededProvider) -> MarkdownEditor:
-    widget = MarkdownEditor()
-    qtbot.addWidget(widget)
-    widget.resize(520, 260)
-    widget.set_continuation_provider(provider)
-    widget.set_suggestion_delay(60_000)
-    widget.setPlainText("Once upon a time")
-    cursor = widget.textCursor()
-    cursor.movePosition(cursor.MoveOperation.End)
-    widget.setTextCursor(cursor)
-    widget.show()
-    qtbot.waitExposed(widget)
-    widget.setFocus()
-    return widget
+def editor(make_editor: MakeEditor, provider: ScriptedProvider) -> MarkdownEditor:
+    return make_editor("Once upon a time", continuation=provider)
 
 
 def test_whitespace_only_continuation_says_so(
-    qtbot: QtBot, editor: MarkdownEditor, provider: SeededProvider
+    qtbot: QtBot, editor: MarkdownEditor, provider: ScriptedProvider
 ) -> None:
     states: list[str] = []
     editor.suggestion_state_changed.connect(states.append)
@@ -86,7 +35,7 @@ def test_whitespace_only_continuation_says_so(
 
 
 def test_alt_brackets_cycle_continuation_alternatives(
-    qtbot: QtBot, editor: MarkdownEditor, provider: SeededProvider
+    qtbot: QtBot, editor: MarkdownEditor, provider: ScriptedProvider
 ) -> None:
     editor.request_suggestion()
     provider.calls[0].on_tokens(" there was a fox.")

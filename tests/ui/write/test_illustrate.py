@@ -8,10 +8,10 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -27,6 +27,9 @@ from studio.ui.jobs import JobRunner, JobState
 from studio.ui.write.editor import MarkdownEditor
 from studio.ui.write.illustrate import IllustrateDialog, default_image_settings
 from studio.writing.illustration import UNTITLED_MESSAGE
+
+if TYPE_CHECKING:
+    from tests.ui.write.conftest import MakeEditor
 
 WAIT_MS = 240_000
 TEXT = "# Harbour\n\nThe storm passed, and the fishermen stood silent on the quay.\n\nThe end.\n"
@@ -49,17 +52,8 @@ def runner(qapp: QApplication) -> Iterator[JobRunner]:
 
 
 @pytest.fixture
-def editor(qtbot: QtBot) -> MarkdownEditor:
-    widget = MarkdownEditor()
-    qtbot.addWidget(widget)
-    widget.set_suggestion_delay(60_000)
-    widget.setPlainText(TEXT)
-    start = TEXT.index(PASSAGE)
-    cursor = widget.textCursor()
-    cursor.setPosition(start)
-    cursor.setPosition(start + len(PASSAGE), QTextCursor.MoveMode.KeepAnchor)
-    widget.setTextCursor(cursor)
-    return widget
+def editor(make_editor: MakeEditor) -> MarkdownEditor:
+    return make_editor(TEXT, select=PASSAGE)
 
 
 def load_gemma(runner: JobRunner, model: Path) -> None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
@@ -15,64 +14,13 @@ from pytestqt.qtbot import QtBot
 from studio.ui.write.editor import MarkdownEditor
 from studio.ui.write.markdown_highlighter import contrast_ratio
 
-
-@dataclass
-class ScriptedHandle:
-    cancelled: int = 0
-
-    def cancel(self) -> None:
-        self.cancelled += 1
-
-
-@dataclass
-class ScriptedCall:
-    prefix: str
-    suffix: str
-    on_tokens: Callable[[str], None]
-    on_finished: Callable[[], None]
-    on_failed: Callable[[str], None]
-    handle: ScriptedHandle = field(default_factory=ScriptedHandle)
-
-
-class ScriptedProvider:
-    """A ContinuationProvider whose tokens the test feeds by hand through the recorded callbacks."""
-
-    def __init__(self) -> None:
-        self.calls: list[ScriptedCall] = []
-
-    def start_continuation(
-        self,
-        prefix: str,
-        suffix: str,
-        on_tokens: Callable[[str], None],
-        on_finished: Callable[[], None],
-        on_failed: Callable[[str], None],
-    ) -> ScriptedHandle:
-        self.calls.append(ScriptedCall(prefix, suffix, on_tokens, on_finished, on_failed))
-        return self.calls[-1].handle
-
-    @property
-    def last(self) -> ScriptedCall:
-        return self.calls[-1]
+if TYPE_CHECKING:
+    from tests.ui.write.conftest import ContinuationCall, MakeEditor, ScriptedProvider
 
 
 @pytest.fixture
-def provider() -> ScriptedProvider:
-    return ScriptedProvider()
-
-
-@pytest.fixture
-def editor(qtbot: QtBot, provider: ScriptedProvider) -> MarkdownEditor:
-    widget = MarkdownEditor()
-    qtbot.addWidget(widget)
-    widget.resize(520, 260)
-    widget.set_continuation_provider(provider)
-    widget.set_suggestion_delay(60_000)  # requests come from request_suggestion() unless a test lowers it
-    widget.show()
-    qtbot.waitExposed(widget)
-    widget.activateWindow()
-    widget.setFocus()
-    return widget
+def editor(make_editor: MakeEditor, provider: ScriptedProvider) -> MarkdownEditor:
+    return make_editor(continuation=provider)
 
 
 def set_text(editor: MarkdownEditor, text: str, cursor_at: int | None = None) -> None:
@@ -87,7 +35,7 @@ def set_text(editor: MarkdownEditor, text: str, cursor_at: int | None = None) ->
 
 def suggest(
     editor: MarkdownEditor, provider: ScriptedProvider, *tokens: str, finish: bool = True
-) -> ScriptedCall:
+) -> ContinuationCall:
     assert editor.request_suggestion()
     call = provider.last
     for token in tokens:

@@ -5,83 +5,30 @@ cancel and alternative cases exact."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
 from pytestqt.qtbot import QtBot
 
-from studio.models.model_settings import Sampling
 from studio.ui.write.editor import MarkdownEditor
 from studio.ui.write.rewrite import RewriteState
 from studio.ui.write.rewrite_commands import RewriteCommands
 from studio.writing.actions import UserActions, builtin_action
-from studio.writing.rewrite import RewritePlan
+
+if TYPE_CHECKING:
+    from tests.ui.write.conftest import MakeEditor, RewriteCall, ScriptedRewrites
 
 TEXT = "# Notes\n\nThe old man walked slowly down the road.\n\nThe end."
 SELECTED = "The old man walked slowly down the road."
 
 
-@dataclass
-class Handle:
-    cancelled: int = 0
-
-    def cancel(self) -> None:
-        self.cancelled += 1
-
-
-@dataclass
-class Call:
-    plan: RewritePlan
-    on_tokens: Callable[[str], None]
-    on_finished: Callable[[], None]
-    on_failed: Callable[[str], None]
-    handle: Handle = field(default_factory=Handle)
-
-
-class ScriptedRewrites:
-    def __init__(self, kind: str = "base") -> None:
-        self.kind = kind
-        self.calls: list[Call] = []
-
-    def model_kind(self) -> str:
-        return self.kind
-
-    def sampling(self) -> Sampling:
-        return Sampling()
-
-    def start_rewrite(
-        self,
-        plan: RewritePlan,
-        on_tokens: Callable[[str], None],
-        on_finished: Callable[[], None],
-        on_failed: Callable[[str], None],
-    ) -> Handle:
-        self.calls.append(Call(plan, on_tokens, on_finished, on_failed))
-        return self.calls[-1].handle
-
-
 @pytest.fixture
-def rewrites() -> ScriptedRewrites:
-    return ScriptedRewrites()
-
-
-@pytest.fixture
-def editor(qtbot: QtBot, rewrites: ScriptedRewrites) -> MarkdownEditor:
-    widget = MarkdownEditor()
-    qtbot.addWidget(widget)
-    widget.resize(800, 600)
-    widget.set_rewrite_provider(rewrites)
-    widget.set_suggestion_delay(60_000)
-    widget.setPlainText(TEXT)
+def editor(make_editor: MakeEditor, rewrites: ScriptedRewrites) -> MarkdownEditor:
+    widget = make_editor(TEXT, size=(800, 600), rewrites=rewrites, select=SELECTED)
     widget.set_ai_ranges([(TEXT.index("The end"), len(TEXT))])
-    widget.show()
-    qtbot.waitExposed(widget)
-    widget.setFocus()
-    select(widget, SELECTED)
     return widget
 
 
@@ -93,7 +40,7 @@ def select(editor: MarkdownEditor, text: str) -> None:
     editor.setTextCursor(cursor)
 
 
-def stream(call: Call, *pieces: str, finish: bool = True) -> None:
+def stream(call: RewriteCall, *pieces: str, finish: bool = True) -> None:
     for piece in pieces:
         call.on_tokens(piece)
     if finish:
@@ -234,11 +181,10 @@ def test_alternatives_have_their_own_seeds_and_are_kept(
 
 
 def test_instruct_models_get_a_chat_request_and_instruct_wording(
-    qtbot: QtBot, editor: MarkdownEditor
+    qtbot: QtBot, editor: MarkdownEditor, rewrites: ScriptedRewrites
 ) -> None:
-    chat = ScriptedRewrites("instruct")
-    editor.set_rewrite_provider(chat)
-    select(editor, SELECTED)
+    chat = rewrites
+    chat.kind = "instruct"
     statuses: list[str] = []
     editor.rewrite_status.connect(statuses.append)
     editor.start_rewrite(builtin_action("tone-formal"))

@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -19,6 +19,9 @@ from studio.ui.jobs import JobHandle, JobRunner, JobState
 from studio.ui.write.editor import MarkdownEditor
 from studio.ui.write.rewrite import EngineRewriteProvider, RewriteState
 from studio.writing.actions import builtin_action
+
+if TYPE_CHECKING:
+    from tests.ui.write.conftest import MakeEditor
 
 pytestmark = pytest.mark.llm
 
@@ -59,21 +62,8 @@ def runner(qapp: QApplication, default_model_file: Path) -> Iterator[JobRunner]:
 
 
 @pytest.fixture
-def editor(qtbot: QtBot, runner: JobRunner) -> MarkdownEditor:
-    widget = MarkdownEditor()
-    qtbot.addWidget(widget)
-    widget.resize(800, 600)
-    widget.set_suggestion_delay(60_000)
-    widget.setPlainText(TEXT)
-    widget.show()
-    qtbot.waitExposed(widget)
-    widget.setFocus()
-    start = TEXT.index(SELECTED)
-    cursor = widget.textCursor()
-    cursor.setPosition(start)
-    cursor.setPosition(start + len(SELECTED), QTextCursor.MoveMode.KeepAnchor)
-    widget.setTextCursor(cursor)
-    return widget
+def editor(make_editor: MakeEditor, runner: JobRunner) -> MarkdownEditor:
+    return make_editor(TEXT, size=(800, 600), select=SELECTED)
 
 
 def test_a_real_rewrite_streams_into_the_diff_and_is_accepted_as_ai_text(

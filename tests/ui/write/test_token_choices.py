@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from PySide6.QtCore import Qt
@@ -22,6 +23,9 @@ from studio.ui.write.token_choices import (
     ai_word_span,
     format_choice,
 )
+
+if TYPE_CHECKING:
+    from tests.ui.write.conftest import MakeEditor
 
 HUMAN = "The keeper climbed the stairs"
 AI = " and looked out at the sea."
@@ -69,18 +73,9 @@ def recorder() -> Recorder:
 
 
 @pytest.fixture
-def editor(qtbot: QtBot, recorder: Recorder) -> MarkdownEditor:
-    widget = MarkdownEditor()
-    qtbot.addWidget(widget)
-    widget.resize(640, 320)
-    widget.set_suggestion_delay(60_000)
-    widget.set_continuation_provider(recorder)
-    widget.set_token_choices_provider(recorder)
-    widget.setPlainText(HUMAN + AI + AFTER)
+def editor(make_editor: MakeEditor, recorder: Recorder) -> MarkdownEditor:
+    widget = make_editor(HUMAN + AI + AFTER, size=(640, 320), continuation=recorder, token_choices=recorder)
     widget.set_ai_ranges([(len(HUMAN), len(HUMAN + AI))])
-    widget.show()
-    qtbot.waitExposed(widget)
-    widget.setFocus()
     return widget
 
 

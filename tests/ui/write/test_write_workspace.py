@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from PySide6.QtGui import QTextCursor
@@ -15,49 +15,8 @@ from studio.ui.dialogs import ScriptedDialogs, UnexpectedQuestion, UnsavedChoice
 from studio.ui.write.editor import MarkdownEditor
 from studio.ui.write.workspace import WriteWorkspace
 
-
-class Handle:
-    def __init__(self) -> None:
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-
-class RecordingProvider:
-    """Records requests; never answers (the editor tests cover streaming)."""
-
-    def __init__(self) -> None:
-        self.prefixes: list[str] = []
-
-    def start_continuation(
-        self,
-        prefix: str,
-        suffix: str,
-        on_tokens: Callable[[str], None],
-        on_finished: Callable[[], None],
-        on_failed: Callable[[str], None],
-    ) -> Handle:
-        self.prefixes.append(prefix)
-        return Handle()
-
-
-@pytest.fixture
-def dialogs() -> ScriptedDialogs:
-    """Answers nothing until a test scripts it: any question fails the test."""
-    return ScriptedDialogs()
-
-
-@pytest.fixture
-def workspace(qtbot: QtBot, dialogs: ScriptedDialogs) -> Iterator[WriteWorkspace]:
-    widget = WriteWorkspace(dialogs=dialogs)
-    qtbot.addWidget(widget)
-    widget.resize(600, 400)
-    widget.show()
-    qtbot.waitExposed(widget)
-    yield widget
-    # stop its journal timers: a snapshot written later would land in the next test's recovery folder
-    widget.shutdown()
+if TYPE_CHECKING:
+    from tests.ui.write.conftest import ScriptedProvider
 
 
 def type_at_end(editor: MarkdownEditor, text: str) -> None:
@@ -268,8 +227,9 @@ def test_crash_recovery_restores_text_over_original(qtbot: QtBot, tmp_path: Path
     assert path.read_bytes() == b"Chapter 1\r\nIt was a dark night."
 
 
-def test_provider_delay_and_state_reach_editors(qtbot: QtBot, workspace: WriteWorkspace) -> None:
-    provider = RecordingProvider()
+def test_provider_delay_and_state_reach_editors(
+    qtbot: QtBot, workspace: WriteWorkspace, provider: ScriptedProvider
+) -> None:
     workspace.set_continuation_provider(provider)
     workspace.set_suggestion_delay(10)
     states: list[str] = []
@@ -278,7 +238,7 @@ def test_provider_delay_and_state_reach_editors(qtbot: QtBot, workspace: WriteWo
     assert editor.suggestion_delay() == 10
     editor.setFocus()
     qtbot.keyClicks(editor, "Once")
-    qtbot.waitUntil(lambda: provider.prefixes == ["Once"])
+    qtbot.waitUntil(lambda: [call.prefix for call in provider.calls] == ["Once"])
     assert states[-1] == "waiting"
 
     workspace.set_suggestions_enabled(False)
