@@ -7,10 +7,13 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtGui import QAction, QIcon, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QWidget
 
 Shortcut = QKeySequence | QKeySequence.StandardKey | str
+
+REDO_SHORTCUTS: tuple[Shortcut, ...] = (QKeySequence.StandardKey.Redo, "Ctrl+Y", "Ctrl+Shift+Z")
+"""Redo's keys in every workspace: the platform's own, and both Ctrl+Y and Ctrl+Shift+Z wherever it is."""
 
 
 def action_object_name(text: str) -> str:
@@ -35,7 +38,9 @@ def make_action(
     ``context`` relative to that widget."""
     action = QAction(text, parent)
     keys = [shortcut] if isinstance(shortcut, QKeySequence | QKeySequence.StandardKey | str) else shortcut
-    sequences = [sequence for key in keys for sequence in _sequences(key)]
+    sequences: list[QKeySequence] = []
+    for key in keys:
+        sequences.extend(sequence for sequence in _sequences(key) if sequence not in sequences)
     action.setShortcuts(sequences)
     action.setShortcutContext(context)
     description = description or text.replace("&", "").rstrip("…").rstrip(".")
@@ -53,6 +58,14 @@ def make_action(
     if isinstance(parent, QWidget):
         parent.addAction(action)
     return action
+
+
+def matches_shortcut(action: QAction, event: QKeyEvent) -> bool:
+    """Whether the keys of ``event`` are exactly one of ``action``'s shortcuts."""
+    pressed = QKeySequence(event.keyCombination())
+    return any(
+        sequence.matches(pressed) == QKeySequence.SequenceMatch.ExactMatch for sequence in action.shortcuts()
+    )
 
 
 def _sequences(key: Shortcut) -> list[QKeySequence]:

@@ -29,7 +29,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QMenu, QPlainTextEdit, QTextEdit, QWidget
 
-from studio.ui.actions import make_action
+from studio.ui.actions import REDO_SHORTCUTS, make_action, matches_shortcut
 from studio.ui.write.ghost_text import (
     ContinuationHandle,
     ContinuationProvider,
@@ -145,6 +145,10 @@ class MarkdownEditor(QPlainTextEdit):
             shortcut=QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_K),
             description="Tell the AI what to do with the selected text (shown as a diff; Tab accepts)",
             context=Qt.ShortcutContext.WidgetShortcut,
+        )
+        # the editor redoes on all of Redo's keys itself (the platform's own alone would miss one of them)
+        self.redo_action = make_action(
+            self, "&Redo", self.redo, shortcut=REDO_SHORTCUTS, context=Qt.ShortcutContext.WidgetShortcut
         )
         self.document().contentsChange.connect(self._on_contents_change)
         self.document().contentsChanged.connect(self._on_contents_changed)
@@ -826,6 +830,7 @@ class MarkdownEditor(QPlainTextEdit):
             and (
                 self._is_suggest_shortcut(event)
                 or self._is_instruction_shortcut(event)
+                or matches_shortcut(self.redo_action, event)
                 or _alternative_step(event) != 0
                 or self._is_token_choices_key(event)
                 or (self._ghost and self._is_suggestion_key(event))
@@ -926,7 +931,10 @@ class MarkdownEditor(QPlainTextEdit):
                 self.suggest_action.trigger()
             return
         revision = self.document().revision()
-        super().keyPressEvent(event)
+        if matches_shortcut(self.redo_action, event) and not self.isReadOnly():
+            self.redo()
+        else:
+            super().keyPressEvent(event)
         if self.document().revision() != revision:
             self._restart_timer()
 

@@ -6,6 +6,7 @@ import codecs
 import contextlib
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from studio.documents.text_document import (
     TextFormat,
     UnreadableDocumentError,
 )
-from studio.ui.actions import make_action
+from studio.ui.actions import REDO_SHORTCUTS, Shortcut, make_action
 from studio.ui.dialogs import Dialogs, QtDialogs, UnsavedChoice
 from studio.ui.write.editor import DEFAULT_SUGGESTION_DELAY_MS, MarkdownEditor
 from studio.ui.write.export import ExportFormat, export_markdown
@@ -152,7 +153,7 @@ class WriteWorkspace(QWidget):
 
     def _build_actions(self) -> None:
         # The editor handles these keys itself; the actions are for the Edit menu and act on the current editor.
-        def edit(text: str, key: QKeySequence.StandardKey, method: str, description: str) -> QAction:
+        def edit(text: str, key: Shortcut | Sequence[Shortcut], method: str, description: str) -> QAction:
             return make_action(
                 self,
                 text,
@@ -163,7 +164,7 @@ class WriteWorkspace(QWidget):
             )
 
         self.undo_action = edit("&Undo", QKeySequence.StandardKey.Undo, "undo", "Undo the last edit")
-        self.redo_action = edit("&Redo", QKeySequence.StandardKey.Redo, "redo", "Redo the last undone edit")
+        self.redo_action = edit("&Redo", REDO_SHORTCUTS, "redo", "Redo the last undone edit")
         self.cut_action = edit("Cu&t", QKeySequence.StandardKey.Cut, "cut", "Cut the selected text")
         self.copy_action = edit("&Copy", QKeySequence.StandardKey.Copy, "copy", "Copy the selected text")
         self.paste_action = edit("&Paste", QKeySequence.StandardKey.Paste, "paste", "Paste text")
