@@ -7,6 +7,7 @@ import ctypes
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -44,10 +45,15 @@ log = logging.getLogger(__name__)
 llama_log = logging.getLogger("studio.llama_cpp")
 
 
+# Set while the abort callback is stopping a decode because the user cancelled: llama.cpp then reports the
+# aborted decode at ERROR level, but a cancel is no error.
+_user_abort = threading.Event()
+
+
 @llama_cpp.llama_log_callback
 def _route_llama_log(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
     # llama.cpp's own messages go to logging instead of the process's stderr; ggml_log_level 4 is ERROR
-    if level == 4:
+    if level == 4 and not _user_abort.is_set():
         llama_log.error(text.decode("utf-8", errors="replace").rstrip())
     else:
         llama_log.debug(text.decode("utf-8", errors="replace").rstrip())
@@ -327,7 +333,10 @@ class LlmEngine:
     def _install_abort_callback(self, llm: _CountingLlama) -> None:
         def should_abort(_data: ctypes.c_void_p) -> bool:
             token = self._active_cancel
-            return token is not None and token.is_cancelled
+            aborting = token is not None and token.is_cancelled
+            if aborting:
+                _user_abort.set()
+            return aborting
 
         self._abort_callback = llama_cpp.ggml_abort_callback(should_abort)
         llama_cpp.llama_set_abort_callback(llm._ctx.ctx, self._abort_callback, None)
@@ -423,6 +432,7 @@ class LlmEngine:
             raise EngineError(f"Evaluating the prompt failed: {exc}") from None
         finally:
             self._active_cancel = None
+            _user_abort.clear()
         if cancel.is_cancelled:
             yield protocol.cancelled(job_id)
             return
@@ -524,6 +534,7 @@ class LlmEngine:
                 raise EngineError(f"Generation failed: {exc}") from None
         finally:
             self._active_cancel = None
+            _user_abort.clear()
             close = getattr(stream, "close", None)
             if close is not None:
                 close()

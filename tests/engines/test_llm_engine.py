@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import threading
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from studio.engines import llm as llm_module
 from studio.engines.host import run_job
 from studio.engines.llm import ALIGNED_CHUNK, LlmEngine, fit_to_context
 from studio.engines.protocol import CancelToken, EngineEvent, EventKind
@@ -119,18 +121,23 @@ def test_prefix_reuse_evaluates_only_new_tokens(engine: LlmEngine) -> None:
     assert seeded.result.prompt_tokens_evaluated < seeded.result.prompt_tokens // 4
 
 
-def test_cancel_during_prompt_processing(engine: LlmEngine) -> None:
+def test_cancel_during_prompt_processing(engine: LlmEngine, caplog: pytest.LogCaptureFixture) -> None:
     assert engine._llm is not None
     engine._llm.reset()
     cancel = CancelToken()
     request = CompletionRequest("long", prompt=LONG_TEXT * 2, max_tokens=8)
     events: list[EngineEvent] = []
+    caplog.set_level(logging.DEBUG, logger="studio.llama_cpp")
     for event in run_job(engine, request, cancel):
         events.append(event)
         if event.kind is EventKind.STARTED:
             threading.Timer(0.3, cancel.cancel).start()
     final = events[-1]
     assert final.kind is EventKind.CANCELLED
+    # llama.cpp reports the aborted decode; a user's cancel is no error, so those lines are debug
+    llama_lines = [record for record in caplog.records if record.name == "studio.llama_cpp"]
+    assert any("decode" in record.getMessage() for record in llama_lines), caplog.text
+    assert [record.getMessage() for record in llama_lines if record.levelno >= logging.WARNING] == []
     assert not any(event.kind is EventKind.TOKENS for event in events)
     # llama.cpp's abort callback stopped the prompt part-way: not all of it is in the cache
     partial, start = final.result, events[0].start
@@ -140,6 +147,7 @@ def test_cancel_during_prompt_processing(engine: LlmEngine) -> None:
     # and the engine is fine afterwards
     after = run(engine, CompletionRequest("after", prompt="Hello there,", max_tokens=4))
     assert after[-1].kind is EventKind.RESULT
+    assert not llm_module._user_abort.is_set()  # llama.cpp's errors of later jobs are errors again
 
 
 def test_cancel_during_generation(engine: LlmEngine) -> None:
