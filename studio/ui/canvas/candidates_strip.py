@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
 from studio.ui.actions import make_action
 
 THUMBNAIL_SIDE = 96
+MIN_THUMBNAIL_SIDE = 56  # a low window shows the thumbnails smaller rather than cut off
+_LIST_CHROME = 24  # grid padding and frame around a thumbnail row
 
 
 class CandidatesStrip(QWidget):
@@ -49,7 +51,8 @@ class CandidatesStrip(QWidget):
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.list.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.list.setFixedHeight(THUMBNAIL_SIDE + 24)
+        self.list.setMinimumHeight(MIN_THUMBNAIL_SIDE + _LIST_CHROME)
+        self.list.setMaximumHeight(THUMBNAIL_SIDE + _LIST_CHROME)
         self.list.itemSelectionChanged.connect(self._on_selection_changed)
         self.list.itemDoubleClicked.connect(lambda item: self.apply(self.list.row(item)))
 
@@ -71,7 +74,9 @@ class CandidatesStrip(QWidget):
         self.list.installEventFilter(self)
         self.title = QLabel()
         self.title.setAccessibleName("Candidates title")
+        self._buttons: list[QToolButton] = []
         buttons = QVBoxLayout()
+        buttons.setSpacing(2)
         buttons.addWidget(self.title)
         for action, text in (
             (self.apply_action, "Apply"),
@@ -85,15 +90,24 @@ class CandidatesStrip(QWidget):
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             button.setMinimumWidth(84)
             buttons.addWidget(button)
+            self._buttons.append(button)
         buttons.addStretch(1)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.list, 1)
-        layout.addLayout(buttons)
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(4, 4, 4, 4)
+        self._layout.addWidget(self.list, 1)
+        self._layout.addLayout(buttons)
         self._update_actions()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        """The strip with full-size thumbnails, results or not (the column keeps that room when it can)."""
+        margins = self.contentsMargins() + self._layout.contentsMargins()
+        height = THUMBNAIL_SIDE + _LIST_CHROME + margins.top() + margins.bottom()
+        return QSize(super().sizeHint().width(), max(height, super().sizeHint().height()))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         """Take Return, Delete and Shift+Delete in the list before any enclosing shortcut does."""
+        if watched is self.list and event.type() == QEvent.Type.Resize:
+            self._fit_thumbnails()
         if watched is self.list and event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress):
             assert isinstance(event, QKeyEvent)
             action = self._keys.get(event.keyCombination())
@@ -135,7 +149,8 @@ class CandidatesStrip(QWidget):
         item = QListWidgetItem(QIcon(QPixmap.fromImage(thumbnail)), "")
         item.setToolTip(tooltip)
         item.setData(Qt.ItemDataRole.AccessibleTextRole, tooltip.splitlines()[0] if tooltip else "Candidate")
-        item.setSizeHint(QSize(THUMBNAIL_SIDE + 8, THUMBNAIL_SIDE + 8))
+        side = self.list.iconSize().width()
+        item.setSizeHint(QSize(side + 8, side + 8))
         self.list.addItem(item)
         self._update_actions()
         return self.list.count() - 1
@@ -143,7 +158,20 @@ class CandidatesStrip(QWidget):
     def thumbnail(self, index: int) -> QImage:
         """The thumbnail shown for a candidate."""
         item = self.list.item(index)
-        return item.icon().pixmap(self.list.iconSize()).toImage()
+        return item.icon().pixmap(QSize(THUMBNAIL_SIDE, THUMBNAIL_SIDE)).toImage()
+
+    def thumbnail_side(self) -> int:
+        """The side the thumbnails are shown at: smaller when the strip is low."""
+        return self.list.iconSize().width()
+
+    def _fit_thumbnails(self) -> None:
+        side = max(MIN_THUMBNAIL_SIDE, min(THUMBNAIL_SIDE, self.list.height() - _LIST_CHROME))
+        if side == self.list.iconSize().width():
+            return
+        self.list.setIconSize(QSize(side, side))
+        self.list.setGridSize(QSize(side + 12, side + 12))
+        for row in range(self.list.count()):
+            self.list.item(row).setSizeHint(QSize(side + 8, side + 8))
 
     def select(self, index: int) -> None:
         """Select a candidate (-1: none); emits ``candidate_selected``."""
@@ -208,4 +236,7 @@ class CandidatesStrip(QWidget):
         self.discard_action.setEnabled(selected)
         self.discard_all_action.setEnabled(self.list.count() > 0)
         count = self.list.count()
+        # an empty strip is one line, leaving the room to the Generate panel until there are results
+        for widget in (self.list, *self._buttons):
+            widget.setVisible(count > 0)
         self.title.setText(f"{count} result{'s' if count != 1 else ''}" if count else "No results")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QRegularExpression, Qt, Signal
+from PySide6.QtCore import QRegularExpression, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -50,6 +50,16 @@ DEFAULT_CANDIDATES = 2
 DEFAULT_STRENGTH = 0.5
 MAX_CANDIDATES = 8
 SETTINGS_MIN_HEIGHT = 24  # about a line: at small sizes a long message takes the room first
+PROMPT_MIN_LINES = 3  # the prompt box never shows fewer lines, at any window size
+PROMPT_LINES = 4  # what the prompt box asks for before the settings below it get more room
+PROMPT_MAX_LINES = 6
+
+
+class _PromptEdit(QPlainTextEdit):
+    """A text box that asks for a few lines of height (a plain text edit asks for a dozen)."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(super().sizeHint().width(), _text_height(self, PROMPT_LINES))
 
 
 class _FitsAnyHeight(QWidget):
@@ -86,6 +96,7 @@ class GeneratePanel(QWidget):
         self._model_settings: Callable[[str], dict[str, Any] | None] = lambda _path: None
         self._loaded_info: GenerationInfo | None = None
         self._running = False
+        self._settings_body: QWidget | None = None
 
         # model
         self.model_label = QLabel("No image model chosen")
@@ -114,12 +125,13 @@ class GeneratePanel(QWidget):
         self.choose_model_button.clicked.connect(lambda: self.choose_model())
 
         # prompts
-        self.prompt_edit = QPlainTextEdit()
+        self.prompt_edit = _PromptEdit()
         self.prompt_edit.setAccessibleName("Prompt")
         self.prompt_edit.setPlaceholderText("Describe the image… (Ctrl+Return generates)")
         self.prompt_edit.setTabChangesFocus(True)
-        self.prompt_edit.setMinimumHeight(56)
-        self.prompt_edit.setMaximumHeight(96)
+        self.prompt_edit.setMinimumHeight(_text_height(self.prompt_edit, PROMPT_MIN_LINES))
+        self.prompt_edit.setMaximumHeight(_text_height(self.prompt_edit, PROMPT_MAX_LINES))
+        self.prompt_edit.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.negative_edit = QPlainTextEdit()
         self.negative_edit.setAccessibleName("Negative prompt")
         self.negative_edit.setPlaceholderText("What to avoid (optional)")
@@ -210,7 +222,8 @@ class GeneratePanel(QWidget):
             "&Live Painting",
             "Ctrl+Alt+L",
             lambda: None,  # toggled carries the state
-            "While on, each pause in painting re-varies the active layer at the Vary strength (a preview)",
+            "While on, each pause in painting regenerates the selection (or the canvas) at the Vary strength, "
+            "previewed in place",
         )
         self.live_action.setCheckable(True)
         self.live_action.toggled.connect(self.live_toggled.emit)
@@ -296,13 +309,12 @@ class GeneratePanel(QWidget):
         form.addRow("Vary strength", self.strength_spin)
         form.addRow("LoRAs", self.lora_list)
         form.addRow("", self.fast_decode_check)
-        # The prompts and settings scroll; the model, the commands and the messages never leave the screen.
+        # The settings scroll; the model, the prompt, the commands and the messages never leave the screen.
         body = QWidget()
         body.setAccessibleName("Generation settings")
         body_layout = QVBoxLayout(body)
         body_layout.setContentsMargins(0, 0, 0, 0)
-        body_layout.addWidget(QLabel("Prompt"))
-        body_layout.addWidget(self.prompt_edit)
+        body_layout.setSpacing(4)
         body_layout.addWidget(QLabel("Negative prompt"))
         body_layout.addWidget(self.negative_edit)
         body_layout.addLayout(form)
@@ -311,6 +323,7 @@ class GeneratePanel(QWidget):
         self.settings_scroller = QScrollArea()
         self.settings_scroller.setAccessibleName("Generation settings")
         self.settings_scroller.setWidget(body)
+        self._settings_body = body
         self.settings_scroller.setWidgetResizable(True)
         self.settings_scroller.setFrameShape(QFrame.Shape.NoFrame)
         self.settings_scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -318,6 +331,8 @@ class GeneratePanel(QWidget):
             body.minimumSizeHint().width() + self.settings_scroller.verticalScrollBar().sizeHint().width()
         )
         self.settings_scroller.setMinimumHeight(SETTINGS_MIN_HEIGHT)
+        prompt_label = QLabel("Prompt")
+        prompt_label.setBuddy(self.prompt_edit)
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate_button, 2)
         buttons.addWidget(self.vary_button, 1)
@@ -328,7 +343,10 @@ class GeneratePanel(QWidget):
         content = _FitsAnyHeight()
         layout = QVBoxLayout(content)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
         layout.addLayout(model_row)
+        layout.addWidget(prompt_label)
+        layout.addWidget(self.prompt_edit)
         layout.addWidget(self.settings_scroller, 1)
         layout.addLayout(buttons)
         layout.addLayout(live_row)
@@ -338,6 +356,25 @@ class GeneratePanel(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(content)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        """The least height that shows the model, prompt, commands and the whole message at this width (a
+        wrapped label's own hint guesses its width)."""
+        hint = super().minimumSizeHint()
+        extra = 0
+        for label in (self.model_label, self.message_label):
+            if label.isVisibleTo(self) and label.text() and label.width() > 0:
+                extra += max(0, label.heightForWidth(label.width()) - label.minimumSizeHint().height())
+        return QSize(hint.width(), hint.height() + extra)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        """Room for every setting without scrolling (a scroll area's own hint stops at a few lines)."""
+        hint = super().sizeHint()
+        if self._settings_body is None:  # asked while the panel is being built
+            return hint
+        scroller = self.settings_scroller
+        body = self._settings_body.sizeHint().height() + 2 * scroller.frameWidth()
+        return QSize(hint.width(), hint.height() + max(0, body - scroller.sizeHint().height()))
 
     # -- settings ---------------------------------------------------------------------------------------
 
@@ -598,6 +635,12 @@ def _weight(value: object) -> float:
         return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return 1.0
+
+
+def _text_height(edit: QPlainTextEdit, lines: int) -> int:
+    """The height at which ``edit`` shows ``lines`` lines of its font."""
+    margin = edit.document().documentMargin()
+    return round(lines * edit.fontMetrics().lineSpacing() + 2 * margin) + 2 * edit.frameWidth()
 
 
 def _escape(text: str) -> str:

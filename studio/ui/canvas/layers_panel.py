@@ -114,6 +114,7 @@ class LayersPanel(QWidget):
             QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed
         )
         self.list.setSpacing(1)
+        self.list.setMinimumHeight(THUMBNAIL_SIDE + 12)  # a layer's row: the rest goes to the Generate panel
         self.list.setItemDelegate(_IndentDelegate(self.list))
         self.list.currentRowChanged.connect(self._on_current_row_changed)
         self.list.itemChanged.connect(self._on_item_changed)
@@ -163,15 +164,16 @@ class LayersPanel(QWidget):
             "U&ngroup", "Ctrl+Shift+G", "", self.ungroup, "Dissolve the chosen group (or the active layer's)"
         )
 
-        opacity_row = QHBoxLayout()
-        opacity_row.setContentsMargins(0, 0, 0, 0)
-        opacity_row.addWidget(QLabel("Opacity"))
-        opacity_row.addWidget(self.opacity_slider, 1)
-        opacity_row.addWidget(self.opacity_value)
+        # blend mode and opacity share a row (as in other paint apps): a small window keeps room for the list
         blend_row = QHBoxLayout()
         blend_row.setContentsMargins(0, 0, 0, 0)
-        blend_row.addWidget(QLabel("Blend"))
-        blend_row.addWidget(self.blend_combo, 1)
+        blend_row.addWidget(self.blend_combo)
+        blend_row.addSpacing(4)
+        opacity_label = QLabel("Opacity")
+        opacity_label.setBuddy(self.opacity_slider)
+        blend_row.addWidget(opacity_label)
+        blend_row.addWidget(self.opacity_slider, 1)
+        blend_row.addWidget(self.opacity_value)
         buttons = QHBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
         buttons.setSpacing(2)
@@ -182,7 +184,6 @@ class LayersPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
-        layout.addLayout(opacity_row)
         layout.addLayout(blend_row)
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -30,7 +31,7 @@ from studio.canvas.image_io import IMAGE_SUFFIXES, ORA_SUFFIX, open_image
 from studio.canvas.ora import load_ora, save_ora
 from studio.canvas.painting import erase_selection
 from studio.canvas.png_metadata import GenerationInfo, export_png_with_provenance, read_generation_info
-from studio.ui.actions import make_action
+from studio.ui.actions import REDO_SHORTCUTS, Shortcut, make_action
 from studio.ui.canvas.fill_tool import FillTool
 from studio.ui.canvas.history_panel import HistoryPanel
 from studio.ui.canvas.image_commands import ImageCommands
@@ -72,8 +73,109 @@ class SidePanel(QFrame):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(4)
         layout.addWidget(self.title_label)
-        layout.addWidget(body or widget, 1)
+        self.body = body or widget
+        layout.addWidget(self.body, 1)
         self.title_label.setVisible(body is None or body is widget)
+
+    def content(self) -> QWidget:
+        """What the panel shows: its body, or the widget in its body when that is a resizing scroll area."""
+        body = self.body
+        inner = body.widget() if isinstance(body, QScrollArea) and body.widgetResizable() else None
+        return inner if inner is not None else body
+
+    def needed_height(self) -> tuple[int, int]:
+        """The heights (least, preferred) at which the panel shows its content whole; content in a scroll
+        area counts as if it did not scroll (the scroll area is for windows too low for the least)."""
+        body = self.body
+        content = self.content()
+        extra = 2 * body.frameWidth() if isinstance(body, QScrollArea) and content is not body else 0
+        chrome = max(0, self.sizeHint().height() - body.sizeHint().height()) + extra  # frame, title
+        content_least = max(content.minimumSizeHint().height(), content.minimumHeight())
+        least = max(self.minimumSizeHint().height(), chrome + content_least)
+        return least, max(least, chrome + content.sizeHint().height())
+
+
+class SideColumn(QSplitter):
+    """The right-hand column: the Layers box on top, docked panels below it.
+
+    The first docked panel (Generate) comes first: until the user drags a handle, each resize (and each
+    change in what a panel needs, such as a longer message) gives every panel its compact minimum, then
+    Generate what shows its prompt, commands and whole message, and a few lines of its settings, then the
+    later panels (Candidates) their full size, the Layers box room for a few layers, Generate the rest of
+    its settings, and what is left to the Layers box. After a drag the user's sizes stand and Generate
+    takes the growth and the shrinking.
+    """
+
+    COMFORTABLE_LAYER_ROWS = 3  # the Layers box grows to show this many layers before Generate grows more
+    SETTINGS_GLIMPSE_LINES = 4  # then Generate's scrolling settings show a few lines before others grow
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(Qt.Orientation.Vertical, parent)
+        self.setChildrenCollapsible(False)
+        self.user_sized = False
+        self._fit_pending = False
+        self.splitterMoved.connect(self._on_moved)
+
+    def _on_moved(self, _pos: int, _index: int) -> None:
+        self.user_sized = True
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self.fit_panels()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self.fit_panels()
+
+    def fit_panels(self) -> None:
+        """Share the height among the panels (see the class); nothing once the user has sized them."""
+        panels = [self.widget(i) for i in range(self.count())]
+        if self.user_sized or len(panels) < 2 or not all(isinstance(p, SidePanel) for p in panels):
+            return
+        frames = [p for p in panels if isinstance(p, SidePanel)]
+        left = self.height() - self.handleWidth() * (len(frames) - 1)
+        sizes = [max(frame.minimumSizeHint().height(), frame.minimumHeight()) for frame in frames]
+        left -= sum(sizes)
+
+        def grow(index: int, target: int) -> None:
+            nonlocal left
+            extra = max(0, min(left, target - sizes[index]))
+            sizes[index] += extra
+            left -= extra
+
+        main = 1
+        least, preferred = frames[main].needed_height()
+        grow(main, least)
+        grow(main, least + self.SETTINGS_GLIMPSE_LINES * self.fontMetrics().lineSpacing())
+        for index in range(main + 1, len(frames)):
+            grow(index, frames[index].sizeHint().height())
+        grow(0, sizes[0] + (self.COMFORTABLE_LAYER_ROWS - 1) * _row_height(frames[0]))
+        grow(main, preferred)
+        sizes[0] += max(0, left)
+        self.setSizes(sizes)
+
+    def watch(self, frame: SidePanel) -> None:
+        """Fit the panels again when what ``frame`` shows needs another height (a longer message)."""
+        frame.content().installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.LayoutRequest and not self._fit_pending:
+            # after the panel's own layout has taken the request: its new minimum is known then
+            self._fit_pending = True
+            QTimer.singleShot(0, self, self._fit_later)
+        return super().eventFilter(watched, event)
+
+    def _fit_later(self) -> None:
+        self._fit_pending = False
+        self.fit_panels()
+
+
+def _row_height(frame: SidePanel) -> int:
+    """The height of one row of the panel's list (a layer), or of a line of text."""
+    list_widget = getattr(frame.widget, "list", None)
+    if isinstance(list_widget, QAbstractItemView) and list_widget.model().rowCount() > 0:
+        return max(list_widget.sizeHintForRow(0), 1)
+    return frame.fontMetrics().lineSpacing() * 2
 
 
 class CanvasWorkspace(QWidget):
@@ -125,8 +227,7 @@ class CanvasWorkspace(QWidget):
         self.status_label.setAccessibleName("Canvas status")
         self.status_label.setContentsMargins(8, 2, 8, 2)
 
-        self._side = QSplitter(Qt.Orientation.Vertical)
-        self._side.setChildrenCollapsible(False)
+        self.side_column = SideColumn()
         self._side_panels: list[SidePanel] = []
         # layers and history share the top box: a small window keeps room for the panels below
         self.side_tabs = QTabWidget()
@@ -135,8 +236,8 @@ class CanvasWorkspace(QWidget):
         self.side_tabs.addTab(self.layers_panel, "Layers")
         self.side_tabs.addTab(self.history_panel, "History")
         first = SidePanel(self.layers_panel, "Layers", body=self.side_tabs)
-        self._side.addWidget(first)
-        self._side.setStretchFactor(0, 1)
+        self.side_column.addWidget(first)
+        self.side_column.setStretchFactor(0, 0)
         self._side_panels.append(first)
 
         center = QWidget()
@@ -164,11 +265,11 @@ class CanvasWorkspace(QWidget):
 
         self._splitter = QSplitter(Qt.Orientation.Horizontal)
         self._splitter.addWidget(center)
-        self._splitter.addWidget(self._side)
+        self._splitter.addWidget(self.side_column)
         self._splitter.setStretchFactor(0, 1)
         self._splitter.setStretchFactor(1, 0)
         self._splitter.setCollapsible(0, False)
-        self._side.setMinimumWidth(SIDE_MIN_WIDTH)
+        self.side_column.setMinimumWidth(SIDE_MIN_WIDTH)
         self._splitter.setSizes([800, 280])
 
         layout = QHBoxLayout(self)
@@ -193,11 +294,14 @@ class CanvasWorkspace(QWidget):
     def add_side_panel(self, widget: QWidget, title: str) -> QWidget:
         """Dock ``widget`` under the panels already in the right-hand column; returns its frame."""
         panel = SidePanel(widget, title)
-        self._side.addWidget(panel)
-        self._side.setStretchFactor(self._side.count() - 1, 1)
+        self.side_column.addWidget(panel)
+        self.side_column.watch(panel)
+        # the first docked panel (Generate) takes the room; the Layers box and later panels stay compact
+        for index in range(self.side_column.count()):
+            self.side_column.setStretchFactor(index, 1 if index == 1 else 0)
         self._side_panels.append(panel)
         # the column is never narrower than its widest panel needs (nothing is cut off at the right)
-        self._side.setMinimumWidth(max(SIDE_MIN_WIDTH, self._side.minimumSizeHint().width()))
+        self.side_column.setMinimumWidth(max(SIDE_MIN_WIDTH, self.side_column.minimumSizeHint().width()))
         return panel
 
     def side_panels(self) -> list[QWidget]:
@@ -456,7 +560,7 @@ class CanvasWorkspace(QWidget):
     def _action(
         self,
         text: str,
-        shortcut: QKeySequence | QKeySequence.StandardKey | str,
+        shortcut: Shortcut | Sequence[Shortcut],
         slot: Callable[[], object],
         description: str,
     ) -> QAction:
@@ -472,7 +576,7 @@ class CanvasWorkspace(QWidget):
 
     def _build_actions(self) -> None:
         self.undo_action = self._action("&Undo", "Ctrl+Z", self.undo, "Undo the last canvas change")
-        self.redo_action = self._action("&Redo", "Ctrl+Shift+Z", self.redo, "Redo the last undone change")
+        self.redo_action = self._action("&Redo", REDO_SHORTCUTS, self.redo, "Redo the last undone change")
         self.cut_action = self._action(
             "Cu&t", QKeySequence.StandardKey.Cut, self.cut, "Copy the selected pixels and erase them"
         )
@@ -588,4 +692,4 @@ def _is_zip(path: Path) -> bool:
         return False
 
 
-__all__ = ["DEFAULT_CANVAS_SIZE", "CanvasWorkspace", "ImageLoadError", "SidePanel"]
+__all__ = ["DEFAULT_CANVAS_SIZE", "CanvasWorkspace", "ImageLoadError", "SideColumn", "SidePanel"]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QApplication, QLabel
+from PySide6.QtWidgets import QApplication, QLabel, QScrollArea, QVBoxLayout, QWidget
 from pytestqt.qtbot import QtBot
 
 from studio.canvas.errors import CanvasError
@@ -250,6 +250,33 @@ def test_side_panels_dock_under_the_layers(qtbot: QtBot) -> None:
     assert panel.isVisible() and frame.isVisible()
     layers_bottom = workspace.layers_panel.mapTo(workspace, QPoint(0, workspace.layers_panel.height())).y()
     assert panel.mapTo(workspace, QPoint(0, 0)).y() > layers_bottom - 1
+
+
+def test_the_first_docked_panel_gets_the_room_its_content_needs(qtbot: QtBot) -> None:
+    """A low column gives the Layers box and later panels compact sizes and the first docked panel (Generate)
+    the height its content needs, even inside a scroll area; it fits again when that need grows."""
+    workspace = CanvasWorkspace()
+    qtbot.addWidget(workspace)
+    workspace.resize(1000, 560)
+    content = QWidget()
+    text = QLabel("\n".join(["a line of settings"] * 12))
+    QVBoxLayout(content).addWidget(text)
+    scroller = QScrollArea()
+    scroller.setWidget(content)
+    scroller.setWidgetResizable(True)
+    workspace.add_side_panel(scroller, "Generate")
+    results = QLabel("Results")
+    workspace.add_side_panel(results, "Candidates")
+    workspace.show()
+    qtbot.waitExposed(workspace)
+    qtbot.waitUntil(lambda: scroller.viewport().height() >= content.minimumSizeHint().height())
+    assert workspace.layers_panel.list.isVisible() and workspace.layers_panel.list.height() > 0
+    assert results.isVisible()
+    needed = content.minimumSizeHint().height()
+    text.setText("\n".join(["a line of settings"] * 15))  # e.g. a longer message
+    qtbot.waitUntil(lambda: content.minimumSizeHint().height() > needed)
+    qtbot.waitUntil(lambda: scroller.viewport().height() >= content.minimumSizeHint().height())
+    assert text.visibleRegion().boundingRect() == text.rect()
 
 
 def test_tool_errors_are_reported(qtbot: QtBot) -> None:
