@@ -4,8 +4,6 @@ resume) and per-model settings, through the real ``models`` and ``downloads`` en
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -42,18 +40,6 @@ WAIT_MS = 60_000
 PLENTY = 64 * 10**9
 
 
-def _helpers() -> ModuleType:
-    name = "studio_tests_hub_stand_in"
-    if name not in sys.modules:
-        path = Path(__file__).parent.parent / "models" / "hub_stand_in.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 class ScriptedModelDialogs:
     """Answers set in advance; every question asked is logged."""
 
@@ -87,15 +73,14 @@ class ScriptedModelDialogs:
 
 
 @pytest.fixture(scope="module")
-def gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _helpers().write_tiny_gguf(tmp_path_factory.mktemp("models-window") / "tiny.gguf")
+def gguf(tmp_path_factory: pytest.TempPathFactory, hub_stand_in: ModuleType) -> Path:
+    return hub_stand_in.write_tiny_gguf(tmp_path_factory.mktemp("models-window") / "tiny.gguf")
 
 
 @pytest.fixture
-def stand_in(gguf: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    module = _helpers()
-    server = module.HubStandIn(
-        {("acme/tiny", "tiny.gguf"): module.HubFile(gguf.read_bytes(), pause_at=1_200_000)}
+def stand_in(gguf: Path, hub_stand_in: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    server = hub_stand_in.HubStandIn(
+        {("acme/tiny", "tiny.gguf"): hub_stand_in.HubFile(gguf.read_bytes(), pause_at=1_200_000)}
     ).start()
     monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
     yield server

@@ -8,19 +8,7 @@ from PySide6.QtGui import QKeySequence, QTextCursor
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
-from studio.settings import Settings
-from studio.ui.dialogs import ScriptedDialogs, UnsavedChoice
 from studio.ui.main_window import CANVAS_INDEX, WRITE_INDEX, MainWindow
-
-
-@pytest.fixture
-def window(qtbot: QtBot) -> MainWindow:
-    dialogs = ScriptedDialogs(unsaved_changes=UnsavedChoice.DISCARD, unsaved_canvas=UnsavedChoice.DISCARD)
-    window = MainWindow(Settings(suggestions_enabled=False), dialogs)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    return window
 
 
 def press(qtbot: QtBot, widget: QWidget, keys: str) -> None:
@@ -30,9 +18,9 @@ def press(qtbot: QtBot, widget: QWidget, keys: str) -> None:
 
 
 @pytest.mark.parametrize("keys", ["Ctrl+Y", "Ctrl+Shift+Z"])
-def test_write_redoes_on_both_keys(qtbot: QtBot, window: MainWindow, keys: str) -> None:
-    window.workspaces.setCurrentIndex(WRITE_INDEX)
-    editor = window.write.current_editor()
+def test_write_redoes_on_both_keys(qtbot: QtBot, main_window: MainWindow, keys: str) -> None:
+    main_window.workspaces.setCurrentIndex(WRITE_INDEX)
+    editor = main_window.write.current_editor()
     assert editor is not None
     editor.setFocus()
     qtbot.keyClicks(editor, "abc")
@@ -46,15 +34,15 @@ def test_write_redoes_on_both_keys(qtbot: QtBot, window: MainWindow, keys: str) 
     assert editor.document_text() == "abc"  # one press, one step
     press(qtbot, editor, keys)
     assert editor.document_text() == "xabc"
-    menu_keys = [sequence.toString() for sequence in window.write.redo_action.shortcuts()]
+    menu_keys = [sequence.toString() for sequence in main_window.write.redo_action.shortcuts()]
     assert set(menu_keys) >= {"Ctrl+Y", "Ctrl+Shift+Z"} and len(menu_keys) == len(set(menu_keys))  # each once
-    window.close()
+    main_window.close()
 
 
 @pytest.mark.parametrize("keys", ["Ctrl+Y", "Ctrl+Shift+Z"])
-def test_canvas_redoes_on_both_keys(qtbot: QtBot, window: MainWindow, keys: str) -> None:
-    window.workspaces.setCurrentIndex(CANVAS_INDEX)
-    canvas = window.canvas
+def test_canvas_redoes_on_both_keys(qtbot: QtBot, main_window: MainWindow, keys: str) -> None:
+    main_window.workspaces.setCurrentIndex(CANVAS_INDEX)
+    canvas = main_window.canvas
     layers = len(canvas.document.layers)
     canvas.layers_panel.add_action.trigger()
     assert len(canvas.document.layers) == layers + 1
@@ -63,21 +51,21 @@ def test_canvas_redoes_on_both_keys(qtbot: QtBot, window: MainWindow, keys: str)
     press(qtbot, canvas.view, keys)
     assert len(canvas.document.layers) == layers + 1
     assert canvas.document.history.redo_steps == 0
-    window.close()
+    main_window.close()
 
 
-def test_redo_keys_reach_only_the_visible_workspace(qtbot: QtBot, window: MainWindow) -> None:
-    window.workspaces.setCurrentIndex(CANVAS_INDEX)
-    canvas = window.canvas
+def test_redo_keys_reach_only_the_visible_workspace(qtbot: QtBot, main_window: MainWindow) -> None:
+    main_window.workspaces.setCurrentIndex(CANVAS_INDEX)
+    canvas = main_window.canvas
     layers = len(canvas.document.layers)
     canvas.layers_panel.add_action.trigger()
     press(qtbot, canvas.view, "Ctrl+Z")
-    window.workspaces.setCurrentIndex(WRITE_INDEX)
-    editor = window.write.current_editor()
+    main_window.workspaces.setCurrentIndex(WRITE_INDEX)
+    editor = main_window.write.current_editor()
     assert editor is not None
     for keys in ("Ctrl+Y", "Ctrl+Shift+Z"):
         press(qtbot, editor, keys)
     assert len(canvas.document.layers) == layers  # the hidden Canvas redid nothing
     assert canvas.document.history.redo_steps == 1
     assert editor.document_text() == ""
-    window.close()
+    main_window.close()

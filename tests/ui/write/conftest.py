@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 from PySide6.QtGui import QTextCursor
@@ -95,17 +95,9 @@ class ScriptedRewrites:
         return self.calls[-1].handle
 
 
-class MakeEditor(Protocol):
-    def __call__(
-        self,
-        text: str = "",
-        *,
-        size: tuple[int, int] = (520, 260),
-        continuation: Any = None,
-        rewrites: Any = None,
-        token_choices: Any = None,
-        select: str = "",
-    ) -> MarkdownEditor: ...
+MakeEditor = Callable[..., MarkdownEditor]
+"""``make_editor(text="", *, size=(520, 260), continuation=None, rewrites=None, token_choices=None,
+select="")``: see the ``make_editor`` fixture."""
 
 
 @pytest.fixture
