@@ -10,13 +10,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from studio.engines import llm_safe_mode
 from studio.engines.protocol import EngineEvent, EngineRequest, EventKind, new_job_id
-from studio.engines.remote_requests import (
-    ConnectServerRequest,
-    ServerLoadResult,
-    ServerUrlError,
-    parse_server_url,
-)
-from studio.engines.results import LoadResult
+from studio.engines.remote_requests import ConnectServerRequest, ServerUrlError, parse_server_url
+from studio.engines.results import LoadResult, ServerLoadResult
 from studio.engines.text_requests import LoadModelRequest
 from studio.models.default_model import DEFAULT_MODEL_NAME
 from studio.models.fit import Verdict, check_fit

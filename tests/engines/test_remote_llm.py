@@ -4,13 +4,11 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import queue
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 import pytest
@@ -22,8 +20,8 @@ from studio.engines.host import run_job
 from studio.engines.llm import LlmEngine
 from studio.engines.protocol import CancelToken, EngineEvent, EngineRequest, EventKind, new_job_id
 from studio.engines.remote_llm import RemoteLlmBackend
-from studio.engines.remote_requests import ConnectServerRequest, ServerLoadResult
-from studio.engines.results import CANCELLED_FINISH, CompletionResult
+from studio.engines.remote_requests import ConnectServerRequest
+from studio.engines.results import CANCELLED_FINISH, CompletionResult, ServerLoadResult
 from studio.engines.text_requests import ChatRequest, CompletionRequest, LoadModelRequest
 
 pytestmark = pytest.mark.llm
@@ -31,30 +29,8 @@ pytestmark = pytest.mark.llm
 pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python's [server] extra is not installed")
 
 
-def _llama_server() -> ModuleType:
-    """tests/engines/llama_server.py (the ``llama_cpp.server`` starter the UI tests share)."""
-    name = "studio_tests_llama_server"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("llama_server.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-free_port: Callable[[], int] = _llama_server().free_port
 if TYPE_CHECKING:
     from tests.engines.llama_server import LlamaServer
-else:
-    LlamaServer = _llama_server().LlamaServer
-
-
-@pytest.fixture(scope="module")
-def server(default_model_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
-    started = LlamaServer(default_model_file, tmp_path_factory.mktemp("llama-server") / "server.log")
-    yield started
-    started.stop()
 
 
 def run(
@@ -79,16 +55,16 @@ def completion_of(events: list[EngineEvent]) -> CompletionResult:
     return final.result
 
 
-def test_connect_reports_the_servers_model(server: LlamaServer, default_model_file: Path) -> None:
+def test_connect_reports_the_servers_model(llama_server: LlamaServer, default_model_file: Path) -> None:
     backend = RemoteLlmBackend()
-    events = run(backend, ConnectServerRequest("connect", url=f"127.0.0.1:{server.port}/v1/"))
+    events = run(backend, ConnectServerRequest("connect", url=f"127.0.0.1:{llama_server.port}/v1/"))
     assert [event.kind for event in events] == [EventKind.STARTED, EventKind.PROGRESS, EventKind.RESULT]
     loaded = events[-1].result
     assert isinstance(loaded, ServerLoadResult)
     # llama-cpp-python's server names its model by the path it was started with
     assert loaded.model_name == str(default_model_file)
     assert loaded.models == (str(default_model_file),)
-    assert loaded.server_url == loaded.model_path == server.url
+    assert loaded.server_url == loaded.model_path == llama_server.url
     assert loaded.architecture == "remote"
     assert loaded.model_kind == "instruct"  # this server does not say, and servers mostly serve chat models
     assert loaded.server_kind == "openai-compatible"  # it has no llama.cpp /props
@@ -97,9 +73,9 @@ def test_connect_reports_the_servers_model(server: LlamaServer, default_model_fi
 
 
 def test_completion_streams_what_the_same_model_says_locally(
-    server: LlamaServer, default_model_file: Path
+    llama_server: LlamaServer, default_model_file: Path
 ) -> None:
-    backend = connected(server.url)
+    backend = connected(llama_server.url)
     local = LlmEngine()
     assert run(local, LoadModelRequest("load", model_path=str(default_model_file), n_ctx=1024))[-1].result
     try:
@@ -120,8 +96,8 @@ def test_completion_streams_what_the_same_model_says_locally(
         backend.close()
 
 
-def test_completion_stops_at_a_stop_string(server: LlamaServer) -> None:
-    backend = connected(server.url)
+def test_completion_stops_at_a_stop_string(llama_server: LlamaServer) -> None:
+    backend = connected(llama_server.url)
     request = CompletionRequest(
         "c", prompt="def fibonacci(n):", max_tokens=32, temperature=0.0, stop=("return",)
     )
@@ -131,8 +107,8 @@ def test_completion_stops_at_a_stop_string(server: LlamaServer) -> None:
     backend.close()
 
 
-def test_chat_streams_through_chat_completions(server: LlamaServer) -> None:
-    backend = connected(server.url)
+def test_chat_streams_through_chat_completions(llama_server: LlamaServer) -> None:
+    backend = connected(llama_server.url)
     request = ChatRequest("chat", messages=(("user", "What is the capital of France?"),), max_tokens=12)
     events = run(backend, request)
     assert events[0].kind is EventKind.STARTED
@@ -143,8 +119,8 @@ def test_chat_streams_through_chat_completions(server: LlamaServer) -> None:
     backend.close()
 
 
-def test_chat_on_a_base_model_is_a_transcript_completion(server: LlamaServer) -> None:
-    backend = connected(server.url, model_kind="base")
+def test_chat_on_a_base_model_is_a_transcript_completion(llama_server: LlamaServer) -> None:
+    backend = connected(llama_server.url, model_kind="base")
     request = ChatRequest(
         "chat", messages=(("user", "What is the capital of France?"),), max_tokens=12, temperature=0.0
     )
@@ -154,8 +130,8 @@ def test_chat_on_a_base_model_is_a_transcript_completion(server: LlamaServer) ->
     backend.close()
 
 
-def test_cancel_mid_stream_ends_the_job_and_the_server_serves_on(server: LlamaServer) -> None:
-    backend = connected(server.url)
+def test_cancel_mid_stream_ends_the_job_and_the_server_serves_on(llama_server: LlamaServer) -> None:
+    backend = connected(llama_server.url)
     cancel = CancelToken()
     events: list[EngineEvent] = []
     tokens_after_cancel = 0
@@ -185,9 +161,9 @@ def test_cancel_mid_stream_ends_the_job_and_the_server_serves_on(server: LlamaSe
 
 
 def test_server_killed_mid_stream_is_an_error_and_the_caller_goes_on(
-    default_model_file: Path, tmp_path: Path
+    default_model_file: Path, tmp_path: Path, start_llama_server: Callable[[Path, Path], LlamaServer]
 ) -> None:
-    doomed = LlamaServer(default_model_file, tmp_path / "server.log")
+    doomed = start_llama_server(default_model_file, tmp_path / "server.log")
     try:
         backend = connected(doomed.url)
         events: list[EngineEvent] = []
@@ -211,15 +187,15 @@ def test_server_killed_mid_stream_is_an_error_and_the_caller_goes_on(
         doomed.stop()
 
 
-def test_wrong_path_on_a_real_server_says_so(server: LlamaServer) -> None:
-    events = run(RemoteLlmBackend(), ConnectServerRequest("connect", url=f"{server.url}/not/here"))
+def test_wrong_path_on_a_real_server_says_so(llama_server: LlamaServer) -> None:
+    events = run(RemoteLlmBackend(), ConnectServerRequest("connect", url=f"{llama_server.url}/not/here"))
     assert events[-1].kind is EventKind.ERROR
     assert "HTTP 404" in events[-1].text
     assert "OpenAI-compatible" in events[-1].text
 
 
-def test_unknown_model_lists_the_servers_models(server: LlamaServer, default_model_file: Path) -> None:
-    events = run(RemoteLlmBackend(), ConnectServerRequest("connect", url=server.url, model="gpt-9"))
+def test_unknown_model_lists_the_servers_models(llama_server: LlamaServer, default_model_file: Path) -> None:
+    events = run(RemoteLlmBackend(), ConnectServerRequest("connect", url=llama_server.url, model="gpt-9"))
     assert events[-1].kind is EventKind.ERROR
     assert "no model 'gpt-9'" in events[-1].text
     assert str(default_model_file) in events[-1].text
@@ -240,15 +216,17 @@ def cli_args(server_url: str, prompt: str, **options: object) -> argparse.Namesp
 
 
 def test_cli_streams_a_completion_from_the_server(
-    server: LlamaServer, capsys: pytest.CaptureFixture[str]
+    llama_server: LlamaServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run_text_remote(cli_args(server.url, "The capital of France is")) == 0
+    assert run_text_remote(cli_args(llama_server.url, "The capital of France is")) == 0
     out = capsys.readouterr().out
     assert out.startswith(" the capital of France")
     assert out.endswith("\n")
 
 
-def test_cli_reports_an_unreachable_server(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_reports_an_unreachable_server(
+    capsys: pytest.CaptureFixture[str], free_port: Callable[[], int]
+) -> None:
     assert run_text_remote(cli_args(f"http://127.0.0.1:{free_port()}", "Hello")) == EXIT_ERROR
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -264,7 +242,9 @@ GEMMA_TEMPLATE = (
 
 @pytest.fixture(scope="module")
 def instruct_server(
-    default_model_file: Path, tmp_path_factory: pytest.TempPathFactory
+    default_model_file: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    start_llama_server: Callable[[Path, Path], LlamaServer],
 ) -> Iterator[LlamaServer]:
     """The server on the default model with a chat template added to its metadata (an 'instruct' GGUF)."""
     folder = tmp_path_factory.mktemp("instruct-server")
@@ -276,7 +256,7 @@ def instruct_server(
         capture_output=True,
         input=b"y\n",
     )
-    started = LlamaServer(model, folder / "server.log")
+    started = start_llama_server(model, folder / "server.log")
     yield started
     started.stop()
 
@@ -338,9 +318,9 @@ def engine() -> Iterator[EngineEvents]:
 
 
 def test_the_engine_process_serves_completions_from_a_server(
-    server: LlamaServer, engine: EngineEvents
+    llama_server: LlamaServer, engine: EngineEvents
 ) -> None:
-    connect = engine.events_of(ConnectServerRequest(new_job_id(), url=server.url))
+    connect = engine.events_of(ConnectServerRequest(new_job_id(), url=llama_server.url))
     assert isinstance(connect[-1].result, ServerLoadResult), connect[-1]
     request = CompletionRequest(
         new_job_id(), prompt="The capital of France is", max_tokens=8, temperature=0.0
@@ -368,9 +348,13 @@ def test_the_engine_process_serves_completions_from_a_server(
 
 
 def test_a_dead_server_is_an_error_and_the_engine_lives_on(
-    default_model_file: Path, tmp_path: Path, engine: EngineEvents
+    default_model_file: Path,
+    tmp_path: Path,
+    engine: EngineEvents,
+    start_llama_server: Callable[[Path, Path], LlamaServer],
+    free_port: Callable[[], int],
 ) -> None:
-    doomed = LlamaServer(default_model_file, tmp_path / "server.log")
+    doomed = start_llama_server(default_model_file, tmp_path / "server.log")
     try:
         assert (
             engine.events_of(ConnectServerRequest(new_job_id(), url=doomed.url))[-1].kind is EventKind.RESULT
@@ -402,12 +386,12 @@ def test_a_dead_server_is_an_error_and_the_engine_lives_on(
 
 
 def test_studio_text_with_server_streams_from_it(
-    server: LlamaServer, capsys: pytest.CaptureFixture[str]
+    llama_server: LlamaServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = [
         "text",
         "--server",
-        server.url,
+        llama_server.url,
         "--max-tokens",
         "6",
         "--temperature",

@@ -13,19 +13,9 @@ from PySide6.QtWidgets import QMenu
 from pytestqt.qtbot import QtBot
 
 from studio.canvas.geometry import Rect
-from studio.settings import Settings
 from studio.ui.canvas.qimage import qimage_to_rgba, rgba_to_qimage
 from studio.ui.dialogs import ScriptedDialogs, UnsavedChoice
 from studio.ui.main_window import CANVAS_INDEX, LIST_ENTRY, WRITE_INDEX, MainWindow
-
-
-def make_window(qtbot: QtBot) -> MainWindow:
-    dialogs = ScriptedDialogs(unsaved_changes=UnsavedChoice.DISCARD, unsaved_canvas=UnsavedChoice.DISCARD)
-    window = MainWindow(Settings(suggestions_enabled=False), dialogs)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    return window
 
 
 def menu(window: MainWindow, title: str) -> QMenu:
@@ -57,8 +47,8 @@ def pattern(width: int, height: int, seed: int = 3) -> np.ndarray:
     return pixels
 
 
-def test_menus_show_the_commands_of_the_visible_workspace(qtbot: QtBot) -> None:
-    window = make_window(qtbot)
+def test_menus_show_the_commands_of_the_visible_workspace(main_window: MainWindow) -> None:
+    window = main_window
     window.workspaces.setCurrentIndex(WRITE_INDEX)
     assert menu_bar_titles(window) == ["File", "Edit", "View", "Rewrite", "Models", "Help"]
     assert "Export PNG…" not in shown_texts(menu(window, "File"))
@@ -82,8 +72,8 @@ def test_menus_show_the_commands_of_the_visible_workspace(qtbot: QtBot) -> None:
     window.close()
 
 
-def test_shortcuts_are_unique_within_each_workspace(qtbot: QtBot) -> None:
-    window = make_window(qtbot)
+def test_shortcuts_are_unique_within_each_workspace(main_window: MainWindow) -> None:
+    window = main_window
     for index in (WRITE_INDEX, CANVAS_INDEX):
         window.workspaces.setCurrentIndex(index)
         actions = [
@@ -105,8 +95,8 @@ def test_shortcuts_are_unique_within_each_workspace(qtbot: QtBot) -> None:
     window.close()
 
 
-def test_ctrl_return_while_writing_starts_no_generation(qtbot: QtBot) -> None:
-    window = make_window(qtbot)
+def test_ctrl_return_while_writing_starts_no_generation(qtbot: QtBot, main_window: MainWindow) -> None:
+    window = main_window
     window.workspaces.setCurrentIndex(WRITE_INDEX)
     editor = window.write.current_editor()
     assert editor is not None
@@ -127,8 +117,8 @@ def test_ctrl_return_while_writing_starts_no_generation(qtbot: QtBot) -> None:
     window.close()
 
 
-def test_canvas_shortcuts_do_not_fire_while_writing(qtbot: QtBot) -> None:
-    window = make_window(qtbot)
+def test_canvas_shortcuts_do_not_fire_while_writing(qtbot: QtBot, main_window: MainWindow) -> None:
+    window = main_window
     window.workspaces.setCurrentIndex(WRITE_INDEX)
     editor = window.write.current_editor()
     assert editor is not None
@@ -145,10 +135,12 @@ def test_canvas_shortcuts_do_not_fire_while_writing(qtbot: QtBot) -> None:
     window.close()
 
 
-def test_file_close_on_the_canvas_closes_the_canvas_not_the_document(qtbot: QtBot, tmp_path: Path) -> None:
+def test_file_close_on_the_canvas_closes_the_canvas_not_the_document(
+    main_window: MainWindow, tmp_path: Path
+) -> None:
     text = tmp_path / "notes.md"
     text.write_text("notes\n", encoding="utf-8")
-    window = make_window(qtbot)
+    window = main_window
     assert window.open_path(str(text))
     image = tmp_path / "photo.png"
     Image.new("RGBA", (40, 30), (200, 10, 10, 255)).save(image)
@@ -172,8 +164,8 @@ def test_file_close_on_the_canvas_closes_the_canvas_not_the_document(qtbot: QtBo
     window.close()
 
 
-def test_copy_and_paste_round_trip_on_the_canvas(qtbot: QtBot) -> None:
-    window = make_window(qtbot)
+def test_copy_and_paste_round_trip_on_the_canvas(main_window: MainWindow) -> None:
+    window = main_window
     window.workspaces.setCurrentIndex(CANVAS_INDEX)
     canvas = window.canvas
     canvas.new_canvas(64, 48)
@@ -200,8 +192,8 @@ def test_copy_and_paste_round_trip_on_the_canvas(qtbot: QtBot) -> None:
     window.close()
 
 
-def test_copy_without_selection_copies_the_whole_layer(qtbot: QtBot) -> None:
-    window = make_window(qtbot)
+def test_copy_without_selection_copies_the_whole_layer(main_window: MainWindow) -> None:
+    window = main_window
     window.workspaces.setCurrentIndex(CANVAS_INDEX)
     canvas = window.canvas
     canvas.new_canvas(32, 24)
@@ -216,8 +208,8 @@ def test_copy_without_selection_copies_the_whole_layer(qtbot: QtBot) -> None:
     window.close()
 
 
-def test_cut_erases_the_selection_in_one_undo_step(qtbot: QtBot) -> None:
-    window = make_window(qtbot)
+def test_cut_erases_the_selection_in_one_undo_step(main_window: MainWindow) -> None:
+    window = main_window
     window.workspaces.setCurrentIndex(CANVAS_INDEX)
     canvas = window.canvas
     canvas.new_canvas(40, 40)
@@ -239,8 +231,8 @@ def test_cut_erases_the_selection_in_one_undo_step(qtbot: QtBot) -> None:
     window.close()
 
 
-def test_paste_takes_images_from_other_apps_and_image_files(qtbot: QtBot, tmp_path: Path) -> None:
-    window = make_window(qtbot)
+def test_paste_takes_images_from_other_apps_and_image_files(main_window: MainWindow, tmp_path: Path) -> None:
+    window = main_window
     window.workspaces.setCurrentIndex(CANVAS_INDEX)
     canvas = window.canvas
     canvas.new_canvas(50, 40)
@@ -268,9 +260,9 @@ def test_paste_takes_images_from_other_apps_and_image_files(qtbot: QtBot, tmp_pa
 
 
 def test_paste_of_text_on_the_canvas_gives_a_message_and_changes_nothing(
-    qtbot: QtBot, tmp_path: Path
+    main_window: MainWindow, tmp_path: Path
 ) -> None:
-    window = make_window(qtbot)
+    window = main_window
     window.workspaces.setCurrentIndex(CANVAS_INDEX)
     canvas = window.canvas
     QGuiApplication.clipboard().setText("just some words")
@@ -292,8 +284,8 @@ def test_paste_of_text_on_the_canvas_gives_a_message_and_changes_nothing(
     window.close()
 
 
-def test_paste_without_selection_lands_in_the_middle_of_what_is_visible(qtbot: QtBot) -> None:
-    window = make_window(qtbot)
+def test_paste_without_selection_lands_in_the_middle_of_what_is_visible(main_window: MainWindow) -> None:
+    window = main_window
     window.workspaces.setCurrentIndex(CANVAS_INDEX)
     canvas = window.canvas
     canvas.new_canvas(64, 48)
@@ -307,8 +299,8 @@ def test_paste_without_selection_lands_in_the_middle_of_what_is_visible(qtbot: Q
     window.close()
 
 
-def test_the_canvas_fits_an_800_by_600_window(qtbot: QtBot) -> None:
-    window = make_window(qtbot)
+def test_the_canvas_fits_an_800_by_600_window(qtbot: QtBot, main_window: MainWindow) -> None:
+    window = main_window
     window.resize(800, 600)
     window.workspaces.setCurrentIndex(CANVAS_INDEX)
     qtbot.waitUntil(lambda: window.canvas.view.isVisible())
@@ -318,8 +310,8 @@ def test_the_canvas_fits_an_800_by_600_window(qtbot: QtBot) -> None:
     window.close()
 
 
-def test_edit_menu_on_write_acts_on_the_current_document(qtbot: QtBot) -> None:
-    window = make_window(qtbot)
+def test_edit_menu_on_write_acts_on_the_current_document(main_window: MainWindow) -> None:
+    window = main_window
     window.workspaces.setCurrentIndex(WRITE_INDEX)
     editor = window.write.current_editor()
     assert editor is not None
@@ -336,8 +328,8 @@ def test_edit_menu_on_write_acts_on_the_current_document(qtbot: QtBot) -> None:
     window.close()
 
 
-def test_clipboard_keys_in_the_prompt_box_edit_text_not_pixels(qtbot: QtBot) -> None:
-    window = make_window(qtbot)
+def test_clipboard_keys_in_the_prompt_box_edit_text_not_pixels(qtbot: QtBot, main_window: MainWindow) -> None:
+    window = main_window
     window.workspaces.setCurrentIndex(CANVAS_INDEX)
     prompt = window.generate_panel.prompt_edit
     prompt.setFocus()
