@@ -36,6 +36,16 @@ class UnsavedChoice(StrEnum):
     CANCEL = "cancel"
 
 
+class PasteChoice(StrEnum):
+    """The answer to "the pasted image is larger than the canvas: expand the canvas?"."""
+
+    EXPAND = "expand"
+    """Grow the canvas so the whole pasted image fits (existing content stays where it is)."""
+    KEEP = "keep"
+    """Keep the canvas size; what falls outside is cut off."""
+    CANCEL = "cancel"
+
+
 class Dialogs(Protocol):
     """The questions Studio asks the user. Paths come back as ``None`` when the user cancelled."""
 
@@ -77,6 +87,11 @@ class Dialogs(Protocol):
 
     def resize_image(self, width: int, height: int) -> tuple[int, int, str] | None:
         """New image width, height and resampling ("lanczos", "bicubic", "bilinear", "nearest")."""
+        ...
+
+    def paste_larger_than_canvas(self, size: tuple[int, int], canvas: tuple[int, int]) -> PasteChoice:
+        """Expand the canvas, keep its size (cropping the image) or cancel, for a pasted image of ``size``
+        (width, height) larger than the ``canvas`` in at least one direction."""
         ...
 
     def overwrite_changed_file(self, message: str) -> bool:
@@ -186,6 +201,27 @@ class QtDialogs(Dialogs):
             return None
         new_width, new_height, resample = dialog.result_size()
         return new_width, new_height, resample.value
+
+    def paste_larger_than_canvas(self, size: tuple[int, int], canvas: tuple[int, int]) -> PasteChoice:
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Paste Larger Than Canvas",
+            f"The pasted image ({size[0]} × {size[1]}) is larger than the canvas ({canvas[0]} × {canvas[1]}).\n\n"
+            "Expand the canvas to fit it, or keep the canvas size and cut off what falls outside?",
+            QMessageBox.StandardButton.Yes
+            | QMessageBox.StandardButton.No
+            | QMessageBox.StandardButton.Cancel,
+            self._parent,
+        )
+        box.button(QMessageBox.StandardButton.Yes).setText("&Expand Canvas")
+        box.button(QMessageBox.StandardButton.No).setText("&Keep Canvas Size")
+        box.setDefaultButton(QMessageBox.StandardButton.Yes)
+        box.setEscapeButton(QMessageBox.StandardButton.Cancel)
+        answer = box.exec()
+        return {
+            QMessageBox.StandardButton.Yes: PasteChoice.EXPAND,
+            QMessageBox.StandardButton.No: PasteChoice.KEEP,
+        }.get(QMessageBox.StandardButton(answer), PasteChoice.CANCEL)
 
     def overwrite_changed_file(self, message: str) -> bool:
         answer = QMessageBox.question(
@@ -306,6 +342,7 @@ class DialogAnswers:
     canvas_size: Answer[tuple[int, int] | None] = UNSCRIPTED
     resize_canvas: Answer[tuple[int, int, tuple[float, float]] | None] = UNSCRIPTED
     resize_image: Answer[tuple[int, int, str] | None] = UNSCRIPTED
+    paste_larger_than_canvas: Answer[PasteChoice] = UNSCRIPTED
     overwrite_changed_file: Answer[bool] = UNSCRIPTED
     restore_work: Answer[bool] = UNSCRIPTED
     image_model_path: Answer[str | Path | None] = UNSCRIPTED
@@ -326,7 +363,7 @@ class ScriptedDialogs(Dialogs):
     keyword is a :class:`DialogAnswers` field, a fixed answer or a function of the question's arguments; change
     them later through :attr:`answers`. Every question is recorded in :attr:`asked` as ``(name, arguments)``.
     A question with no scripted answer raises :class:`UnexpectedQuestion` when ``strict`` (the default), and
-    is otherwise answered "cancel" (``UnsavedChoice.CANCEL``, ``None`` or ``False``).
+    is otherwise answered "cancel" (``UnsavedChoice.CANCEL``, ``PasteChoice.CANCEL``, ``None`` or ``False``).
     """
 
     def __init__(self, *, strict: bool = True, **answers: Any) -> None:
@@ -392,6 +429,11 @@ class ScriptedDialogs(Dialogs):
     def resize_image(self, width: int, height: int) -> tuple[int, int, str] | None:
         answer = self._answer("resize_image", None, width, height)
         return None if answer is None else (int(answer[0]), int(answer[1]), str(answer[2]))
+
+    def paste_larger_than_canvas(self, size: tuple[int, int], canvas: tuple[int, int]) -> PasteChoice:
+        return PasteChoice(
+            self._answer("paste_larger_than_canvas", PasteChoice.CANCEL, tuple(size), tuple(canvas))
+        )
 
     def overwrite_changed_file(self, message: str) -> bool:
         return bool(self._answer("overwrite_changed_file", False, message))

@@ -46,12 +46,14 @@ from studio.ui.canvas.tools import (
 )
 from studio.ui.canvas.transform_tool import TransformTool
 from studio.ui.canvas.view import CanvasView
-from studio.ui.dialogs import Dialogs, QtDialogs
+from studio.ui.dialogs import Dialogs, PasteChoice, QtDialogs
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CANVAS_SIZE = (512, 512)
 SIDE_MIN_WIDTH = 220
+PASTE_EXPANDING_LABEL = "Paste and Expand Canvas"
+"""The undo step of a paste that grew the canvas to fit the pasted image."""
 
 
 class SidePanel(QFrame):
@@ -516,26 +518,56 @@ class CanvasWorkspace(QWidget):
     def paste(self) -> Layer | None:
         """Add the clipboard's image (from Studio, another app, or an image file it names) as a new layer
         “Pasted” at the selection's top-left, or centred in the visible part of the canvas (one undo step).
+        An image larger than the canvas asks first: expand the canvas to fit it (one undo step with the
+        paste), keep the canvas size (the image is cut off at its edges), or cancel (None).
         Anything else on the clipboard gets a message and changes nothing."""
         self._finish_tool()
+        document = self.document
         try:
             pixels = mime_to_rgba(QGuiApplication.clipboard().mimeData())
-            position = self._paste_position(pixels.shape[1], pixels.shape[0])
-            return self.document.paste_pixels(pixels, position)
+            height, width = pixels.shape[:2]
+            if width <= document.width and height <= document.height:
+                return document.paste_pixels(pixels, self._paste_position(width, height))
+            choice = self._dialogs.paste_larger_than_canvas((width, height), document.size)
+            if choice is PasteChoice.CANCEL:
+                return None
+            if choice is PasteChoice.KEEP:
+                return document.paste_pixels(pixels, self._cropped_paste_position(width, height))
+            x, y = self._paste_position(width, height)
+            with document.history.group(PASTE_EXPANDING_LABEL):
+                document.resize_canvas(max(document.width, x + width), max(document.height, y + height))
+                return document.paste_pixels(pixels, (x, y))
         except CanvasError as exc:
             self.failed.emit(f"Cannot paste: {exc}")
             return None
 
     def _paste_position(self, width: int, height: int) -> tuple[int, int]:
+        """The selection's top-left, or centred in the visible part of the canvas, kept inside the canvas
+        (at its top or left edge where the image is larger)."""
         document = self.document
         bounds = document.selection.bounds() if document.selection is not None else None
         if bounds is not None:
             return bounds.x, bounds.y
-        visible = self.view.visible_canvas_rect()
-        centre = visible.center()
+        centre = self.view.visible_canvas_rect().center()
         x = min(max(round(centre.x() - width / 2), 0), max(document.width - width, 0))
         y = min(max(round(centre.y() - height / 2), 0), max(document.height - height, 0))
         return x, y
+
+    def _cropped_paste_position(self, width: int, height: int) -> tuple[int, int]:
+        """Where an image larger than the canvas goes when the canvas keeps its size: the selection's
+        top-left, or centred in the visible part, covering the canvas edge to edge along a larger side."""
+        document = self.document
+        if document.selection is not None and document.selection.bounds() is not None:
+            return self._paste_position(width, height)
+        centre = self.view.visible_canvas_rect().center()
+
+        def place(centre: float, size: int, canvas: int) -> int:
+            start = round(centre - size / 2)
+            if size > canvas:
+                return min(max(start, canvas - size), 0)
+            return min(max(start, 0), canvas - size)
+
+        return place(centre.x(), width, document.width), place(centre.y(), height, document.height)
 
     # -- tools ------------------------------------------------------------------------------------------
 
