@@ -43,6 +43,8 @@ from studio.engines.diffusion_precision import (
     FULL_DECODE,
     DecodeChoice,
     PromptCache,
+    apply_module_precision,
+    apply_precision,
     choose_decode,
     decode_latents_with_taesd,
 )
@@ -186,6 +188,10 @@ class DiffusionEngine:
         precision = requested_precision(request)
         loaded = self.model
         if loaded is not None and loaded.key == key and loaded.precision.dtype == precision.dtype:
+            if loaded.precision.channels_last != precision.channels_last:  # the layout changes losslessly
+                apply_precision(loaded.pipe, precision)
+                if loaded.taesd is not None:
+                    apply_module_precision(loaded.taesd, precision)
             loaded.precision = precision  # the same weights; the latest choice explains them
             if request.taesd_path != loaded.taesd_requested:
                 attach_taesd(loaded, request.taesd_path)

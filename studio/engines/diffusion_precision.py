@@ -78,11 +78,11 @@ def apply_precision(pipe: Any, precision: ResolvedPrecision) -> Any:
 
 
 def apply_module_precision(module: Any, precision: ResolvedPrecision, convolutional: bool = True) -> None:
-    """One module (e.g. a TAESD) in ``precision``'s dtype, and ``channels_last`` if it is ``convolutional``
-    and the precision asks for it."""
+    """One module (e.g. a TAESD) in ``precision``'s dtype and, if it is ``convolutional``, in the memory
+    format the precision asks for (``channels_last`` or the default contiguous one)."""
     module.to(dtype=torch_dtype(precision))
-    if convolutional and precision.channels_last:
-        module.to(memory_format=torch.channels_last)
+    if convolutional:
+        module.to(memory_format=torch.channels_last if precision.channels_last else torch.contiguous_format)
 
 
 class PromptCache:

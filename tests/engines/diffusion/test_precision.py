@@ -41,6 +41,8 @@ def cpu(flags: str) -> CpuInfo:
 AMX = cpu("avx2 avx512f avx512bw avx512_bf16 amx_tile amx_bf16")
 ZEN4 = cpu("avx2 avx512f avx512bw avx512_bf16")
 SKYLAKE = cpu("avx2 avx512f avx512bw avx512_vnni")
+ZEN3 = cpu("avx avx2 fma f16c")
+ARM = cpu("fp asimd asimdhp")  # no x86 flags: torch's layout there was not measured
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -58,8 +60,19 @@ def test_auto_picks_bfloat16_only_where_the_cpu_has_it_natively() -> None:
     zen4 = resolve_precision(Precision.AUTO, ZEN4, torch_bf16=True)
     assert zen4.is_bfloat16 and "AVX-512 BF16" in zen4.reason
     skylake = resolve_precision("auto", SKYLAKE, torch_bf16=True)  # oneDNN would emulate bf16: slower
-    assert (skylake.dtype, skylake.channels_last, skylake.label) == ("float32", False, "float32 (auto)")
-    assert "no AVX-512 BF16 or AMX" in skylake.reason
+    assert (skylake.dtype, skylake.channels_last, skylake.label) == ("float32", True, "float32 (auto)")
+    assert "no AVX-512 BF16 or AMX" in skylake.reason and "channels_last" in skylake.reason
+
+
+def test_auto_float32_uses_channels_last_on_x86_only() -> None:
+    zen3 = resolve_precision("auto", ZEN3, torch_bf16=False)
+    assert (zen3.dtype, zen3.channels_last) == ("float32", True)
+    assert zen3.reason == "float32 with channels_last: torch has no bfloat16 kernels on this CPU"
+    arm = resolve_precision("auto", ARM, torch_bf16=True)
+    assert (arm.dtype, arm.channels_last) == ("float32", False)
+    assert arm.reason == "Auto: float32, the CPU has no AVX-512 BF16 or AMX"
+    # an explicit float32 is diffusers' own layout, on every CPU
+    assert not resolve_precision("float32", ZEN3, torch_bf16=True).channels_last
 
 
 def test_explicit_choices_and_what_torch_cannot_run() -> None:
@@ -158,6 +171,32 @@ def test_float32_leaves_the_pipeline_as_it_is(tiny_pipe: Any) -> None:
     pipe = apply_precision(copy.deepcopy(tiny_pipe), choose_precision("float32"))
     assert pipeline_dtype(pipe) == torch.float32
     assert pipe.unet.conv_in.weight.is_contiguous()
+
+
+def test_float32_channels_last_gives_the_same_image_and_switches_back(tiny_pipe: Any) -> None:
+    import torch
+
+    from studio.engines.diffusion_precision import apply_precision
+
+    layout = resolve_precision("auto", ZEN3, torch_bf16=False)
+    pipe = apply_precision(copy.deepcopy(tiny_pipe), layout)
+    assert pipeline_dtype_is_float32(pipe)
+    assert pipe.vae.decoder.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not pipe.unet.conv_in.weight.is_contiguous()
+    for seed in (0, 1):
+        # float32 either way: only the order of the sums may differ, by at most a rounding step
+        difference = np.abs(pixels(pipe, seed).astype(int) - pixels(tiny_pipe, seed).astype(int))
+        assert difference.max() <= 1, difference.max()
+    apply_precision(pipe, resolve_precision("float32", ZEN3, torch_bf16=False))
+    assert pipe.unet.conv_in.weight.is_contiguous() and pipe.vae.decoder.conv_in.weight.is_contiguous()
+
+
+def pipeline_dtype_is_float32(pipe: Any) -> bool:
+    import torch
+
+    from studio.engines.diffusion_precision import pipeline_dtype
+
+    return pipeline_dtype(pipe) == torch.float32
     assert np.array_equal(pixels(pipe, 3), pixels(tiny_pipe, 3))
 
 
@@ -358,3 +397,23 @@ def test_an_unknown_precision_is_refused(engine: Any, run: Any, tiny_models: Any
     assert done.kind is EventKind.ERROR
     assert "precision 'float8'" in done.text and "bfloat16" in done.text
     assert engine.loads == 0
+
+
+def test_switching_float32_layouts_keeps_the_loaded_weights(engine: Any, run: Any, tiny_models: Any) -> None:
+    import torch
+
+    from studio.engines.diffusion_precision import choose_precision
+
+    auto = choose_precision("auto")
+    if auto.is_bfloat16 or not auto.channels_last:
+        pytest.skip(f"Auto is {auto.label} with channels_last={auto.channels_last} on this CPU")
+    load(engine, run, tiny_models.folder, precision="float32")
+    assert engine.model.pipe.unet.conv_in.weight.is_contiguous()
+    loaded = load(engine, run, tiny_models.folder, precision="auto")
+    assert (loaded.precision, loaded.precision_label) == ("float32", "float32 (auto)")
+    assert "channels_last" in loaded.precision_reason
+    assert engine.loads == 1  # the same float32 weights, laid out again in place
+    assert engine.model.pipe.unet.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+    assert run(engine, image_request())[-1].kind is EventKind.RESULT
+    load(engine, run, tiny_models.folder, precision="float32")
+    assert engine.loads == 1 and engine.model.pipe.unet.conv_in.weight.is_contiguous()
