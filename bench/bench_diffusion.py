@@ -9,8 +9,10 @@ cancel takes to come back; (4) with ``--full-size``, an SD 1.5-sized model writt
 configs with random weights (speed does not depend on the weights' values) plus a full-size random TAESD:
 512×512, Turbo scheduler, guidance off, 1 and 4 steps end to end, the time from step 1 to its preview, model
 load and peak memory, for plain diffusers in float32 and in bfloat16 and for Studio's engine (Auto precision:
-bfloat16 + channels_last on CPUs with AVX-512 BF16 or AMX; with and without fast decode), each configuration
-in its own process, as speed-ups against plain float32, and the PSNR of each image against float32's.
+bfloat16 + channels_last on CPUs with AVX-512 BF16 or AMX, float32 + channels_last on other x86 CPUs; with and
+without fast decode), each configuration in its own process, as speed-ups against plain float32, and the PSNR
+of each image against float32's; then what the CPU allows at best: the GFLOP of a step and of each decoder,
+the machine's measured matrix-product rate, the time floor they give and how close each configuration came.
 The small parts use the tiny random-weight pipeline of ``studio.testing.tiny_diffusion``.
 """
 
@@ -384,6 +386,75 @@ def bench_full_size(configs: list[str], workdir: Path) -> list[str]:
         f"- Writing the random model took {built:.0f} s (torch {torch.__version__}, "
         f"{os.cpu_count()} CPUs; threads: one per physical core)."
     )
+    return lines + compute_floor_lines(records)
+
+
+def compute_floor_lines(records: dict[str, dict[str, Any]]) -> list[str]:
+    """What this CPU can do at best: the work of a UNet step and of the decoders at 512² (counted by torch's
+    FlopCounterMode on the meta device), this machine's measured matrix-product rate in float32 (and
+    bfloat16 where the CPU has it), the time floor they give, and how close each configuration came."""
+    import torch
+    from diffusers import AutoencoderKL, AutoencoderTiny, UNet2DConditionModel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from studio.cpu import cpu_info
+    from studio.engines.diffusion_loading import CONFIGS_DIR
+
+    def gflop(run: Any) -> float:
+        counter = FlopCounterMode(display=False)
+        with torch.inference_mode(), counter:
+            run()
+        return counter.get_total_flops() / 1e9
+
+    latents = (1, 4, FULL_SIZE // 8, FULL_SIZE // 8)
+    with torch.device("meta"):
+        unet: Any = UNet2DConditionModel.from_config(
+            UNet2DConditionModel.load_config(CONFIGS_DIR / "sd15" / "unet")
+        )
+        vae: Any = AutoencoderKL.from_config(AutoencoderKL.load_config(CONFIGS_DIR / "sd15" / "vae"))
+        taesd: Any = AutoencoderTiny()
+        step = gflop(lambda: unet(torch.randn(latents), torch.tensor(999.0), torch.randn(1, 77, 768)))
+        vae_decode = gflop(lambda: vae.decode(torch.randn(latents)))
+        taesd_decode = gflop(lambda: taesd.decode(torch.randn(latents)))
+
+    def matmul_rate(dtype: torch.dtype) -> float:
+        best = 0.0
+        for side in (1024, 2048, 4096):
+            a, b = torch.randn(side, side, dtype=dtype), torch.randn(side, side, dtype=dtype)
+            for _ in range(5):
+                begun = time.perf_counter()
+                torch.mm(a, b)
+                best = max(best, 2 * side**3 / (time.perf_counter() - begun) / 1e9)
+        return best
+
+    cpu = cpu_info()
+    torch.set_num_threads(max(1, cpu.physical_cores))
+    fp32 = matmul_rate(torch.float32)
+    lines = [
+        "",
+        f"### What this CPU allows ({cpu.model}; native bfloat16: {cpu.native_bf16 or 'none'}; "
+        f"flags {', '.join(cpu.reported_flags) or 'none reported'})",
+        "",
+        f"- Work at {FULL_SIZE}²: a UNet step {step:.0f} GFLOP, the VAE decode {vae_decode:.0f} GFLOP, a TAESD "
+        f"decode {taesd_decode:.0f} GFLOP.",
+        f"- Best float32 matrix product here: {fp32:.0f} GFLOP/s on {torch.get_num_threads()} threads. At that "
+        f"rate 1 step with TAESD cannot take less than {(step + taesd_decode) / fp32:.1f} s, 4 steps "
+        f"{(4 * step + taesd_decode) / fp32:.1f} s (the goal: 4 s and 8 s).",
+    ]
+    if cpu.native_bf16:
+        bf16 = matmul_rate(torch.bfloat16)
+        lines.append(
+            f"- Best bfloat16 matrix product: {bf16:.0f} GFLOP/s: floors {(step + taesd_decode) / bf16:.1f} s "
+            f"and {(4 * step + taesd_decode) / bf16:.1f} s."
+        )
+    for config, record in records.items():
+        one, four = record.get("steps_1_s"), record.get("steps_4_s")
+        if one and four and four > one:
+            per_step = (four - one) / 3
+            lines.append(
+                f"- {CONFIGS[config]}: {per_step:.2f} s per extra step = {step / per_step:.0f} GFLOP/s "
+                f"({step / per_step / fp32:.0%} of the float32 matrix-product rate)."
+            )
     return lines
 
 
