@@ -31,6 +31,7 @@ import studio
 from studio.canvas.document import CanvasDocument
 from studio.canvas.errors import ImageLoadError
 from studio.canvas.image_io import MAX_IMAGE_PIXELS, encode_png, strict_pillow
+from studio.canvas.lora_tags import lora_entries_from_prompt, parse_lora_hashes
 from studio.engines.image_requests import INIT_MODES, format_parameters
 from studio.fileio import atomic_write_bytes
 
@@ -167,7 +168,8 @@ def format_a1111_parameters(info: GenerationInfo, extra: Mapping[str, object] | 
 
 
 def parse_a1111_parameters(text: str) -> GenerationInfo:
-    """Parse AUTOMATIC1111 (and Forge, SD.Next…) ``parameters`` text."""
+    """Parse AUTOMATIC1111 (and Forge, SD.Next…) ``parameters`` text. The prompt is kept as written; its
+    ``<lora:name:weight>`` tags also become :attr:`GenerationInfo.loras` entries (without a ``path``)."""
     *lines, last = text.strip().replace("\r\n", "\n").split("\n")
     if len(_A1111_PARAM.findall(last)) < 3 and not _A1111_FIRST_KEY.match(last):
         lines.append(last)
@@ -194,8 +196,9 @@ def parse_a1111_parameters(text: str) -> GenerationInfo:
     size = _A1111_SIZE.match(values.get("Size", ""))
     if size:
         width, height = int(size.group(1)), int(size.group(2))
+    prompt_text = "\n".join(prompt).strip()
     return GenerationInfo(
-        prompt="\n".join(prompt).strip(),
+        prompt=prompt_text,
         negative_prompt="\n".join(negative).strip(),
         steps=_int(values.get("Steps")),
         cfg=_float(values.get("CFG scale")),
@@ -205,6 +208,7 @@ def parse_a1111_parameters(text: str) -> GenerationInfo:
         sampler=values.get("Sampler"),
         model=values.get("Model"),
         model_hash=values.get("Model hash"),
+        loras=lora_entries_from_prompt(prompt_text, parse_lora_hashes(values.get("Lora hashes", ""))),
         source="a1111",
         raw={"parameters": text, **values},
     )

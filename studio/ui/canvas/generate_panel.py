@@ -8,7 +8,7 @@ read from an opened image, and "Use these settings" copies them into the fields.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +36,12 @@ from PySide6.QtWidgets import (
 )
 
 from studio.canvas.generation import GenerateSettings
+from studio.canvas.lora_tags import LoraTag, find_lora_tags, match_lora_tags, remove_lora_tags
 from studio.canvas.png_metadata import GenerationInfo
 from studio.engines.image_requests import MAX_SEED, MAX_SIDE, MIN_SIDE
 from studio.engines.schedulers import SCHEDULER_SPECS, scheduler_for_sampler
 from studio.engines.sd_checkpoint import model_path_problem
+from studio.models.registry import DIFFUSION, ModelKind, ModelRegistry
 from studio.ui.actions import make_action
 from studio.ui.canvas.lora_list import LoraList
 from studio.ui.dialogs import Dialogs, QtDialogs
@@ -94,6 +96,8 @@ class GeneratePanel(QWidget):
         self._model_default_size = 0
         # a model's stored settings (Models window), taken when it is chosen
         self._model_settings: Callable[[str], dict[str, Any] | None] = lambda _path: None
+        # the registered LoRA files, where "Use these settings" finds the LoRAs a prompt's tags name
+        self._lora_files: Callable[[], Sequence[str]] = registered_lora_files
         self._loaded_info: GenerationInfo | None = None
         self._running = False
         self._settings_body: QWidget | None = None
@@ -474,6 +478,10 @@ class GeneratePanel(QWidget):
         steps, guidance, sampler and size fill the fields, which the user can change afterwards."""
         self._model_settings = source
 
+    def set_lora_files_source(self, source: Callable[[], Sequence[str]]) -> None:
+        """Where the known LoRA files come from (default: the model registry's LoRAs, read when asked)."""
+        self._lora_files = source
+
     def apply_model_settings(self, values: dict[str, Any]) -> None:
         """Set steps, guidance, sampler and resolution (the long side of width × height) from ``values``
         (:mod:`studio.models.model_settings` keys); keys it lacks keep their fields."""
@@ -493,7 +501,8 @@ class GeneratePanel(QWidget):
         self.fast_decode_check.setToolTip(
             "Decode with the model's TAESD: much faster, a little less detail (drafts, Live mode)"
             if available
-            else "Fast decode needs a TAESD next to the model (a taesd folder); this model has none"
+            else "Fast decode needs a TAESD decoder for this model's family: get one once in Models ▸ "
+            "Download… ▸ TAESD (SD 1.x/2.x) or TAESDXL (SDXL), or put a taesd folder next to the model"
         )
 
     def set_model_info(self, name: str, description: str = "", default_size: int = 0) -> None:
@@ -590,8 +599,11 @@ class GeneratePanel(QWidget):
         self.load_generation_info(info)
 
     def load_generation_info(self, info: GenerationInfo) -> None:
-        """Set the fields from ``info``; fields it does not have keep their values."""
-        self.prompt_edit.setPlainText(info.prompt)
+        """Set the fields from ``info``; fields it does not have keep their values. LoRAs named without a
+        file (A1111's ``<lora:name:weight>`` prompt tags) are looked up among the registered LoRA files by
+        name; the tags of those found leave the prompt and their files fill the LoRA list."""
+        loras, found_tags, missing = self._loras_of(info)
+        self.prompt_edit.setPlainText(remove_lora_tags(info.prompt, found_tags))
         self.negative_edit.setPlainText(info.negative_prompt)
         if info.steps is not None:
             self.steps_spin.setValue(max(1, min(500, info.steps)))
@@ -606,14 +618,12 @@ class GeneratePanel(QWidget):
             side = max(info.width, info.height) // 8 * 8
             self.resolution_spin.setValue(max(MIN_SIDE, min(MAX_SIDE, side)))
         notes: list[str] = []
-        wanted = [(str(e["path"]), _weight(e.get("weight"))) for e in info.loras if e.get("path")]
-        if info.loras:
-            notes.extend(problem.rstrip(".") for problem in self.lora_list.set_loras(wanted))
-            missing = [str(e.get("name") or "?") for e in info.loras if not e.get("path")]
-            if missing:
-                notes.append(
-                    "LoRA " + ", ".join(f"“{name}”" for name in missing) + " has no file path; add it"
-                )
+        if loras or missing:
+            notes.extend(problem.rstrip(".") for problem in self.lora_list.set_loras(loras))
+        if missing:
+            notes.append(
+                f"LoRA not found: {', '.join(missing)} — add {'it' if len(missing) == 1 else 'them'} in the LoRA list"
+            )
         if info.sampler and scheduler is None:
             notes.append(
                 f"sampler “{info.sampler}” is not available, kept {self.scheduler_combo.currentText()}"
@@ -622,11 +632,39 @@ class GeneratePanel(QWidget):
             notes.append(f"it was made with the model “{info.model}”")
         self.show_message("Loaded the image's settings" + (f" ({'; '.join(notes)})" if notes else "") + ".")
 
+    def _loras_of(self, info: GenerationInfo) -> tuple[list[tuple[str, float]], list[str], list[str]]:
+        """``info``'s LoRAs as ``(path, weight)``, the names found by looking them up, and those not found."""
+        loras: list[tuple[str, float]] = []
+        unplaced: list[LoraTag] = []
+        for entry in info.loras:
+            name = str(entry.get("name") or "")
+            if entry.get("path"):
+                loras.append((str(entry["path"]), _weight(entry.get("weight"))))
+            else:
+                unplaced.append(LoraTag(name, _weight(entry.get("weight")), str(entry.get("tag") or "")))
+        listed = {str(entry.get("name") or "").casefold() for entry in info.loras}
+        unplaced.extend(tag for tag in find_lora_tags(info.prompt) if tag.key not in listed)
+        if not unplaced:
+            return loras, [], []
+        try:
+            known = self._lora_files()
+        except OSError:
+            known = ()
+        found, missing = match_lora_tags(unplaced, known)
+        missing_keys = {tag.key for tag in missing}
+        found_names = [tag.name for tag in unplaced if tag.key not in missing_keys]
+        return loras + found, found_names, [tag.name or "?" for tag in missing]
+
     def _update_seed_enabled(self, random: bool) -> None:
         self.seed_edit.setEnabled(not random)
 
 
 _SOURCE_NAMES = {"a1111": "AUTOMATIC1111", "comfyui": "ComfyUI", "invokeai": "InvokeAI", "studio": "Studio"}
+
+
+def registered_lora_files() -> list[str]:
+    """The LoRA files in the model registry (read afresh), most recently used first."""
+    return [entry.path for entry in ModelRegistry().entries(DIFFUSION) if entry.model_kind is ModelKind.LORA]
 
 
 def _weight(value: object) -> float:

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PIL import Image, PngImagePlugin
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
-from studio.canvas.png_metadata import GenerationInfo
+from studio.canvas.png_metadata import GenerationInfo, read_generation_info
+from studio.models.registry import DIFFUSION, ModelRegistry
 from studio.settings import Settings
 from studio.ui.canvas.generate_panel import GeneratePanel
 from studio.ui.canvas.upscale_controller import NO_MODEL_MESSAGE
@@ -63,7 +66,54 @@ def test_loading_an_images_settings_restores_its_loras(qtbot: QtBot, tmp_path: P
     panel.load_generation_info(info)
     assert panel.settings().loras == ((str(detail), 0.6),)
     assert "Loaded the image's settings" in panel.message
-    assert "gone" in panel.message and "“elsewhere”" in panel.message
+    assert "gone" in panel.message
+    assert (
+        "LoRA not found: elsewhere — add it in the LoRA list" in panel.message
+    )  # no file registered by that name
+
+
+def test_use_these_settings_fills_the_loras_an_a1111_prompt_names(qtbot: QtBot, tmp_path: Path) -> None:
+    folder = tmp_path / "loras"
+    folder.mkdir()
+    style, detail = lora_file(folder, "Style"), lora_file(folder, "detail")
+    lora_file(folder, "unregistered")  # on disk, but not in the registry
+    registry = ModelRegistry()
+    registry.record(str(style), DIFFUSION, model_kind="lora")
+    registry.record(str(detail), DIFFUSION, model_kind="lora")
+    registry.record(str(tmp_path / "missing_one.safetensors"), DIFFUSION, model_kind="sd15")  # not a LoRA
+    image = tmp_path / "from-a1111.png"
+    metadata = PngImagePlugin.PngInfo()
+    metadata.add_text(
+        "parameters",
+        "a lighthouse at dusk, <lora:style:0.8>, <lora:unregistered:1>, oil painting <lora:Detail:0.3> "
+        "<lora:missing_one:1>\nNegative prompt: blurry\n"
+        "Steps: 24, Sampler: Euler a, CFG scale: 6.5, Seed: 1234, Size: 512x512, Model: sd15-base",
+    )
+    Image.new("RGB", (8, 8)).save(image, pnginfo=metadata)
+
+    panel = shown_panel(qtbot)
+    panel.show_generation_info(read_generation_info(image))
+    assert panel.use_info_button.isVisible()
+    qtbot.mouseClick(panel.use_info_button, Qt.MouseButton.LeftButton)
+
+    # the found LoRAs leave the prompt and fill the list, in prompt order, with their weights
+    assert panel.prompt_edit.toPlainText() == (
+        "a lighthouse at dusk, <lora:unregistered:1>, oil painting <lora:missing_one:1>"
+    )
+    assert panel.lora_list.loras() == ((str(style), 0.8), (str(detail), 0.3))
+    assert panel.settings().loras == ((str(style), 0.8), (str(detail), 0.3))
+    assert panel.settings().prompt == panel.prompt_edit.toPlainText()
+    assert panel.negative_edit.toPlainText() == "blurry" and panel.steps_spin.value() == 24
+    assert not panel.message_is_error
+    assert "LoRA not found: unregistered, missing_one — add them in the LoRA list" in panel.message
+
+    # a prompt whose LoRAs are all found keeps no tag; one without tags leaves the list alone
+    panel.load_generation_info(GenerationInfo(prompt="<lora:DETAIL:1.25> a quiet harbour"))
+    assert panel.prompt_edit.toPlainText() == "a quiet harbour"
+    assert panel.lora_list.loras() == ((str(detail), 1.25),)
+    assert "not found" not in panel.message
+    panel.load_generation_info(GenerationInfo(prompt="a harbour"))
+    assert panel.lora_list.loras() == ((str(detail), 1.25),)
 
 
 def test_upscale_action_follows_the_running_state(qtbot: QtBot) -> None:
