@@ -600,8 +600,9 @@ class GeneratePanel(QWidget):
 
     def load_generation_info(self, info: GenerationInfo) -> None:
         """Set the fields from ``info``; fields it does not have keep their values. LoRAs named without a
-        file (A1111's ``<lora:name:weight>`` prompt tags) are looked up among the registered LoRA files by
-        name; the tags of those found leave the prompt and their files fill the LoRA list."""
+        file (A1111's ``<lora:name:weight>`` prompt tags) are looked up by name among the registered LoRA files
+        and those already in the LoRA list; the tags of those found leave the prompt and their files fill the
+        list."""
         loras, found_tags, missing = self._loras_of(info)
         self.prompt_edit.setPlainText(remove_lora_tags(info.prompt, found_tags))
         self.negative_edit.setPlainText(info.negative_prompt)
@@ -647,9 +648,10 @@ class GeneratePanel(QWidget):
         if not unplaced:
             return loras, [], []
         try:
-            known = self._lora_files()
+            known = list(self._lora_files())
         except OSError:
-            known = ()
+            known = []
+        known.extend(path for path, _weight in self.lora_list.loras())  # added by hand, as the message asks
         found, missing = match_lora_tags(unplaced, known)
         missing_keys = {tag.key for tag in missing}
         found_names = [tag.name for tag in unplaced if tag.key not in missing_keys]

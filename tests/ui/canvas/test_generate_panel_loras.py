@@ -107,6 +107,14 @@ def test_use_these_settings_fills_the_loras_an_a1111_prompt_names(qtbot: QtBot, 
     assert not panel.message_is_error
     assert "LoRA not found: unregistered, missing_one — add them in the LoRA list" in panel.message
 
+    # as the message says: add the missing file in the LoRA list, then use the settings again
+    assert panel.lora_list.add_lora(str(folder / "unregistered.safetensors"))
+    qtbot.mouseClick(panel.use_info_button, Qt.MouseButton.LeftButton)
+    assert panel.prompt_edit.toPlainText() == "a lighthouse at dusk, oil painting <lora:missing_one:1>"
+    unregistered = str(folder / "unregistered.safetensors")
+    assert panel.lora_list.loras() == ((str(style), 0.8), (unregistered, 1.0), (str(detail), 0.3))
+    assert "LoRA not found: missing_one — add it in the LoRA list" in panel.message
+
     # a prompt whose LoRAs are all found keeps no tag; one without tags leaves the list alone
     panel.load_generation_info(GenerationInfo(prompt="<lora:DETAIL:1.25> a quiet harbour"))
     assert panel.prompt_edit.toPlainText() == "a quiet harbour"
