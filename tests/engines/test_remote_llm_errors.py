@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -143,12 +142,6 @@ def completion_error(server: StubServer) -> str:
     return events[-1].text
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 # addresses
 
 
@@ -179,7 +172,7 @@ def test_unusable_urls_are_refused_with_a_reason(url: str, message: str) -> None
     assert message in connect_error(url)
 
 
-def test_nothing_listening_is_a_refused_connection() -> None:
+def test_nothing_listening_is_a_refused_connection(free_port: Callable[[], int]) -> None:
     port = free_port()
     message = connect_error(f"127.0.0.1:{port}")
     assert message.startswith(
