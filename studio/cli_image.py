@@ -96,6 +96,12 @@ def add_image_parser(subparsers: Any) -> None:
     parser.add_argument(
         "-n", "--candidates", type=int, default=1, help="images to make (seeds seed, seed+1, ...)"
     )
+    parser.add_argument(
+        "--fast-decode",
+        action="store_true",
+        help="decode with a TAESD (about 20x faster, a little less detail): the model's own taesd folder, "
+        "else the one registered for its family (studio models pull: TAESD / TAESDXL)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -121,6 +127,7 @@ class _Job:
     init_name: str
     selection: np.ndarray | None  # the mask as a 0/1 float array of the init's size
     strength: float | None
+    family: str = ""  # the checkpoint's family (sd15, sd2, sdxl) when a single file told it
 
     @property
     def model_path(self) -> str:
@@ -137,9 +144,10 @@ def _prepare(args: argparse.Namespace) -> _Job:
     if problem is not None:
         raise ImageCliError(problem)
     model = Path(args.model).expanduser()
+    family = ""
     if model.is_file():
         try:
-            inspect_checkpoint(model)
+            family = inspect_checkpoint(model).family
         except CheckpointError as exc:
             raise ImageCliError(str(exc)) from exc
     if not args.output:
@@ -183,8 +191,11 @@ def _prepare(args: argparse.Namespace) -> _Job:
         strength=DEFAULT_STRENGTH if strength is None else strength,
         resolution=resolution,
         model_path=str(model),
+        fast_decode=bool(getattr(args, "fast_decode", False)),
     )
-    job = _Job(settings, output, size, init, Path(args.init).stem.strip() or "Image", selection, strength)
+    job = _Job(
+        settings, output, size, init, Path(args.init).stem.strip() or "Image", selection, strength, family
+    )
     # The request checks (steps, guidance, scheduler...) before the engine starts; the model's native
     # size only changes the plan's scale.
     _plan_and_request(job, resolution or 512)
@@ -273,6 +284,14 @@ def _output_paths(output: Path, count: int) -> list[Path]:
     return [output if i == 0 else output.with_name(f"{output.stem}-{i + 1}{suffix}") for i in range(count)]
 
 
+def _registered_taesd(job: _Job) -> str:
+    """The TAESD registered for the model's family ("" when the model has its own beside it, or none fits)."""
+    from studio.models.registry import ModelRegistry
+    from studio.models.taesd import family_of_kind, registered_taesd
+
+    return registered_taesd(ModelRegistry(), job.model_path, family_of_kind(job.family))
+
+
 def _generate(job: _Job, quiet: bool) -> int:
     from studio.engines.client import EngineClient
     from studio.engines.image_requests import LoadPipelineRequest
@@ -284,9 +303,16 @@ def _generate(job: _Job, quiet: bool) -> int:
     current: str | None = None
     try:
         progress.say("starting the diffusion engine")
-        load = LoadPipelineRequest(new_job_id(), model_path=job.model_path)
+        taesd = _registered_taesd(job) if job.settings.fast_decode else ""
+        load = LoadPipelineRequest(new_job_id(), model_path=job.model_path, taesd_path=taesd)
         current = load.job_id
         loaded = _run(client, events, load, progress)
+        if job.settings.fast_decode and loaded is not None and not loaded.taesd:
+            progress.say(
+                "no TAESD for this model: decoding with the full VAE (get one once: studio models pull, "
+                "TAESD or TAESDXL)"
+            )
+            progress.end_line()
         model_size = loaded.default_size if loaded is not None else 0
         document, plan, request = _plan_and_request(job, model_size)
         current = request.job_id
@@ -294,6 +320,10 @@ def _generate(job: _Job, quiet: bool) -> int:
         if result is None:
             raise ImageCliError("the engine sent no image")
         _write_results(document, plan, result, job.output, quiet)
+        if job.settings.fast_decode:
+            decoders = {str(params.get("decode", "")) for params in result.candidates}
+            progress.say("decoded with the TAESD" if decoders == {"taesd"} else "decoded with the full VAE")
+            progress.end_line()
         return 0
     except (KeyboardInterrupt, _Cancelled) as exc:
         progress.end_line()

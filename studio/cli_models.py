@@ -21,6 +21,7 @@ from studio.models.curated import curated_files
 from studio.models.fit import check_fit, format_bytes
 from studio.models.inspect import ModelFileError, copy_into_models, inspect_model, verify_model
 from studio.models.registry import ModelEntry, ModelRegistry, RegistryError
+from studio.models.service import download_entry
 
 T = TypeVar("T")
 
@@ -36,7 +37,9 @@ def add_models_parser(subparsers: Any) -> None:
     actions.required = True
     listing = actions.add_parser("list", help="the registered models, with what fits in memory now")
     listing.add_argument("--json", action="store_true", help="print the registry entries as JSON")
-    adding = actions.add_parser("import", help="register a GGUF, .safetensors or diffusers folder (in place)")
+    adding = actions.add_parser(
+        "import", help="register a GGUF, .safetensors, diffusers folder or TAESD folder (in place)"
+    )
     adding.add_argument("path", help="the model file or folder")
     adding.add_argument("--name", default="", help="the name to show (default: what the file says)")
     adding.add_argument("--copy", action="store_true", help="copy it into Studio's models folder first")
@@ -53,7 +56,12 @@ def add_models_parser(subparsers: Any) -> None:
         "pull", help="download a model from the hub (no arguments: the curated list)"
     )
     pulling.add_argument("repo", nargs="?", default="", help="owner/name, or a number from the curated list")
-    pulling.add_argument("file", nargs="?", default="", help="the file in the repository")
+    pulling.add_argument(
+        "file",
+        nargs="*",
+        default=[],
+        help="the file in the repository (several: into one folder, e.g. a TAESD)",
+    )
     pulling.add_argument("--revision", default="main")
 
 
@@ -233,36 +241,27 @@ def _verify(registry: ModelRegistry, keys: list[str]) -> int:
     return 1 if failures else 0
 
 
-def _pull(registry: ModelRegistry, repo: str, filename: str, revision: str) -> int:
+def _pull(registry: ModelRegistry, repo: str, names: list[str], revision: str) -> int:
     curated = curated_files()
     if not repo:
-        print("Curated models (studio models pull NUMBER, or studio models pull OWNER/REPO FILE):")
+        print("Curated models (studio models pull NUMBER, or studio models pull OWNER/REPO FILE [FILE...]):")
         for number, item in enumerate(curated, start=1):
-            print(
-                f"{number:3}. {item.label:<44} ~{format_bytes(item.size):>7}  {item.repo_id}/{item.filename}"
-            )
+            print(f"{number:3}. {item.label:<44} ~{format_bytes(item.size):>7}  {item.location}")
         return 0
+    filenames: tuple[str, ...] = tuple(names) if len(names) > 1 else ()
+    filename = names[0] if names else ""
     if repo.isdigit():
         index = int(repo) - 1
         if not 0 <= index < len(curated):
             raise ModelsCliError(f"the curated list has {len(curated)} entries")
-        repo, filename = curated[index].repo_id, curated[index].filename
+        item = curated[index]
+        repo, filename, filenames = item.repo_id, item.filename, item.filenames
     if not filename:
-        raise ModelsCliError("name the file to download: studio models pull OWNER/REPO FILE")
+        raise ModelsCliError("name the file to download: studio models pull OWNER/REPO FILE [FILE...]")
     started = time.monotonic()
-    downloaded = _drive(hub.download(repo, filename, revision, "cli", CancelToken()))
-    try:
-        entry = _drive(inspect_model(downloaded.path, "cli", CancelToken(), hash_file=False))
-    except ModelFileError as exc:
-        from studio.models.registry import delete_downloaded_file
-
-        delete_downloaded_file(downloaded.path)
-        raise ModelsCliError(f"{filename} arrived whole but is not a model Studio can use: {exc}") from exc
-    entry.sha256 = downloaded.sha256
-    entry.downloaded = True
-    entry.source = downloaded.remote.source
+    entry = _drive(download_entry(repo, filename, revision, "cli", CancelToken(), filenames))
     registry.add(entry)
-    print(f"Downloaded {downloaded.path} in {time.monotonic() - started:.0f} s, checked against the hub")
+    print(f"Downloaded {entry.path} in {time.monotonic() - started:.0f} s, checked against the hub")
     print(_row(registry.get(entry.path) or entry))
     return 0
 

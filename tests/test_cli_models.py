@@ -147,3 +147,40 @@ def test_list_reads_the_headers_of_models_that_were_only_opened(
     entry = ModelRegistry().get(str(gguf))
     assert status == 0 and entry is not None and entry.context_length == 2048 and entry.sha256 == ""
     assert "Instruct LLM" in out and "not hashed" in out
+
+
+@pytest.fixture(scope="module")
+def taesd_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _stand_in().write_tiny_taesd(tmp_path_factory.mktemp("cli-taesd") / "taesd")
+
+
+def test_import_and_pull_a_taesd_decoder(
+    taesd_folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = studio_models(capsys, "import", str(taesd_folder))
+    assert status == 0, err
+    assert "TAESD decoder, AutoencoderTiny for SD 1.x/2.x" in out
+    entry = ModelRegistry().get(str(taesd_folder))
+    assert entry is not None and entry.engine == "decoder" and entry.details["serves"] == "sd"
+    assert studio_models(capsys, "remove", str(taesd_folder))[0] == 0 and taesd_folder.is_dir()
+
+    module = _stand_in()
+    server = module.HubStandIn(module.taesd_files(taesd_folder, "madebyollin/taesdxl")).start()
+    monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
+    try:
+        status, out, _ = studio_models(capsys, "pull")
+        listed = [line for line in out.splitlines() if "madebyollin/taesdxl" in line]
+        assert len(listed) == 1 and "{config.json, diffusion_pytorch_model.safetensors}" in listed[0]
+        number = listed[0].split(".")[0].strip()
+        status, out, err = studio_models(capsys, "pull", number)
+    finally:
+        server.stop()
+    assert status == 0, err
+    folder = paths.models_dir() / "madebyollin--taesdxl"
+    assert sorted(item.name for item in folder.iterdir()) == [
+        "config.json",
+        "diffusion_pytorch_model.safetensors",
+    ]
+    assert "TAESD decoder, AutoencoderTiny for SDXL" in out and "checked against the hub" in out
+    pulled = ModelRegistry().get(str(folder.resolve()))
+    assert pulled is not None and pulled.downloaded and pulled.details["serves"] == "sdxl"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from studio.models.registry import DIFFUSION, ModelEntry, ModelKind
+from studio.models.registry import DECODER, DIFFUSION, ModelEntry, ModelKind
 
 MIB = 1024 * 1024
 LLM_OVERHEAD_BYTES = 64 * MIB
@@ -132,6 +132,9 @@ def estimate(entry: ModelEntry, settings: dict[str, object] | None = None) -> Me
     """The estimate for ``entry`` at its settings (``settings`` overrides the stored ones)."""
     from studio.models.model_settings import clean_settings
 
+    if entry.engine == DECODER:  # a TAESD: float32 weights beside the model; its decode is small
+        weights = entry.parameters * 4 if entry.parameters else entry.size_bytes
+        return MemoryEstimate(weights=weights, complete=weights > 0)
     values = clean_settings(entry, settings)
     if entry.engine == DIFFUSION:
         return estimate_diffusion(

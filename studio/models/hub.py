@@ -1,4 +1,5 @@
-"""Downloads from the Hugging Face hub, only when the user asks: one file of one repo into Studio's models folder.
+"""Downloads from the Hugging Face hub, only when the user asks: one file of one repo into Studio's models folder
+(or several files of one repo into its folder, :func:`download_files`: a TAESD's config.json and weights).
 
 Studio is offline by default (``HF_HUB_OFFLINE=1``); :func:`hub_online` lifts that for the duration of one
 download and restores it after. The endpoint is ``HF_ENDPOINT`` (read at call time) or the hub.
@@ -369,6 +370,36 @@ def download(
     os.replace(part, target)
     _discard(record)
     return DownloadedFile(path=target, remote=remote, sha256=sha256)
+
+
+def download_files(
+    repo_id: str, filenames: tuple[str, ...], revision: str, job_id: str, cancel: CancelToken
+) -> Generator[EngineEvent, None, list[DownloadedFile]]:
+    """Download several files of one repository into its folder (``<models>/<owner>--<repo>/``), one after the
+    other, each as :func:`download` does (its own resume, size and checksum check); the progress covers them
+    all. A file that fails stops the rest; the files already there stay (a retry checks and keeps them)."""
+    if not filenames:
+        raise DownloadError(f"{repo_id}: no files named to download")
+    for filename in filenames:
+        check_names(repo_id, filename, revision)
+    if len({target_path(repo_id, name).parent for name in filenames}) != 1:
+        raise DownloadError(f"{repo_id}: the files of one folder download must lie in one folder")
+    done: list[DownloadedFile] = []
+    count = len(filenames)
+    for index, filename in enumerate(filenames):
+        job = download(repo_id, filename, revision, job_id, cancel)
+        try:
+            event = next(job)
+            while True:
+                if event.progress is not None:
+                    event = protocol.progress(
+                        job_id, (index + event.progress) / count, event.text, event.step
+                    )
+                yield event
+                event = job.send(None)
+        except StopIteration as stop:
+            done.append(stop.value)
+    return done
 
 
 def _mb(count: int) -> str:

@@ -25,7 +25,8 @@ from studio.engines.sd_checkpoint import (
     model_path_problem,
     read_safetensors_header,
 )
-from studio.models.registry import DIFFUSION, LLM, ModelEntry, ModelKind
+from studio.models import taesd
+from studio.models.registry import DECODER, DIFFUSION, LLM, ModelEntry, ModelKind
 
 HASH_CHUNK = 8 * 1024 * 1024
 MAX_TEMPLATE = 64 * 1024  # a chat template longer than this is cut in the registry (it is only shown)
@@ -236,9 +237,48 @@ def folder_weights(folder: Path) -> list[Path]:
     return chosen
 
 
+def _taesd_entry(path: Path, config: dict[str, Any]) -> ModelEntry:
+    """A TAESD (``AutoencoderTiny``) folder: a decoder serving one family of image models."""
+    weights = sorted(path.glob("*.safetensors"))
+    full = [item for item in weights if ".fp16." not in item.name]
+    if not weights:
+        if any(path.glob("*.bin")):
+            raise ModelFileError(
+                f"{path.name} holds pickle weights (.bin) only; Studio loads .safetensors weights"
+            )
+        raise ModelFileError(f"{path.name} has an AutoencoderTiny config.json but no .safetensors weights")
+    chosen = (full or weights)[0]
+    try:
+        tensors, _ = read_safetensors_header(chosen)
+    except CheckpointError as exc:
+        raise ModelFileError(f"{chosen.name}: {exc}") from exc
+    family = taesd.taesd_family(path, config)
+    return ModelEntry(
+        path=str(path),
+        engine=DECODER,
+        name=path.name,
+        kind=ModelKind.TAESD.value,
+        architecture=f"{taesd.TAESD_CLASS} for {taesd.FAMILY_LABELS.get(family, family)}",
+        parameters=_elements(tensors),
+        quantization=_dtype_name(tensors),
+        size_bytes=sum(item.stat().st_size for item in path.rglob("*") if item.is_file()),
+        license=_readme_license(path),
+        details={taesd.SERVES: family},
+    )
+
+
 def _folder_entry(path: Path) -> ModelEntry:
+    if not (path / "model_index.json").is_file():
+        config = taesd.read_config(path)
+        if config is not None:
+            return _taesd_entry(path, config)
     problem = model_path_problem(str(path))
     if problem is not None:
+        if not (path / "model_index.json").is_file():
+            problem = (
+                f"{path} is neither a diffusers model folder (no model_index.json) nor a TAESD folder "
+                "(no AutoencoderTiny config.json)"
+            )
         raise ModelFileError(problem)
     index = _read_json(path / "model_index.json")
     class_name = str(index.get("_class_name", ""))
@@ -279,7 +319,7 @@ def _folder_entry(path: Path) -> ModelEntry:
 
 
 def read_model(path: Path) -> ModelEntry:
-    """Check the model at ``path`` (GGUF, .safetensors checkpoint or LoRA, diffusers folder) and return an
+    """Check the model at ``path`` (GGUF, .safetensors checkpoint or LoRA, diffusers or TAESD folder) and return an
     entry with what its header says (no hash yet). Raises :class:`ModelFileError` with a reason."""
     path = path.expanduser()
     if not path.exists():
@@ -297,10 +337,16 @@ def read_model(path: Path) -> ModelEntry:
 
 
 def hashed_file(entry: ModelEntry) -> Path | None:
-    """The file whose SHA-256 names a model: the file itself, or a diffusers folder's UNet weights."""
+    """The file whose SHA-256 names a model: the file itself, a diffusers folder's UNet weights, or a TAESD
+    folder's weights."""
     path = Path(entry.path)
     if path.is_file():
         return path
+    if entry.kind == ModelKind.TAESD.value:
+        weights = sorted(path.glob("*.safetensors"))
+        full = [item for item in weights if ".fp16." not in item.name]
+        chosen = full or weights
+        return chosen[0] if chosen else None
     for name in ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors"):
         if (path / "unet" / name).is_file():
             return path / "unet" / name

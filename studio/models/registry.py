@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
@@ -29,7 +30,8 @@ REGISTRY_VERSION = 2
 LLM = "llm"
 DIFFUSION = "diffusion"
 SERVER = "server"  # a remote LLM server (path: its URL; see studio.models.servers)
-ENGINES = (LLM, DIFFUSION, SERVER)
+DECODER = "decoder"  # a TAESD decoder folder the diffusion engine loads beside a model (studio.models.taesd)
+ENGINES = (LLM, DIFFUSION, SERVER, DECODER)
 USER_NAMED = "user_named"  # details key: the user renamed the model, so loads keep that name
 
 
@@ -43,6 +45,7 @@ class ModelKind(StrEnum):
     SD2 = "sd2"
     SDXL = "sdxl"
     LORA = "lora"
+    TAESD = "taesd"  # a TAESD (AutoencoderTiny) decoder: fast decode and previews for its family
 
     @property
     def label(self) -> str:
@@ -50,6 +53,8 @@ class ModelKind(StrEnum):
 
     @property
     def engine(self) -> str:
+        if self is ModelKind.TAESD:
+            return DECODER
         return LLM if self in (ModelKind.BASE, ModelKind.INSTRUCT) else DIFFUSION
 
 
@@ -61,6 +66,7 @@ _KIND_LABELS = {
     ModelKind.SD2: "SD 2.x",
     ModelKind.SDXL: "SDXL",
     ModelKind.LORA: "LoRA",
+    ModelKind.TAESD: "TAESD decoder",
 }
 
 
@@ -82,7 +88,9 @@ class ModelEntry:
     """
 
     path: str
-    engine: str = LLM  # which engine loads it: "llm" or "diffusion"
+    engine: str = (
+        LLM  # which engine loads it: "llm", "diffusion" or "decoder" (a TAESD the diffusion engine adds)
+    )
     name: str = ""
     kind: str = ""  # a ModelKind value
     architecture: str = ""
@@ -395,14 +403,16 @@ class ModelRegistry:
 
 
 def delete_downloaded_file(path: Path) -> None:
-    """Delete a downloaded model file, but only inside Studio's models folder (never a user's file), and its
-    folder when that is left empty."""
+    """Delete a downloaded model file (or folder: a TAESD, a diffusers folder), but only inside Studio's models
+    folder (never a user's file), and its folder when that is left empty."""
     models = paths.models_dir().resolve()
     target = path.resolve()
     if models not in target.parents:
         log.warning("not deleting %s: it is outside Studio's models folder", target)
         return
-    with contextlib.suppress(FileNotFoundError):
+    if target.is_dir():
+        shutil.rmtree(target, ignore_errors=True)
+    with contextlib.suppress(FileNotFoundError, IsADirectoryError):
         target.unlink()
     with contextlib.suppress(OSError):
         if target.parent != models and not any(target.parent.iterdir()):

@@ -38,12 +38,15 @@ class InspectModelRequest(EngineRequest[ModelEntry]):
 @dataclass(frozen=True, slots=True)
 class DownloadModelRequest(EngineRequest[ModelEntry]):
     """Download ``filename`` of ``repo_id`` at ``revision`` into the models folder, check it against the
-    hub's size and checksum and its header; the result is its registry entry (``downloaded`` set)."""
+    hub's size and checksum and its header; the result is its registry entry (``downloaded`` set). With
+    ``filenames`` those files are downloaded into one folder (each checked the same way) and the folder is the
+    model (a TAESD: ``config.json`` and its weights)."""
 
     engine_kind: ClassVar[str] = DOWNLOADS_ENGINE
     repo_id: str = ""
     filename: str = ""
     revision: str = "main"
+    filenames: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

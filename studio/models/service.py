@@ -5,34 +5,69 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 from studio.engines import protocol
 from studio.engines.protocol import CancelToken, EngineError, EngineEvent, EngineRequest
 from studio.models import hub
-from studio.models.inspect import ModelFileError, copy_into_models, inspect_model, read_model, verify_model
+from studio.models.inspect import (
+    ModelFileError,
+    copy_into_models,
+    hashed_file,
+    inspect_model,
+    read_model,
+    verify_model,
+)
 from studio.models.registry import ModelEntry, delete_downloaded_file
 from studio.models.requests import DownloadModelRequest, InspectModelRequest, ListRepoFilesRequest
 
 
+def download_entry(
+    repo_id: str,
+    filename: str,
+    revision: str,
+    job_id: str,
+    cancel: CancelToken,
+    filenames: tuple[str, ...] = (),
+) -> Generator[EngineEvent, None, ModelEntry]:
+    """Download one file (or ``filenames`` into one folder), check them against the hub and the model's
+    header; returns the new registry entry (``downloaded`` set). A download that arrives whole but is no model
+    Studio can use is deleted."""
+    if filenames:
+        files = yield from hub.download_files(repo_id, filenames, revision, job_id, cancel)
+        path = files[0].path.parent
+        what = f"{repo_id} ({', '.join(filenames)})"
+    else:
+        files = [(yield from hub.download(repo_id, filename, revision, job_id, cancel))]
+        path = files[0].path
+        what = filename
+    try:
+        entry = yield from inspect_model(path, job_id, cancel, hash_file=False)
+    except ModelFileError as exc:
+        for item in files:  # only what this download brought (the folder may hold other downloads)
+            delete_downloaded_file(item.path)
+        raise hub.DownloadError(f"{what} arrived whole but is not a model Studio can use: {exc}") from exc
+    hashed = hashed_file(entry)
+    named = [item.sha256 for item in files if hashed is not None and item.path.resolve() == hashed.resolve()]
+    entry.sha256 = named[0] if named else files[0].sha256
+    entry.downloaded = True
+    if filenames:
+        entry.source = f"{repo_id}@{files[0].remote.commit or revision}"
+        entry.name = repo_id.split("/")[-1]
+    else:
+        entry.source = files[0].remote.source
+    entry.added = time.time()
+    return entry
+
+
 def download_model(request: DownloadModelRequest, cancel: CancelToken) -> Iterator[EngineEvent]:
     """Download, check against the hub and the header, and yield the new entry as the result."""
-    job_id = request.job_id
-    downloaded = yield from hub.download(request.repo_id, request.filename, request.revision, job_id, cancel)
-    try:
-        entry = yield from inspect_model(downloaded.path, job_id, cancel, hash_file=False)
-    except ModelFileError as exc:
-        delete_downloaded_file(downloaded.path)
-        raise EngineError(
-            f"{request.filename} arrived whole but is not a model Studio can use: {exc}"
-        ) from exc
-    entry.sha256 = downloaded.sha256
-    entry.downloaded = True
-    entry.source = downloaded.remote.source
-    entry.added = time.time()
-    yield protocol.result(job_id, entry)
+    entry = yield from download_entry(
+        request.repo_id, request.filename, request.revision, request.job_id, cancel, request.filenames
+    )
+    yield protocol.result(request.job_id, entry)
 
 
 # Offline by default in the engine processes too: huggingface_hub reads this once, at import; a download

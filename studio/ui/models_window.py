@@ -67,9 +67,10 @@ from studio.models.model_settings import (
     clean_settings,
     few_step_preset,
 )
-from studio.models.registry import DIFFUSION, ModelEntry, ModelRegistry, RegistryError
+from studio.models.registry import DECODER, DIFFUSION, ModelEntry, ModelKind, ModelRegistry, RegistryError
 from studio.models.requests import DownloadModelRequest, InspectModelRequest, ListRepoFilesRequest
 from studio.models.servers import ServerChoice, recent_servers, server_choice, server_models
+from studio.models.taesd import FAMILY_LABELS, serves
 from studio.ui.dialogs import Dialogs, QtDialogs
 from studio.ui.jobs import JobHandle, JobRunner
 from studio.ui.model_controller import ModelController
@@ -115,6 +116,7 @@ class DownloadChoice:
     repo_id: str
     filename: str
     revision: str = "main"
+    filenames: tuple[str, ...] = ()  # several files into one folder (a TAESD); ``filename`` is its weights
 
 
 class ModelDialogs(Protocol):
@@ -142,7 +144,9 @@ class QtModelDialogs:
 
     def model_path(self, folder: bool) -> str | None:
         if folder:
-            path = QFileDialog.getExistingDirectory(self._parent, "Import a Diffusers Model Folder")
+            path = QFileDialog.getExistingDirectory(
+                self._parent, "Import a Diffusers Model Folder or a TAESD Folder"
+            )
         else:
             path, _ = QFileDialog.getOpenFileName(
                 self._parent, "Import a Model File", "", "Models (*.gguf *.safetensors);;All files (*)"
@@ -325,6 +329,15 @@ class ModelSettingsForm(QWidget):
         if entry is None:
             self.stack.setCurrentWidget(self.empty)
             return
+        if entry.engine == DECODER:
+            family = FAMILY_LABELS.get(serves(entry), serves(entry) or "its family")
+            self.empty.setText(
+                f"A TAESD decoder has no settings: every {family} model without a TAESD of its own uses it "
+                "for Fast decode, Live mode and previews."
+            )
+            self.stack.setCurrentWidget(self.empty)
+            return
+        self.empty.setText("Select a model to see its settings.")
         self._loading = True
         try:
             for key, value in clean_settings(entry).items():
@@ -425,7 +438,11 @@ class ModelsWindow(QWidget):
         import_menu = QMenu(self.import_button)
         self.import_file_action = QAction("Model &File (GGUF or .safetensors)…", self)
         self.import_file_action.triggered.connect(lambda: self.import_model(folder=False))
-        self.import_folder_action = QAction("Diffusers &Folder…", self)
+        self.import_folder_action = QAction("Diffusers or TAESD &Folder…", self)
+        self.import_folder_action.setToolTip(
+            "A diffusers model folder (model_index.json), or a TAESD decoder folder (config.json and "
+            ".safetensors) that gives every model of its family fast decode"
+        )
         self.import_folder_action.triggered.connect(lambda: self.import_model(folder=True))
         self.copy_action = QAction("&Copy Into Studio's Models Folder", self)
         self.copy_action.setCheckable(True)
@@ -585,7 +602,7 @@ class ModelsWindow(QWidget):
         entry = self.selected
         for button in (self.rename_button, self.remove_button, self.verify_button, self.use_button):
             button.setEnabled(entry is not None)
-        if entry is not None and entry.model_kind.label == "LoRA":
+        if entry is not None and entry.model_kind in (ModelKind.LORA, ModelKind.TAESD):
             self.use_button.setEnabled(False)
         self.settings_form.show_entry(entry)
         self._show_details(entry)
@@ -741,9 +758,14 @@ class ModelsWindow(QWidget):
         if choice is None:
             return None
         request = DownloadModelRequest(
-            new_job_id(), repo_id=choice.repo_id, filename=choice.filename, revision=choice.revision
+            new_job_id(),
+            repo_id=choice.repo_id,
+            filename=choice.filename,
+            revision=choice.revision,
+            filenames=choice.filenames,
         )
-        handle = self.runner.run(request, f"Download {choice.filename}")
+        what = choice.repo_id if choice.filenames else choice.filename
+        handle = self.runner.run(request, f"Download {what}")
 
         def downloaded(entry: ModelEntry) -> None:
             self.registry.add(entry)
@@ -752,12 +774,12 @@ class ModelsWindow(QWidget):
             self.models_changed.emit()
 
         handle.on_success(downloaded)
-        return self._track(handle, f"Downloading {choice.filename}")
+        return self._track(handle, f"Downloading {what}")
 
     def use_selected(self) -> None:
         """Ask the main window to load the selected model, after warning when it would not fit."""
         entry = self.selected
-        if entry is None or entry.model_kind.label == "LoRA":
+        if entry is None or entry.model_kind in (ModelKind.LORA, ModelKind.TAESD):
             return
         if not entry.exists:
             self._say(f"{entry.display_name}: the file is missing ({entry.path}).", error=True)
@@ -875,7 +897,7 @@ class DownloadDialog(QDialog):
         self.list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.list.verticalHeader().setVisible(False)
         for row, item in enumerate(self.curated):
-            kind = "image" if item.engine == DIFFUSION else "text"
+            kind = {DIFFUSION: "image", DECODER: "fast decode"}.get(item.engine, "text")
             # before the download only the size is known: a lower bound (the header adds the KV cache)
             fit = check_fit(
                 ModelEntry(path=item.filename, engine=item.engine, size_bytes=item.size), available=available
@@ -886,7 +908,7 @@ class DownloadDialog(QDialog):
                 f"~{format_bytes(item.size)}",
                 _fit_text(fit),
                 item.license,
-                f"{item.repo_id}/{item.filename}",
+                item.location,
             ]
             for column, text in enumerate(cells):
                 cell = QTableWidgetItem(text)
@@ -971,7 +993,7 @@ class DownloadDialog(QDialog):
             if not rows:
                 return None
             item = self.curated[rows[0].row()]
-            return DownloadChoice(item.repo_id, item.filename)
+            return DownloadChoice(item.repo_id, item.filename, filenames=item.filenames)
         repo = self.repo.text().strip()
         data = self.file.currentData()
         filename = (

@@ -53,3 +53,9 @@ def stand_in(tiny_gguf: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[objec
     monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_taesd(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight TAESD folder (``AutoencoderTiny``, config.json + safetensors)."""
+    return load_stand_in().write_tiny_taesd(tmp_path_factory.mktemp("tiny-taesd") / "taesd")

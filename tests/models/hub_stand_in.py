@@ -241,3 +241,32 @@ def write_safetensors(
     raw = json.dumps(header).encode()
     path.write_bytes(struct.pack("<Q", len(raw)) + raw + bytes(offset))
     return path
+
+
+def write_tiny_taesd(folder: Path) -> Path:
+    """A tiny random-weight TAESD folder (``AutoencoderTiny`` with 4 latent channels and 8-channel blocks,
+    ``save_pretrained``: config.json and diffusion_pytorch_model.safetensors), written in a child process so
+    the test process never imports torch."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from pathlib import Path; from studio.testing.tiny_diffusion import save_tiny_taesd; "
+        "save_tiny_taesd(Path(sys.argv[1]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(folder)], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+def taesd_files(folder: Path, repo: str = "madebyollin/taesd") -> dict[tuple[str, str], HubFile]:
+    """The stand-in hub's files of a TAESD repository: ``config.json`` as a plain git file, the weights via
+    the CDN (LFS), as on the hub."""
+    return {
+        (repo, "config.json"): HubFile((folder / "config.json").read_bytes(), lfs=False),
+        (repo, "diffusion_pytorch_model.safetensors"): HubFile(
+            (folder / "diffusion_pytorch_model.safetensors").read_bytes()
+        ),
+    }

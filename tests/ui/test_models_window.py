@@ -475,3 +475,57 @@ def test_the_main_window_writes_with_a_servers_model_then_the_local_one_again(
     assert "tokens of context" in status.message
     window.write.set_suggestions_enabled(False)
     window.close()
+
+
+@pytest.fixture(scope="module")
+def taesd_folder(tmp_path_factory: pytest.TempPathFactory, hub_stand_in: ModuleType) -> Path:
+    return hub_stand_in.write_tiny_taesd(tmp_path_factory.mktemp("models-window-taesd") / "taesd")
+
+
+def test_a_taesd_folder_imports_as_a_decoder_and_the_curated_taesd_downloads_as_a_folder(
+    qtbot: QtBot,
+    runner: JobRunner,
+    taesd_folder: Path,
+    hub_stand_in: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    window = make_window(qtbot, runner, ScriptedModelDialogs(model_path=str(taesd_folder)))
+    assert "TAESD" in window.import_folder_action.text()
+    with qtbot.waitSignal(window.models_changed, timeout=WAIT_MS):
+        window.import_folder_action.trigger()
+    assert [cell(window, 0, name) for name in ("Name", "Kind", "Architecture")] == [
+        "taesd",
+        "TAESD decoder",
+        "AutoencoderTiny for SD 1.x/2.x",
+    ]
+    assert not window.use_button.isEnabled(), "a decoder is not a model to use on its own"
+    assert window.settings_form.stack.currentWidget() is window.settings_form.empty
+    assert "every SD 1.x/2.x model" in window.settings_form.empty.text()
+
+    dialog = DownloadDialog(runner)
+    qtbot.addWidget(dialog)
+    rows = [row for row, item in enumerate(dialog.curated) if item.repo_id == "madebyollin/taesdxl"]
+    assert len(rows) == 1
+    row_item = dialog.list.item(rows[0], 0)
+    assert row_item is not None and row_item.text() == "TAESDXL (fast decode for SDXL) (fast decode)"
+    dialog.list.selectRow(rows[0])
+    choice = dialog.choice()
+    assert choice == DownloadChoice(
+        "madebyollin/taesdxl",
+        "diffusion_pytorch_model.safetensors",
+        filenames=("config.json", "diffusion_pytorch_model.safetensors"),
+    )
+
+    server = hub_stand_in.HubStandIn(hub_stand_in.taesd_files(taesd_folder, "madebyollin/taesdxl")).start()
+    monkeypatch.setenv("HF_ENDPOINT", server.endpoint)  # the downloads engine starts with it
+    try:
+        window.dialogs = ScriptedModelDialogs(download_choice=choice)
+        with qtbot.waitSignal(window.models_changed, timeout=WAIT_MS):
+            qtbot.mouseClick(window.download_button, Qt.MouseButton.LeftButton)
+    finally:
+        server.stop()
+    folder = (paths.models_dir() / "madebyollin--taesdxl").resolve()
+    assert (folder / "config.json").is_file() and (folder / "diffusion_pytorch_model.safetensors").is_file()
+    assert window.selected is not None and window.selected.path == str(folder)
+    assert cell(window, 0, "Kind") == "TAESD decoder" and cell(window, 0, "Origin") == "downloaded"
+    assert window.detail_fields["Kind"].text() == "TAESD decoder, AutoencoderTiny for SDXL"

@@ -37,6 +37,8 @@ from studio.canvas.image_io import load_image
 from studio.engines.image_requests import ImageRequest, LoadPipelineRequest
 from studio.engines.protocol import EngineEvent, new_job_id
 from studio.engines.results import ImageResult, PipelineLoadResult
+from studio.models.registry import ModelRegistry
+from studio.models.taesd import family_of_kind, registered_taesd
 from studio.ui.canvas.candidates_strip import CandidatesStrip
 from studio.ui.canvas.generate_panel import GeneratePanel
 from studio.ui.jobs import JobHandle, JobRunner, JobState
@@ -45,6 +47,14 @@ log = logging.getLogger(__name__)
 
 PreviewTarget = Callable[[Rect | None, QImage | None], None]
 DocumentProvider = Callable[[], CanvasDocument | None]
+TaesdLookup = Callable[[str, str], str]
+
+
+def registry_taesd(model_path: str, family: str = "") -> str:
+    """The registered TAESD (Studio's model registry, read now: ``studio models`` may have added one) that the
+    image model at ``model_path`` should load with; "" when it has its own beside it or none fits."""
+    return registered_taesd(ModelRegistry(), model_path, family)
+
 
 NO_MODEL_MESSAGE = (
     "No image model chosen. Click “Choose model…” and pick a Stable Diffusion .safetensors checkpoint "
@@ -124,6 +134,9 @@ class GenerationController(QObject):
         self._model_engine_starts = -1  # the diffusion client's restarts when the model job was sent
         # a model's own precision (the Models window's per-model settings); "" for the Settings' choice
         self.model_precision: Callable[[str], str] = lambda _path: ""
+        # ``(model path, family)`` -> the TAESD folder to load with it ("": none, or its own beside it); the
+        # family ("sd", "sdxl") is "" before the load, then what the engine found
+        self.model_taesd: TaesdLookup = registry_taesd
         self._preview_shown = False
         panel.generate_requested.connect(self.generate)
         panel.vary_requested.connect(self.vary)
@@ -148,10 +161,18 @@ class GenerationController(QObject):
 
     # -- image model ------------------------------------------------------------------------------------
 
-    def load_model(self, path: str) -> JobHandle | None:
+    def load_model(self, path: str, taesd_path: str | None = None) -> JobHandle | None:
         """Load ``path`` in the diffusion engine now (in the background) and show what it is; the panel
-        checked the path when it was chosen, the engine refuses a bad one with a message."""
-        request = LoadPipelineRequest(new_job_id(), model_path=path, precision=self.model_precision(path))
+        checked the path when it was chosen, the engine refuses a bad one with a message.
+
+        A model without a TAESD of its own gets the registered one of its family (``taesd_path``, default:
+        :attr:`model_taesd`); when the engine finds the family differs from the registry's (or the registry
+        did not know it), the load is sent again with the right one (the engine only swaps the TAESD)."""
+        if taesd_path is None:
+            taesd_path = self.model_taesd(path, "")
+        request = LoadPipelineRequest(
+            new_job_id(), model_path=path, precision=self.model_precision(path), taesd_path=taesd_path
+        )
         handle = self.runner.run(request, "Loading image model")
         self._model_job = handle
         self._model_engine_starts = self.runner.client(LoadPipelineRequest.engine_kind).restarts
@@ -180,6 +201,11 @@ class GenerationController(QObject):
             self.panel.set_fast_decode_available(loaded.taesd)
             if not self.is_running:
                 self.panel.show_message(f"Image model ready: {loaded.model or path}")
+            family = family_of_kind(loaded.model_family)
+            if family and (request.taesd_path or not loaded.taesd):
+                wanted = self.model_taesd(path, family)
+                if wanted != request.taesd_path:
+                    self.load_model(path, wanted)
 
         def on_failure(message: str) -> None:
             if current():

@@ -42,6 +42,8 @@ from studio.engines.image_requests import LoadPipelineRequest
 from studio.engines.protocol import EngineEvent, new_job_id
 from studio.engines.results import CompletionResult, ImageResult, PipelineLoadResult
 from studio.engines.schedulers import Scheduler
+from studio.models.registry import ModelRegistry
+from studio.models.taesd import registered_taesd
 from studio.ui.canvas.candidates_strip import CandidatesStrip
 from studio.ui.canvas.qimage import rgba_to_qimage
 from studio.ui.jobs import JobHandle, JobRunner
@@ -359,7 +361,9 @@ class IllustrateDialog(QDialog):
         if self._load_model is not None:
             load = self._load_model(path)
         else:
-            load = self.runner.run(LoadPipelineRequest(new_job_id(), model_path=path), "Loading image model")
+            taesd = registered_taesd(ModelRegistry(), path)  # previews: the registered TAESD of its family
+            request = LoadPipelineRequest(new_job_id(), model_path=path, taesd_path=taesd)
+            load = self.runner.run(request, "Loading image model")
         if load is None:
             self.show_error("The image model could not be loaded.")
             return None
