@@ -613,8 +613,8 @@ class ModelsWindow(QWidget):
                 field.clear()
             self.fit_label.setText("")
             self.problem_label.setText(
-                "No models yet. Import… a GGUF, a .safetensors checkpoint or a diffusers folder, or Download… "
-                "one of the suggested small models."
+                "No models yet. Import… a GGUF, a .safetensors checkpoint, a diffusers folder or a TAESD "
+                "folder, or Download… one of the suggested small models."
             )
             self.problem_label.setStyleSheet("")
             return

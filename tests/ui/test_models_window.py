@@ -507,7 +507,7 @@ def test_a_taesd_folder_imports_as_a_decoder_and_the_curated_taesd_downloads_as_
     rows = [row for row, item in enumerate(dialog.curated) if item.repo_id == "madebyollin/taesdxl"]
     assert len(rows) == 1
     row_item = dialog.list.item(rows[0], 0)
-    assert row_item is not None and row_item.text() == "TAESDXL (fast decode for SDXL) (fast decode)"
+    assert row_item is not None and row_item.text() == "TAESDXL for SDXL (fast decode)"
     dialog.list.selectRow(rows[0])
     choice = dialog.choice()
     assert choice == DownloadChoice(
