@@ -250,25 +250,15 @@ class DiffusionEngine:
                 yield protocol.cancelled(job, kept)
                 return
             png = encode_png(np.asarray(image.convert("RGB")))
-            params = {
-                "prompt": request.prompt,
-                "negative_prompt": request.negative_prompt,
-                "steps": request.steps,
-                "cfg": guidance,
-                "seed": seed,
-                "width": image.width,
-                "height": image.height,
-                "sampler": sampler,
-                "scheduler": Scheduler(request.scheduler).value,
-                "mode": request.mode,
-                "strength": request.strength if request.mode.needs_init_image else None,
-                "model": model.name,
-                "model_hash": model.model_hash[:10],
-                "model_family": model.family,
-                "precision": model.precision.dtype,
-                "decode": decode.kind,
-                "loras": lora_params,
-            }
+            params = model.candidate_parameters(
+                request,
+                guidance=guidance,
+                seed=seed,
+                size=image.size,
+                sampler=sampler,
+                decode=decode.kind,
+                loras=lora_params,
+            )
             pngs.append(png)
             candidates.append(params)
             if count > 1:

@@ -36,10 +36,11 @@ from studio.engines.diffusion_precision import (
     torch_dtype,
 )
 from studio.engines.image_precision import PRECISIONS, Precision, ResolvedPrecision
-from studio.engines.image_requests import PREDICTION_TYPES, LoadPipelineRequest
+from studio.engines.image_requests import PREDICTION_TYPES, ImageRequest, LoadPipelineRequest
 from studio.engines.model_hash import HASH_SHARE, file_hash, folder_hash
 from studio.engines.protocol import CancelToken, EngineError, EngineEvent, JobCancelled
 from studio.engines.results import PipelineLoadResult
+from studio.engines.schedulers import Scheduler
 from studio.engines.sd_checkpoint import (
     FAMILY_NAMES,
     PICKLE_SUFFIXES,
@@ -91,6 +92,38 @@ class LoadedModel:
     precision: ResolvedPrecision = field(
         default_factory=lambda: ResolvedPrecision(Precision.FLOAT32, Precision.FLOAT32, False, "as built")
     )
+
+    def candidate_parameters(
+        self,
+        request: ImageRequest,
+        *,
+        guidance: float,
+        seed: int,
+        size: tuple[int, int],
+        sampler: str,
+        decode: str,
+        loras: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """The parameters of one image this model made for ``request`` (PNG metadata, history, the UI)."""
+        return {
+            "prompt": request.prompt,
+            "negative_prompt": request.negative_prompt,
+            "steps": request.steps,
+            "cfg": guidance,
+            "seed": seed,
+            "width": size[0],
+            "height": size[1],
+            "sampler": sampler,
+            "scheduler": Scheduler(request.scheduler).value,
+            "mode": request.mode,
+            "strength": request.strength if request.mode.needs_init_image else None,
+            "model": self.name,
+            "model_hash": self.model_hash[:10],
+            "model_family": self.family,
+            "precision": self.precision.dtype,
+            "decode": decode,
+            "loras": loras,
+        }
 
     def describe(self) -> PipelineLoadResult:
         """What a load job reports about this model."""

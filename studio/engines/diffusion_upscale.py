@@ -32,7 +32,6 @@ from studio.engines.protocol import (
     StepInfo,
 )
 from studio.engines.results import ImageResult
-from studio.engines.schedulers import Scheduler
 from studio.engines.upscale_requests import UpscaleRequest
 
 
@@ -134,25 +133,16 @@ def run_upscale(engine: UpscaleEngine, request: UpscaleRequest, cancel: CancelTo
         so_far = encode_png(blender.result(background))
         yield protocol.preview(job, so_far, (index + 1) / count, StepInfo(index + 1, count, 0))
     png = encode_png(blender.result(background))
-    params = {
-        "prompt": request.prompt,
-        "negative_prompt": request.negative_prompt,
-        "steps": request.steps,
-        "cfg": guidance,
-        "seed": seed,
-        "width": width,
-        "height": height,
-        "sampler": sampler,
-        "scheduler": Scheduler(request.scheduler).value,
-        "mode": GenerationMode.IMAGE_TO_IMAGE,
-        "strength": request.strength,
-        "model": model.name,
-        "model_hash": model.model_hash[:10],
-        "model_family": model.family,
-        "loras": lora_params,
-        "upscale": request.scale,
-        "tiles": count,
-    }
+    params = model.candidate_parameters(
+        probe,
+        guidance=guidance,
+        seed=seed,
+        size=(width, height),
+        sampler=sampler,
+        decode="vae",
+        loras=lora_params,
+    )
+    params.update(upscale=request.scale, tiles=count)
     extra = {
         "Upscale": f"SD upscale ×{request.scale}, {count} tiles of {tiles[0].size[0]}x{tiles[0].size[1]}"
     }
