@@ -284,12 +284,13 @@ def _output_paths(output: Path, count: int) -> list[Path]:
     return [output if i == 0 else output.with_name(f"{output.stem}-{i + 1}{suffix}") for i in range(count)]
 
 
-def _registered_taesd(job: _Job) -> str:
-    """The TAESD registered for the model's family ("" when the model has its own beside it, or none fits)."""
+def _registered_taesd(job: _Job, family: str) -> str:
+    """The TAESD registered for the model's family (``family``: sd15, sd2, sdxl; "" for the registry's
+    kind); "" when the model has its own beside it, or none fits."""
     from studio.models.registry import ModelRegistry
     from studio.models.taesd import family_of_kind, registered_taesd
 
-    return registered_taesd(ModelRegistry(), job.model_path, family_of_kind(job.family))
+    return registered_taesd(ModelRegistry(), job.model_path, family_of_kind(family))
 
 
 def _generate(job: _Job, quiet: bool) -> int:
@@ -303,10 +304,17 @@ def _generate(job: _Job, quiet: bool) -> int:
     current: str | None = None
     try:
         progress.say("starting the diffusion engine")
-        taesd = _registered_taesd(job) if job.settings.fast_decode else ""
+        taesd = _registered_taesd(job, job.family) if job.settings.fast_decode else ""
         load = LoadPipelineRequest(new_job_id(), model_path=job.model_path, taesd_path=taesd)
         current = load.job_id
         loaded = _run(client, events, load, progress)
+        if job.settings.fast_decode and loaded is not None and not loaded.taesd and not taesd:
+            # a folder the registry does not know: the engine has told its family now
+            taesd = _registered_taesd(job, loaded.model_family)
+            if taesd:
+                load = LoadPipelineRequest(new_job_id(), model_path=job.model_path, taesd_path=taesd)
+                current = load.job_id
+                loaded = _run(client, events, load, progress)
         if job.settings.fast_decode and loaded is not None and not loaded.taesd:
             progress.say(
                 "no TAESD for this model: decoding with the full VAE (get one once: studio models pull, "

@@ -53,9 +53,14 @@ def test_fast_decode_uses_the_registered_taesd_of_the_models_family(
 
     registry = ModelRegistry()
     registry.add(read_model(tiny_taesd))
-    registry.add(ModelEntry(path=str(tiny_pipeline), engine=DIFFUSION, kind=ModelKind.SD15.value))
     fast = tmp_path / "taesd.png"
-    assert studio_image(*common, "-o", str(fast)) == 0
+    assert (
+        studio_image(*common, "-o", str(fast)) == 0
+    )  # the folder is unregistered: the engine tells its family
     err = capsys.readouterr().err
     assert "no TAESD" not in err and "decoded with the TAESD" in err
+
+    registry.add(ModelEntry(path=str(tiny_pipeline), engine=DIFFUSION, kind=ModelKind.SD15.value))
+    assert studio_image(*common, "-o", str(fast)) == 0  # registered as SD 1.5: the first load takes it
+    assert "decoded with the TAESD" in capsys.readouterr().err
     assert json.loads(read_image_text(fast)["studio"])["provenance"]["layers"][0]["ai_generated"] is True
