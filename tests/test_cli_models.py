@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -18,27 +16,14 @@ from studio.cli_models import main
 from studio.models.registry import ModelRegistry
 
 
-def _stand_in() -> ModuleType:
-    name = "studio_tests_hub_stand_in"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).parent / "models" / "hub_stand_in.py"
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture(scope="module")
-def gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _stand_in().write_tiny_gguf(tmp_path_factory.mktemp("cli-models") / "tiny.gguf", megabytes=1)
+def gguf(tmp_path_factory: pytest.TempPathFactory, hub_stand_in: ModuleType) -> Path:
+    return hub_stand_in.write_tiny_gguf(tmp_path_factory.mktemp("cli-models") / "tiny.gguf", megabytes=1)
 
 
 @pytest.fixture
-def hub(gguf: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    module = _stand_in()
+def hub(gguf: Path, hub_stand_in: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    module = hub_stand_in
     data = gguf.read_bytes()
     server = module.HubStandIn(
         {
@@ -150,12 +135,15 @@ def test_list_reads_the_headers_of_models_that_were_only_opened(
 
 
 @pytest.fixture(scope="module")
-def taesd_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _stand_in().write_tiny_taesd(tmp_path_factory.mktemp("cli-taesd") / "taesd")
+def taesd_folder(tmp_path_factory: pytest.TempPathFactory, hub_stand_in: ModuleType) -> Path:
+    return hub_stand_in.write_tiny_taesd(tmp_path_factory.mktemp("cli-taesd") / "taesd")
 
 
 def test_import_and_pull_a_taesd_decoder(
-    taesd_folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    taesd_folder: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    hub_stand_in: ModuleType,
 ) -> None:
     status, out, err = studio_models(capsys, "import", str(taesd_folder))
     assert status == 0, err
@@ -164,7 +152,7 @@ def test_import_and_pull_a_taesd_decoder(
     assert entry is not None and entry.engine == "decoder" and entry.details["serves"] == "sd"
     assert studio_models(capsys, "remove", str(taesd_folder))[0] == 0 and taesd_folder.is_dir()
 
-    module = _stand_in()
+    module = hub_stand_in
     server = module.HubStandIn(module.taesd_files(taesd_folder, "madebyollin/taesdxl")).start()
     monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
     try:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -11,36 +9,24 @@ from types import ModuleType
 import pytest
 
 
-def load_stand_in() -> ModuleType:
-    """tests/models/hub_stand_in.py as a module (tests are not a package)."""
-    name = "studio_tests_hub_stand_in"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("hub_stand_in.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture(scope="session")
-def model_files() -> ModuleType:
+def model_files(hub_stand_in: ModuleType) -> ModuleType:
     """The helper module that writes tiny model files (tests/models/hub_stand_in.py)."""
-    return load_stand_in()
+    return hub_stand_in
 
 
 @pytest.fixture(scope="session")
-def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_gguf(tmp_path_factory: pytest.TempPathFactory, hub_stand_in: ModuleType) -> Path:
     """A valid 3 MB llama-architecture GGUF with a chat template."""
-    return load_stand_in().write_tiny_gguf(tmp_path_factory.mktemp("tiny-gguf") / "tiny.gguf")
+    return hub_stand_in.write_tiny_gguf(tmp_path_factory.mktemp("tiny-gguf") / "tiny.gguf")
 
 
 @pytest.fixture
-def stand_in(tiny_gguf: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+def stand_in(tiny_gguf: Path, hub_stand_in: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     """The stand-in hub serving ``acme/tiny``: ``tiny.gguf`` (LFS, via the CDN), ``plain.gguf`` (a plain git
     file), ``cut.gguf`` (the first GET breaks off after 1.5 MB) and ``bad.gguf`` (announced with a wrong
     SHA-256); HF_ENDPOINT points at it."""
-    module = load_stand_in()
+    module = hub_stand_in
     data = tiny_gguf.read_bytes()
     server = module.HubStandIn(
         {
@@ -56,6 +42,6 @@ def stand_in(tiny_gguf: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[objec
 
 
 @pytest.fixture(scope="session")
-def tiny_taesd(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_taesd(tmp_path_factory: pytest.TempPathFactory, hub_stand_in: ModuleType) -> Path:
     """A tiny random-weight TAESD folder (``AutoencoderTiny``, config.json + safetensors)."""
-    return load_stand_in().write_tiny_taesd(tmp_path_factory.mktemp("tiny-taesd") / "taesd")
+    return hub_stand_in.write_tiny_taesd(tmp_path_factory.mktemp("tiny-taesd") / "taesd")

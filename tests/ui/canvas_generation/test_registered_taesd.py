@@ -4,9 +4,8 @@ TAESD, in the real diffusion engine."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from pytestqt.qtbot import QtBot
@@ -22,17 +21,10 @@ WAIT_MS = 180_000
 
 
 @pytest.fixture(scope="module")
-def tiny_taesd(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_taesd(tmp_path_factory: pytest.TempPathFactory, hub_stand_in: ModuleType) -> Path:
     """A tiny random-weight TAESD (AutoencoderTiny, 4 latent channels, 8-channel blocks) in its own folder,
     away from the tiny pipeline."""
-    path = Path(__file__).parents[2] / "models" / "hub_stand_in.py"
-    spec = importlib.util.spec_from_file_location("studio_tests_hub_stand_in", path)
-    assert spec is not None and spec.loader is not None
-    module = sys.modules.get(spec.name) or importlib.util.module_from_spec(spec)
-    if spec.name not in sys.modules:
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    return module.write_tiny_taesd(tmp_path_factory.mktemp("registered-taesd") / "my-taesd")  # type: ignore[no-any-return]
+    return hub_stand_in.write_tiny_taesd(tmp_path_factory.mktemp("registered-taesd") / "my-taesd")  # type: ignore[no-any-return]
 
 
 def register_taesd(folder: Path) -> None:
