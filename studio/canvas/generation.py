@@ -312,20 +312,8 @@ def plan_variation(
     if region is None:
         raise CanvasError(f"The layer “{source.name}” is empty; there is nothing to vary")
     rgba = source.pixels[region.slices]
-    model_size = model_size_for(region.width, region.height, native_resolution)
-    return GenerationPlan(
-        mode=GenerationMode.IMAGE_TO_IMAGE,
-        source_size=document.size,
-        canvas_size=document.size,
-        content_offset=(0, 0),
-        region=region,
-        model_size=model_size,
-        init_image=resize_pixels(flatten_rgb(rgba), model_size),
-        mask=None,
-        blend_mask=rgba[:, :, 3].astype(np.float32) / np.float32(255.0),
-        strength=float(strength),
-        source_layer_id=source.id,
-    )
+    blend_mask = rgba[:, :, 3].astype(np.float32) / np.float32(255.0)
+    return _image_to_image_plan(document, region, rgba, blend_mask, strength, native_resolution, source.id)
 
 
 def plan_live(
@@ -351,6 +339,22 @@ def plan_live(
         if region.is_empty:
             raise CanvasError("The selection lies outside the canvas; select part of the image")
         blend_mask = inward_blend_mask(selection, region, canvas, feather)
+    return _image_to_image_plan(
+        document, region, document.composite(region), blend_mask, strength, native_resolution
+    )
+
+
+def _image_to_image_plan(
+    document: CanvasDocument,
+    region: Rect,
+    rgba: np.ndarray,
+    blend_mask: np.ndarray,
+    strength: float,
+    native_resolution: int,
+    source_layer_id: str | None = None,
+) -> GenerationPlan:
+    """An image-to-image plan over ``region`` of ``document`` from its pixels ``rgba``, blended back with
+    ``blend_mask`` (and above ``source_layer_id``'s layer when given)."""
     model_size = model_size_for(region.width, region.height, native_resolution)
     return GenerationPlan(
         mode=GenerationMode.IMAGE_TO_IMAGE,
@@ -359,10 +363,11 @@ def plan_live(
         content_offset=(0, 0),
         region=region,
         model_size=model_size,
-        init_image=resize_pixels(flatten_rgb(document.composite(region)), model_size),
+        init_image=resize_pixels(flatten_rgb(rgba), model_size),
         mask=None,
         blend_mask=blend_mask,
         strength=float(strength),
+        source_layer_id=source_layer_id,
     )
 
 
