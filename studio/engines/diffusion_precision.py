@@ -25,6 +25,7 @@ import torch
 from PIL import Image
 
 from studio.engines.image_precision import Precision, ResolvedPrecision, resolve_precision
+from studio.models.taesd import taesd_beside
 
 # pipeline modules that run convolutions: they get the channels_last memory format with bfloat16
 CONV_MODULES = ("unet", "vae")
@@ -35,8 +36,6 @@ EMBEDDING_NAMES = (
     "pooled_prompt_embeds",
     "negative_pooled_prompt_embeds",
 )
-# folders holding an AutoencoderTiny beside or inside a model (the madebyollin/taesd* names first)
-TAESD_FOLDER_NAMES = ("taesd", "taesdxl", "taesd_decoder", "vae_tiny")
 
 
 @functools.cache
@@ -180,16 +179,9 @@ def decode_latents_with_taesd(latents: torch.Tensor, taesd: Any) -> Image.Image:
 
 def find_taesd(model_path: Path) -> Path | None:
     """A TAESD (``AutoencoderTiny``) folder shipped with a model: inside a diffusers folder (``taesd/``,
-    ``taesdxl/``, ...), or beside a single file (``<stem>.taesd/``, then ``taesd/`` ...); None if none."""
-    if model_path.is_dir():
-        candidates = [model_path / name for name in TAESD_FOLDER_NAMES]
-    else:
-        candidates = [model_path.with_name(model_path.stem + ".taesd")]
-        candidates += [model_path.parent / name for name in TAESD_FOLDER_NAMES]
-    for folder in candidates:
-        if (folder / "config.json").is_file() and any(folder.glob("*.safetensors")):
-            return folder
-    return None
+    ``taesdxl/``, ...), or beside a single file (``<stem>.taesd/``, then ``taesd/`` ...); None if none. The
+    same lookup as the GUI's (:func:`studio.models.taesd.taesd_beside`)."""
+    return taesd_beside(model_path)
 
 
 def peak_memory_bytes() -> int:

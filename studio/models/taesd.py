@@ -21,7 +21,7 @@ SERVES = "serves"  # the details key of a TAESD entry: the family it decodes for
 SD = "sd"  # SD 1.x and 2.x share a latent space, and so a TAESD
 SDXL = "sdxl"
 FAMILY_LABELS = {SD: "SD 1.x/2.x", SDXL: "SDXL", "sd3": "SD 3", "flux": "FLUX"}
-# the folders the diffusion engine looks for beside or inside a model (studio.engines.diffusion_precision)
+# the folders a model's own TAESD sits in, inside or beside it (the diffusion engine's find_taesd uses taesd_beside)
 TAESD_FOLDER_NAMES = ("taesd", "taesdxl", "taesd_decoder", "vae_tiny")
 WHERE_TO_GET = "Models ▸ Download… ▸ TAESD"
 
